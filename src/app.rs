@@ -1,0 +1,103 @@
+//! The shared state every request handler works with: configuration, the blob store, the
+//! packument cache and the per-package write locks; plus the per-thread database connection.
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::http::Request;
+use crate::packument::Cache;
+use crate::store::{blob::BlobStore, meta};
+use rusqlite::Connection;
+use std::sync::{Mutex, MutexGuard};
+
+/// Number of lock stripes for package writes. Writes to one package are serialised by its stripe;
+/// writes to different packages rarely share one, and SQLite serialises commits anyway.
+const LOCK_STRIPES: usize = 64;
+
+/// State shared by all worker threads.
+pub struct App {
+    pub config: Config,
+    pub blobs: BlobStore,
+    pub cache: Cache,
+    /// The stand-in for the base URL inside stored packument templates.
+    pub marker: String,
+    locks: Vec<Mutex<()>>,
+}
+
+/// What one handler call gets: the shared state and this worker's own connection.
+pub struct Ctx<'a> {
+    pub app: &'a App,
+    pub db: &'a mut Connection,
+}
+
+impl App {
+    /// Opens storage and database (creating and migrating them as needed).
+    pub fn open(config: Config) -> Result<App> {
+        if let Some(dir) = config
+            .db_path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut conn = meta::open(&config.db_path)?;
+        meta::migrate(&mut conn)?;
+        let marker = meta::marker(&conn)?;
+        let blobs = BlobStore::open_local(&config.storage_path)?;
+        Ok(App {
+            config,
+            blobs,
+            cache: Cache::default(),
+            marker,
+            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+        })
+    }
+
+    /// A new database connection for a worker thread.
+    pub fn connect(&self) -> Result<Connection> {
+        meta::open(&self.config.db_path)
+    }
+
+    /// Holds the write lock for one package: publish, tag and deprecate take it so that their
+    /// checks, blob writes and commit happen as one step.
+    pub fn lock_package(&self, name: &str) -> MutexGuard<'_, ()> {
+        let stripe = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        // A panic while holding the lock leaves no partial state (transactions roll back), so a
+        // poisoned lock is safe to take over.
+        self.locks[(stripe % LOCK_STRIPES as u64) as usize]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Characters allowed in a Host header: enough for names, IPv4, `[IPv6]` and a port, and
+/// nothing that could break out of a JSON string.
+fn valid_host(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 255
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_:[]".contains(c))
+}
+
+impl Ctx<'_> {
+    /// The base URL for links in responses: `server.public_url`, else the scheme and Host the
+    /// client used, so clients keep sending credentials to the origin they know.
+    pub fn base_url(&self, req: &Request) -> Result<String> {
+        if let Some(u) = &self.app.config.server.public_url {
+            return Ok(u.clone());
+        }
+        let host = req.header("host").map(str::trim).unwrap_or("");
+        if !valid_host(host) {
+            return Err(Error::BadRequest(format!(
+                "bad or missing Host header {host:?}; send the registry's host name"
+            )));
+        }
+        let scheme = match req.header("x-forwarded-proto").map(str::trim) {
+            Some(p) if p.eq_ignore_ascii_case("https") => "https",
+            _ => "http",
+        };
+        Ok(format!("{scheme}://{host}"))
+    }
+}

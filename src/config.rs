@@ -1,0 +1,678 @@
+//! Settings and their layers: built-in defaults < config file < `NMR_SECTION__KEY` environment
+//! variables < command-line flags. Every key is declared once in [`KEYS`]; an unknown key or a bad
+//! value stops start-up with a message naming the key and where it came from.
+
+use crate::log::Level;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The type of a setting, which decides how its text is parsed and checked.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    /// Free text.
+    Text,
+    /// A filesystem path.
+    Path,
+    /// A TCP port; 0 picks a free one.
+    Port,
+    /// A whole number from 1 to 1024.
+    Count,
+    /// `true` or `false`.
+    Bool,
+    /// Bytes, as a number or with a suffix: `200mb`, `1g`, `512k`.
+    Size,
+    /// An `http://` or `https://` base URL, or empty for "not set".
+    BaseUrl,
+    /// One of a fixed list of words.
+    Choice(&'static [&'static str]),
+}
+
+/// One setting: its dotted key, type, default and meaning.
+#[derive(Debug)]
+pub struct Key {
+    /// Dotted path, e.g. `server.port`; the environment variable is `NMR_SERVER__PORT`.
+    pub path: &'static str,
+    /// How the value is parsed.
+    pub kind: Kind,
+    /// The built-in default, written as it would be in an environment variable.
+    pub default: &'static str,
+    /// Secrets are printed masked by `nmr config`.
+    pub secret: bool,
+    /// One line for the README and `nmr config`.
+    pub doc: &'static str,
+}
+
+const fn key(path: &'static str, kind: Kind, default: &'static str, doc: &'static str) -> Key {
+    Key {
+        path,
+        kind,
+        default,
+        secret: false,
+        doc,
+    }
+}
+
+/// Every setting nmr knows. Adding a setting means adding a line here and a field in [`Config`].
+pub const KEYS: &[Key] = &[
+    key(
+        "server.host",
+        Kind::Text,
+        "127.0.0.1",
+        "address to listen on (0.0.0.0 for all interfaces)",
+    ),
+    key(
+        "server.port",
+        Kind::Port,
+        "4873",
+        "TCP port to listen on (0 picks a free port)",
+    ),
+    key(
+        "server.public_url",
+        Kind::BaseUrl,
+        "",
+        "base URL clients use, for tarball links behind a proxy; empty = from the Host header",
+    ),
+    key(
+        "server.workers",
+        Kind::Count,
+        "16",
+        "request-handling threads",
+    ),
+    key(
+        "logger.level",
+        Kind::Choice(&["error", "warn", "info", "debug"]),
+        "info",
+        "most verbose log level printed to stderr",
+    ),
+    key(
+        "settings.allow_previous_version",
+        Kind::Bool,
+        "false",
+        "allow publishing over an existing version (not recommended)",
+    ),
+    key(
+        "settings.max_body_size",
+        Kind::Size,
+        "200mb",
+        "largest request body accepted (publish bodies carry the tarball in base64)",
+    ),
+    key(
+        "auth.type",
+        Kind::Choice(&["none"]),
+        "none",
+        "who may do what: none = anyone may do anything (development only)",
+    ),
+    key(
+        "storage.type",
+        Kind::Choice(&["local"]),
+        "local",
+        "where tarballs are kept",
+    ),
+    key(
+        "storage.local.path",
+        Kind::Path,
+        "./data/storage",
+        "directory for tarballs with storage.type = local",
+    ),
+    key(
+        "db.path",
+        Kind::Path,
+        "./data/nmr.sqlite",
+        "SQLite database file for metadata",
+    ),
+];
+
+/// A parsed value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val {
+    /// Text, path or URL.
+    Text(String),
+    /// Port, count or size.
+    Int(u64),
+    /// A flag.
+    Bool(bool),
+}
+
+/// Where a value came from, for error messages and `nmr config`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// Built into nmr.
+    Default,
+    /// A config file.
+    File(PathBuf),
+    /// An environment variable.
+    Env(String),
+    /// A command-line flag.
+    Flag(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => write!(f, "default"),
+            Source::File(p) => write!(f, "config file {}", p.display()),
+            Source::Env(v) => write!(f, "environment variable {v}"),
+            Source::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// `server.*` settings.
+#[derive(Clone, Debug)]
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    /// Without a trailing slash.
+    pub public_url: Option<String>,
+    pub workers: usize,
+}
+
+/// `settings.*`: publishing rules.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub allow_previous_version: bool,
+    pub max_body_size: u64,
+}
+
+/// The effective, checked configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub server: Server,
+    pub log_level: Level,
+    pub settings: Settings,
+    pub storage_path: PathBuf,
+    pub db_path: PathBuf,
+}
+
+/// What the layers are built from; gathered by the CLI, injected by tests.
+#[derive(Default, Debug)]
+pub struct Inputs {
+    /// `--config PATH`, which must exist.
+    pub config_path: Option<PathBuf>,
+    /// The process environment (only `NMR_*` and the XDG/HOME variables are read).
+    pub env: Vec<(String, String)>,
+    /// `(key, value, flag as typed)` from the command line, in order.
+    pub flags: Vec<(String, String, String)>,
+    /// Where `./nmr.toml` is looked for.
+    pub cwd: PathBuf,
+}
+
+/// The configuration together with where each value came from.
+#[derive(Debug)]
+pub struct Effective {
+    pub config: Config,
+    /// The config file that was read, if any.
+    pub file: Option<PathBuf>,
+    /// Every key with its value and source, in [`KEYS`] order.
+    pub entries: Vec<(&'static Key, Val, Source)>,
+}
+
+fn find_key(path: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.path == path)
+}
+
+fn known_keys_near(path: &str) -> String {
+    let section = path.split('.').next().unwrap_or("");
+    let near: Vec<&str> = KEYS
+        .iter()
+        .map(|k| k.path)
+        .filter(|p| p.split('.').next() == Some(section))
+        .collect();
+    if near.is_empty() {
+        let sections: std::collections::BTreeSet<&str> = KEYS
+            .iter()
+            .filter_map(|k| k.path.split('.').next())
+            .collect();
+        format!(
+            "known sections: {}",
+            sections.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    } else {
+        format!("known keys there: {}", near.join(", "))
+    }
+}
+
+fn parse_size(s: &str) -> Option<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..digits_end].parse().ok()?;
+    let mult = match t[digits_end..].trim() {
+        "" | "b" => 1,
+        "k" | "kb" => 1 << 10,
+        "m" | "mb" => 1 << 20,
+        "g" | "gb" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// Parses a value written as text (environment, flags, defaults).
+fn parse_text(kind: Kind, s: &str) -> Result<Val, String> {
+    match kind {
+        Kind::Text | Kind::Path => Ok(Val::Text(s.to_string())),
+        Kind::Port => s
+            .parse::<u16>()
+            .map(|p| Val::Int(p.into()))
+            .map_err(|_| format!("{s:?} is not a port number (0-65535)")),
+        Kind::Count => match s.parse::<u64>() {
+            Ok(n) if (1..=1024).contains(&n) => Ok(Val::Int(n)),
+            _ => Err(format!("{s:?} is not a whole number from 1 to 1024")),
+        },
+        Kind::Bool => match s {
+            "true" | "1" | "yes" => Ok(Val::Bool(true)),
+            "false" | "0" | "no" => Ok(Val::Bool(false)),
+            _ => Err(format!("{s:?} is not true or false")),
+        },
+        Kind::Size => parse_size(s)
+            .map(Val::Int)
+            .ok_or_else(|| format!("{s:?} is not a size such as 200mb, 1g or 1048576")),
+        Kind::BaseUrl => check_base_url(s).map(Val::Text),
+        Kind::Choice(options) => {
+            if options.contains(&s) {
+                Ok(Val::Text(s.to_string()))
+            } else {
+                Err(format!("{s:?} is not one of: {}", options.join(", ")))
+            }
+        }
+    }
+}
+
+fn expected_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Port | Kind::Count => "integer",
+        Kind::Size => "integer or string such as \"200mb\"",
+        Kind::Bool => "boolean",
+        _ => "string",
+    }
+}
+
+/// Parses a value from the config file, where numbers and booleans are typed.
+fn parse_toml(kind: Kind, v: &toml::Value) -> Result<Val, String> {
+    match (kind, v) {
+        (_, toml::Value::String(s)) => parse_text(kind, s),
+        (Kind::Port | Kind::Count | Kind::Size, toml::Value::Integer(n)) => {
+            parse_text(kind, &n.to_string())
+        }
+        (Kind::Bool, toml::Value::Boolean(b)) => Ok(Val::Bool(*b)),
+        (_, other) => Err(format!(
+            "a {} where a {} is expected",
+            other.type_str(),
+            expected_type(kind)
+        )),
+    }
+}
+
+/// A base URL must be http(s) and safe to splice into JSON and headers as is.
+fn check_base_url(s: &str) -> Result<String, String> {
+    let s = s.trim_end_matches('/');
+    if s.is_empty() {
+        return Ok(String::new());
+    }
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+        .ok_or_else(|| format!("{s:?} must start with http:// or https://"))?;
+    if rest.is_empty()
+        || s.chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "\"\\<>{}|^`".contains(c))
+    {
+        return Err(format!("{s:?} is not a valid base URL"));
+    }
+    Ok(s.to_string())
+}
+
+fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
+    for (k, v) in table {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            // A table is a section unless a key by that exact name exists (none do today).
+            toml::Value::Table(t) if find_key(&path).is_none() => flatten(&path, t, out),
+            _ => out.push((path, v.clone())),
+        }
+    }
+}
+
+fn env_lookup<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    env.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// The config file to read: `--config`, then `NMR_CONFIG`, then the first that exists of
+/// `./nmr.toml`, `$XDG_CONFIG_HOME/nmr/config.toml` (default `~/.config`), `/etc/nmr/config.toml`.
+fn choose_file(inputs: &Inputs) -> Result<Option<PathBuf>, String> {
+    if let Some(p) = &inputs.config_path {
+        return if p.is_file() {
+            Ok(Some(p.clone()))
+        } else {
+            Err(format!(
+                "config file {} (from --config) does not exist",
+                p.display()
+            ))
+        };
+    }
+    if let Some(p) = env_lookup(&inputs.env, "NMR_CONFIG") {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(Some(p))
+        } else {
+            Err(format!(
+                "config file {} (from NMR_CONFIG) does not exist",
+                p.display()
+            ))
+        };
+    }
+    let mut candidates = vec![inputs.cwd.join("nmr.toml")];
+    if let Some(x) = env_lookup(&inputs.env, "XDG_CONFIG_HOME") {
+        candidates.push(Path::new(x).join("nmr/config.toml"));
+    } else if let Some(h) = env_lookup(&inputs.env, "HOME") {
+        candidates.push(Path::new(h).join(".config/nmr/config.toml"));
+    }
+    candidates.push(PathBuf::from("/etc/nmr/config.toml"));
+    Ok(candidates.into_iter().find(|p| p.is_file()))
+}
+
+/// Builds the effective configuration from all layers.
+pub fn load(inputs: &Inputs) -> Result<Effective, String> {
+    let mut values: BTreeMap<&'static str, (Val, Source)> = BTreeMap::new();
+    for k in KEYS {
+        let v = parse_text(k.kind, k.default)
+            .map_err(|e| format!("built-in default for {}: {e}", k.path))?;
+        values.insert(k.path, (v, Source::Default));
+    }
+
+    let file = choose_file(inputs)?;
+    if let Some(path) = &file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| format!("config file {} is not valid TOML: {e}", path.display()))?;
+        let mut flat = Vec::new();
+        flatten("", &table, &mut flat);
+        for (p, v) in flat {
+            let src = Source::File(path.clone());
+            let k = find_key(&p)
+                .ok_or_else(|| format!("unknown key `{p}` in {src} ({})", known_keys_near(&p)))?;
+            let val =
+                parse_toml(k.kind, &v).map_err(|e| format!("bad value for `{p}` in {src}: {e}"))?;
+            values.insert(k.path, (val, src));
+        }
+    }
+
+    let mut env: Vec<&(String, String)> = inputs
+        .env
+        .iter()
+        .filter(|(k, _)| k.starts_with("NMR_") && k != "NMR_CONFIG")
+        .collect();
+    env.sort();
+    for (var, raw) in env {
+        let p = var["NMR_".len()..]
+            .split("__")
+            .map(str::to_ascii_lowercase)
+            .collect::<Vec<_>>()
+            .join(".");
+        let src = Source::Env(var.clone());
+        let k = find_key(&p).ok_or_else(|| format!("unknown setting `{p}` from {src} ({}; nested keys use a double underscore, e.g. NMR_SERVER__PORT)", known_keys_near(&p)))?;
+        let val =
+            parse_text(k.kind, raw).map_err(|e| format!("bad value for `{p}` from {src}: {e}"))?;
+        values.insert(k.path, (val, src));
+    }
+
+    for (p, raw, flag) in &inputs.flags {
+        let src = Source::Flag(flag.clone());
+        let k = find_key(p)
+            .ok_or_else(|| format!("unknown key `{p}` from {src} ({})", known_keys_near(p)))?;
+        let val =
+            parse_text(k.kind, raw).map_err(|e| format!("bad value for `{p}` from {src}: {e}"))?;
+        values.insert(k.path, (val, src));
+    }
+
+    let text = |p: &str| match &values[p].0 {
+        Val::Text(s) => s.clone(),
+        other => unreachable!("{p} holds {other:?}"),
+    };
+    let int = |p: &str| match &values[p].0 {
+        Val::Int(n) => *n,
+        other => unreachable!("{p} holds {other:?}"),
+    };
+    let boolean = |p: &str| matches!(values[p].0, Val::Bool(true));
+    let public_url = text("server.public_url");
+    let config = Config {
+        server: Server {
+            host: text("server.host"),
+            port: int("server.port") as u16,
+            public_url: (!public_url.is_empty()).then_some(public_url),
+            workers: int("server.workers") as usize,
+        },
+        log_level: Level::parse(&text("logger.level")).expect("checked by Kind::Choice"),
+        settings: Settings {
+            allow_previous_version: boolean("settings.allow_previous_version"),
+            max_body_size: int("settings.max_body_size"),
+        },
+        storage_path: PathBuf::from(text("storage.local.path")),
+        db_path: PathBuf::from(text("db.path")),
+    };
+    let entries = KEYS
+        .iter()
+        .map(|k| {
+            let (v, s) = values.remove(k.path).expect("every key has a default");
+            (k, v, s)
+        })
+        .collect();
+    Ok(Effective {
+        config,
+        file,
+        entries,
+    })
+}
+
+fn toml_value(v: &Val) -> String {
+    match v {
+        // JSON string escapes are valid TOML basic-string escapes.
+        Val::Text(s) => serde_json::to_string(s).expect("strings serialise"),
+        Val::Int(n) => n.to_string(),
+        Val::Bool(b) => b.to_string(),
+    }
+}
+
+/// Renders the effective configuration as TOML that nmr itself can read back, with each value's
+/// source as a comment and secrets masked.
+pub fn render(entries: &[(&Key, Val, Source)], file: Option<&Path>) -> String {
+    let mut out = String::from(
+        "# nmr effective configuration: defaults < config file < NMR_* environment < flags\n",
+    );
+    match file {
+        Some(p) => out.push_str(&format!("# config file: {}\n", p.display())),
+        None => out.push_str("# config file: none found\n"),
+    }
+    let mut section = "";
+    for (k, v, src) in entries {
+        let (sec, name) = k.path.rsplit_once('.').unwrap_or(("", k.path));
+        if sec != section {
+            out.push_str(&format!("\n[{sec}]\n"));
+            section = sec;
+        }
+        let shown = match v {
+            Val::Text(s) if k.secret && !s.is_empty() => "\"********\"".to_string(),
+            _ => toml_value(v),
+        };
+        out.push_str(&format!("{name} = {shown}  # {src}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(dir: &Path) -> Inputs {
+        Inputs {
+            cwd: dir.to_path_buf(),
+            env: vec![(
+                "XDG_CONFIG_HOME".into(),
+                dir.join("xdg").display().to_string(),
+            )],
+            ..Default::default()
+        }
+    }
+
+    fn tempdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("nmr-config-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn defaults_apply_without_any_layer() {
+        let d = tempdir("defaults");
+        let e = load(&inputs(&d)).unwrap();
+        assert_eq!(e.config.server.port, 4873);
+        assert_eq!(e.config.settings.max_body_size, 200 << 20);
+        assert!(!e.config.settings.allow_previous_version);
+        assert!(e.file.is_none());
+    }
+
+    #[test]
+    fn layers_override_in_order_file_env_flags() {
+        let d = tempdir("layers");
+        std::fs::write(d.join("nmr.toml"), "[server]\nport = 1111\nhost = \"0.0.0.0\"\nworkers = 3\n[settings]\nmax_body_size = \"1mb\"\n").unwrap();
+        let mut i = inputs(&d);
+        i.env.push(("NMR_SERVER__PORT".into(), "2222".into()));
+        i.env.push(("NMR_SERVER__WORKERS".into(), "5".into()));
+        i.flags
+            .push(("server.port".into(), "3333".into(), "--port".into()));
+        let e = load(&i).unwrap();
+        assert_eq!(e.config.server.port, 3333);
+        assert_eq!(e.config.server.workers, 5);
+        assert_eq!(e.config.server.host, "0.0.0.0");
+        assert_eq!(e.config.settings.max_body_size, 1 << 20);
+        let src = |p: &str| {
+            e.entries
+                .iter()
+                .find(|(k, _, _)| k.path == p)
+                .unwrap()
+                .2
+                .clone()
+        };
+        assert_eq!(src("server.port"), Source::Flag("--port".into()));
+        assert_eq!(
+            src("server.workers"),
+            Source::Env("NMR_SERVER__WORKERS".into())
+        );
+        assert_eq!(src("server.host"), Source::File(d.join("nmr.toml")));
+        assert_eq!(src("db.path"), Source::Default);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_key_and_source() {
+        let d = tempdir("bad");
+        std::fs::write(d.join("nmr.toml"), "[server]\nprot = 1\n").unwrap();
+        let err = load(&inputs(&d)).unwrap_err();
+        assert!(
+            err.contains("server.prot") && err.contains("nmr.toml"),
+            "{err}"
+        );
+
+        std::fs::write(d.join("nmr.toml"), "[server]\nport = \"eighty\"\n").unwrap();
+        let err = load(&inputs(&d)).unwrap_err();
+        assert!(
+            err.contains("server.port") && err.contains("nmr.toml"),
+            "{err}"
+        );
+
+        std::fs::remove_file(d.join("nmr.toml")).unwrap();
+        let mut i = inputs(&d);
+        i.env.push(("NMR_SERVER__PROT".into(), "1".into()));
+        let err = load(&i).unwrap_err();
+        assert!(
+            err.contains("server.prot") && err.contains("NMR_SERVER__PROT"),
+            "{err}"
+        );
+
+        let mut i = inputs(&d);
+        i.env.push((
+            "NMR_SETTINGS__ALLOW_PREVIOUS_VERSION".into(),
+            "maybe".into(),
+        ));
+        let err = load(&i).unwrap_err();
+        assert!(
+            err.contains("settings.allow_previous_version")
+                && err.contains("NMR_SETTINGS__ALLOW_PREVIOUS_VERSION"),
+            "{err}"
+        );
+
+        let mut i = inputs(&d);
+        i.env.push(("NMR_AUTH__TYPE".into(), "github".into()));
+        assert!(load(&i).unwrap_err().contains("auth.type"));
+
+        let mut i = inputs(&d);
+        i.flags.push((
+            "server.public_url".into(),
+            "ftp://x".into(),
+            "--public-url".into(),
+        ));
+        let err = load(&i).unwrap_err();
+        assert!(err.contains("--public-url"), "{err}");
+    }
+
+    #[test]
+    fn explicit_config_path_must_exist_and_xdg_file_is_found() {
+        let d = tempdir("paths");
+        let mut i = inputs(&d);
+        i.config_path = Some(d.join("missing.toml"));
+        assert!(load(&i).unwrap_err().contains("missing.toml"));
+
+        std::fs::create_dir_all(d.join("xdg/nmr")).unwrap();
+        std::fs::write(
+            d.join("xdg/nmr/config.toml"),
+            "[db]\npath = \"/x/y.sqlite\"\n",
+        )
+        .unwrap();
+        let e = load(&inputs(&d)).unwrap();
+        assert_eq!(e.config.db_path, PathBuf::from("/x/y.sqlite"));
+        assert_eq!(e.file, Some(d.join("xdg/nmr/config.toml")));
+    }
+
+    #[test]
+    fn rendered_config_reads_back_to_the_same_values_and_masks_secrets() {
+        let d = tempdir("render");
+        let mut i = inputs(&d);
+        i.env.push((
+            "NMR_SERVER__PUBLIC_URL".into(),
+            "https://npm.example.test/".into(),
+        ));
+        let e = load(&i).unwrap();
+        let text = render(&e.entries, e.file.as_deref());
+        assert!(text.contains("environment variable NMR_SERVER__PUBLIC_URL"));
+        std::fs::write(d.join("nmr.toml"), &text).unwrap();
+        let again = load(&inputs(&d)).unwrap();
+        assert_eq!(
+            again.config.server.public_url.as_deref(),
+            Some("https://npm.example.test")
+        );
+        let values: Vec<&Val> = e.entries.iter().map(|(_, v, _)| v).collect();
+        let values_again: Vec<&Val> = again.entries.iter().map(|(_, v, _)| v).collect();
+        assert_eq!(values, values_again);
+
+        let secret = Key {
+            path: "s3.secret",
+            kind: Kind::Text,
+            default: "",
+            secret: true,
+            doc: "",
+        };
+        let masked = render(
+            &[(&secret, Val::Text("hunter2".into()), Source::Default)],
+            None,
+        );
+        assert!(!masked.contains("hunter2") && masked.contains("********"));
+    }
+}

@@ -1,0 +1,107 @@
+//! Content digests as npm writes them: `dist.shasum` (hex SHA-1) and `dist.integrity`
+//! (Subresource Integrity strings such as `sha512-<base64>`).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use sha1::Sha1;
+use sha2::{Digest, Sha256, Sha384, Sha512};
+
+/// The digests the registry records for every stored file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digests {
+    /// Lower-case hex SHA-1, npm's `dist.shasum`.
+    pub sha1_hex: String,
+    /// `sha512-<base64>`, npm's `dist.integrity`.
+    pub integrity: String,
+}
+
+impl Digests {
+    /// Computes both digests of `bytes`.
+    pub fn of(bytes: &[u8]) -> Digests {
+        Digests {
+            sha1_hex: hex(&Sha1::digest(bytes)),
+            integrity: format!("sha512-{}", STANDARD.encode(Sha512::digest(bytes))),
+        }
+    }
+
+    /// Hex of the raw SHA-512, used to make blob keys content-addressed.
+    pub fn sha512_hex(&self) -> String {
+        let raw = STANDARD
+            .decode(&self.integrity["sha512-".len()..])
+            .expect("integrity built by Digests::of is valid base64");
+        hex(&raw)
+    }
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Checks a client's SRI string against `bytes`. Every hash we can compute must match and at
+/// least one must be present; unknown algorithms are ignored (as SRI prescribes). Returns a
+/// description of the mismatch on failure.
+pub fn check_integrity(sri: &str, bytes: &[u8]) -> Result<(), String> {
+    let mut checked = 0;
+    for token in sri.split_whitespace() {
+        // An SRI token may carry options after '?'; they do not change the digest.
+        let token = token.split('?').next().unwrap_or("");
+        let Some((algo, b64)) = token.split_once('-') else {
+            return Err(format!(
+                "integrity token {token:?} is not of the form algo-base64"
+            ));
+        };
+        let actual = match algo {
+            "sha512" => STANDARD.encode(Sha512::digest(bytes)),
+            "sha384" => STANDARD.encode(Sha384::digest(bytes)),
+            "sha256" => STANDARD.encode(Sha256::digest(bytes)),
+            "sha1" => STANDARD.encode(Sha1::digest(bytes)),
+            _ => continue,
+        };
+        if actual != b64 {
+            return Err(format!(
+                "integrity {algo}-{b64} does not match the tarball ({algo}-{actual})"
+            ));
+        }
+        checked += 1;
+    }
+    if checked == 0 {
+        return Err(format!(
+            "integrity {sri:?} holds no sha512, sha384, sha256 or sha1 hash"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_match_known_values() {
+        let d = Digests::of(b"abc");
+        assert_eq!(d.sha1_hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert!(d.integrity.starts_with("sha512-3a81oZNherrMQXNJriBBMRLm+k6JqX6iCp7u5ktV05ohkpkqJ0/BqDa6PCOj/uu9RU1EI2Q86A4qmslPpUyknw=="));
+        assert!(d.sha512_hex().starts_with("ddaf35a193617aba"));
+    }
+
+    #[test]
+    fn integrity_check_accepts_matching_and_rejects_wrong() {
+        let d = Digests::of(b"abc");
+        assert!(check_integrity(&d.integrity, b"abc").is_ok());
+        assert!(check_integrity(
+            &format!("{} sha1-qZk+NkcGgWq6PiVxeFDCbJzQ2J0=", d.integrity),
+            b"abc"
+        )
+        .is_ok());
+        assert!(check_integrity(&d.integrity, b"abd").is_err());
+        assert!(check_integrity("md5-xyz", b"abc").is_err());
+        assert!(check_integrity("garbage", b"abc").is_err());
+    }
+}

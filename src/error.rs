@@ -1,0 +1,98 @@
+//! The one error type of the request path, and its mapping to an HTTP status and JSON body.
+
+use std::fmt;
+
+/// Everything a handler can fail with. Each variant is one HTTP status; the message is what
+/// the npm client prints to the user, so it says what went wrong and what to do about it.
+#[derive(Debug)]
+pub enum Error {
+    /// 400: the request is malformed or breaks a publishing rule.
+    BadRequest(String),
+    /// 404: no such package, version, tag, file or endpoint.
+    NotFound(String),
+    /// 405: the path exists but not for this method.
+    MethodNotAllowed(String),
+    /// 409: the version (or state) already exists and may not be overwritten.
+    Conflict(String),
+    /// 413: the body is larger than `settings.max_body_size`.
+    TooLarge(String),
+    /// 500: a real fault on our side (I/O, database). The detail goes to the log, not the client.
+    Internal(String),
+}
+
+/// Shorthand used by every fallible function in the request path.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// The HTTP status code for this error: the one place where that mapping lives.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::BadRequest(_) => 400,
+            Error::NotFound(_) => 404,
+            Error::MethodNotAllowed(_) => 405,
+            Error::Conflict(_) => 409,
+            Error::TooLarge(_) => 413,
+            Error::Internal(_) => 500,
+        }
+    }
+
+    /// The text for the `{"error": ...}` body. Internal details stay in the server log.
+    pub fn client_message(&self) -> &str {
+        match self {
+            Error::BadRequest(m)
+            | Error::NotFound(m)
+            | Error::MethodNotAllowed(m)
+            | Error::Conflict(m)
+            | Error::TooLarge(m) => m,
+            Error::Internal(_) => "internal server error; the registry log has the details",
+        }
+    }
+
+    /// The JSON body every error response carries: npm prints only the `error` field.
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({ "error": self.client_message() }))
+            .expect("a JSON object with one string serialises")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Internal(m) => write!(f, "500 internal: {m}"),
+            other => write!(f, "{} {}", other.status(), other.client_message()),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Internal(format!("i/o: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_detail_from_clients() {
+        let e = Error::Internal("disk /secret/path exploded".into());
+        assert_eq!(e.status(), 500);
+        let body: serde_json::Value = serde_json::from_slice(&e.body()).unwrap();
+        assert!(!body["error"].as_str().unwrap().contains("/secret/path"));
+    }
+
+    #[test]
+    fn client_errors_carry_their_message() {
+        let e = Error::Conflict("version 1.0.0 exists".into());
+        assert_eq!(e.status(), 409);
+        let body: serde_json::Value = serde_json::from_slice(&e.body()).unwrap();
+        assert_eq!(body["error"], "version 1.0.0 exists");
+    }
+}

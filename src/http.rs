@@ -1,0 +1,302 @@
+//! The request and response types handlers see, independent of tiny_http: header access, body
+//! reading with a size cap, content negotiation (abbreviated packuments, gzip) and conditional GETs.
+
+use crate::error::{Error, Result};
+use std::io::Read;
+use std::sync::Arc;
+
+/// HTTP methods the registry routes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Put,
+    Post,
+    Delete,
+    Other,
+}
+
+/// The Accept value npm, pnpm and yarn send when they want the abbreviated ("corgi") packument.
+pub const CORGI: &str = "application/vnd.npm.install-v1+json";
+
+/// One incoming request. The body is read on demand so limits apply before any byte is buffered.
+pub struct Request<'a> {
+    pub method: Method,
+    /// The raw path, still percent-encoded, without the query.
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    headers: Vec<(String, String)>,
+    body: &'a mut dyn Read,
+}
+
+impl<'a> Request<'a> {
+    /// Builds a request; header names are matched case-insensitively.
+    pub fn new(
+        method: Method,
+        url: &str,
+        headers: Vec<(String, String)>,
+        body: &'a mut dyn Read,
+    ) -> Request<'a> {
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        let headers = headers
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
+        Request {
+            method,
+            path: path.to_string(),
+            query: query.to_string(),
+            headers,
+            body,
+        }
+    }
+
+    /// The first value of a header, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the client asked for the abbreviated packument.
+    pub fn wants_abbreviated(&self) -> bool {
+        self.header("accept").is_some_and(|a| a.contains(CORGI))
+    }
+
+    /// Whether the client accepts a gzip-encoded response.
+    pub fn accepts_gzip(&self) -> bool {
+        self.header("accept-encoding").is_some_and(|v| {
+            v.split(',').any(|part| {
+                let mut it = part.split(';');
+                let coding = it.next().unwrap_or("").trim();
+                let refused = it.any(|p| matches!(p.trim().strip_prefix("q="), Some(q) if q.trim().parse::<f32>().ok() == Some(0.0)));
+                coding.eq_ignore_ascii_case("gzip") && !refused
+            })
+        })
+    }
+
+    /// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 prescribes for it).
+    pub fn not_modified(&self, etag: &str) -> bool {
+        let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
+        self.header("if-none-match")
+            .is_some_and(|v| v.trim() == "*" || v.split(',').any(|t| strip(t) == strip(etag)))
+    }
+
+    /// Reads the whole body, refusing with 413 anything over `limit` bytes: by `Content-Length`
+    /// before reading a byte, and by counting for chunked bodies. Gzip bodies are inflated, with
+    /// the same cap on the inflated size.
+    pub fn read_body(&mut self, limit: u64) -> Result<Vec<u8>> {
+        let too_large = || {
+            Error::TooLarge(format!("request body is larger than the registry's limit of {limit} bytes (settings.max_body_size)"))
+        };
+        if self.header("transfer-encoding").is_some() && self.header("content-length").is_some() {
+            return Err(Error::BadRequest(
+                "request has both Content-Length and Transfer-Encoding".into(),
+            ));
+        }
+        if let Some(len) = self.header("content-length") {
+            let len: u64 = len
+                .trim()
+                .parse()
+                .map_err(|_| Error::BadRequest(format!("bad Content-Length {len:?}")))?;
+            if len > limit {
+                return Err(too_large());
+            }
+        }
+        let mut raw = Vec::new();
+        (&mut self.body)
+            .take(limit + 1)
+            .read_to_end(&mut raw)
+            .map_err(|e| Error::BadRequest(format!("could not read the request body: {e}")))?;
+        if raw.len() as u64 > limit {
+            return Err(too_large());
+        }
+        match self
+            .header("content-encoding")
+            .map(|v| v.trim().to_ascii_lowercase())
+        {
+            None => Ok(raw),
+            Some(v) if v.is_empty() || v == "identity" => Ok(raw),
+            Some(v) if v == "gzip" => {
+                let mut out = Vec::new();
+                flate2::read::GzDecoder::new(&raw[..])
+                    .take(limit + 1)
+                    .read_to_end(&mut out)
+                    .map_err(|e| Error::BadRequest(format!("gzip request body is corrupt: {e}")))?;
+                if out.len() as u64 > limit {
+                    return Err(too_large());
+                }
+                Ok(out)
+            }
+            Some(v) => Err(Error::BadRequest(format!(
+                "unsupported Content-Encoding {v:?}; send gzip or no encoding"
+            ))),
+        }
+    }
+
+    /// Reads the body and parses it as JSON.
+    pub fn read_json(&mut self, limit: u64) -> Result<serde_json::Value> {
+        let body = self.read_body(limit)?;
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::BadRequest(format!("request body is not valid JSON: {e}")))
+    }
+}
+
+/// A response body.
+pub enum Body {
+    /// No body (304, HEAD handled by the server layer).
+    Empty,
+    /// Bytes owned by this response.
+    Bytes(Vec<u8>),
+    /// Bytes shared with a cache, sent without copying them first.
+    Shared(Arc<Vec<u8>>),
+    /// A stream of known length (tarballs).
+    Stream(Box<dyn Read + Send>, u64),
+}
+
+/// One outgoing response.
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Body,
+}
+
+impl Response {
+    /// A JSON response from a value.
+    pub fn json(status: u16, value: &serde_json::Value) -> Response {
+        let bytes = serde_json::to_vec(value).expect("JSON values serialise");
+        Response {
+            status,
+            headers: vec![("Content-Type", "application/json".into())],
+            body: Body::Bytes(bytes),
+        }
+    }
+
+    /// The response for an error: its status and `{"error": "..."}`.
+    pub fn error(e: &Error) -> Response {
+        Response {
+            status: e.status(),
+            headers: vec![("Content-Type", "application/json".into())],
+            body: Body::Bytes(e.body()),
+        }
+    }
+
+    /// 304 Not Modified carrying the entity tag.
+    pub fn not_modified(etag: &str) -> Response {
+        Response {
+            status: 304,
+            headers: vec![("ETag", etag.to_string())],
+            body: Body::Empty,
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Response {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Length of the body in bytes.
+    pub fn body_len(&self) -> u64 {
+        match &self.body {
+            Body::Empty => 0,
+            Body::Bytes(b) => b.len() as u64,
+            Body::Shared(b) => b.len() as u64,
+            Body::Stream(_, n) => *n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req<'a>(headers: &[(&str, &str)], body: &'a mut &'static [u8]) -> Request<'a> {
+        let h = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Request::new(Method::Put, "/x?write=true", h, body)
+    }
+
+    #[test]
+    fn splits_query_and_matches_headers_case_insensitively() {
+        let mut b: &[u8] = b"";
+        let r = req(
+            &[(
+                "Accept",
+                "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*",
+            )],
+            &mut b,
+        );
+        assert_eq!(r.path, "/x");
+        assert_eq!(r.query, "write=true");
+        assert!(r.wants_abbreviated());
+    }
+
+    #[test]
+    fn gzip_negotiation_honours_q_zero() {
+        let mut b: &[u8] = b"";
+        assert!(req(&[("Accept-Encoding", "gzip,deflate")], &mut b).accepts_gzip());
+        let mut b: &[u8] = b"";
+        assert!(!req(&[("Accept-Encoding", "gzip;q=0, deflate")], &mut b).accepts_gzip());
+        let mut b: &[u8] = b"";
+        assert!(!req(&[], &mut b).accepts_gzip());
+    }
+
+    #[test]
+    fn etag_matching_is_weak_and_lists_work() {
+        let mut b: &[u8] = b"";
+        let r = req(&[("If-None-Match", "\"a\", W/\"b\"")], &mut b);
+        assert!(r.not_modified("\"b\""));
+        assert!(!r.not_modified("\"c\""));
+    }
+
+    #[test]
+    fn body_limits_apply_by_length_and_by_count() {
+        let mut b: &[u8] = b"0123456789";
+        assert!(matches!(
+            req(&[("Content-Length", "10")], &mut b).read_body(9),
+            Err(Error::TooLarge(_))
+        ));
+        let mut b: &[u8] = b"0123456789";
+        assert!(matches!(
+            req(&[], &mut b).read_body(9),
+            Err(Error::TooLarge(_))
+        ));
+        let mut b: &[u8] = b"0123456789";
+        assert_eq!(req(&[], &mut b).read_body(10).unwrap(), b"0123456789");
+        let mut b: &[u8] = b"x";
+        assert!(matches!(
+            req(
+                &[("Content-Length", "1"), ("Transfer-Encoding", "chunked")],
+                &mut b
+            )
+            .read_body(9),
+            Err(Error::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn gzip_bodies_are_inflated_with_a_cap() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&[b'a'; 10_000]).unwrap();
+        let gz: &'static [u8] = Box::leak(enc.finish().unwrap().into_boxed_slice());
+        let mut b = gz;
+        assert_eq!(
+            req(&[("Content-Encoding", "gzip")], &mut b)
+                .read_body(10_000)
+                .unwrap()
+                .len(),
+            10_000
+        );
+        let mut b = gz;
+        assert!(matches!(
+            req(&[("Content-Encoding", "gzip")], &mut b).read_body(9_999),
+            Err(Error::TooLarge(_))
+        ));
+    }
+}

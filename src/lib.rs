@@ -1,0 +1,23 @@
+//! nmr: a private npm registry. One binary serves the npm registry protocol to npm, pnpm and
+//! yarn, keeps metadata in SQLite and tarballs in a blob store.
+
+#![forbid(unsafe_code)]
+
+pub mod log;
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod digest;
+pub mod error;
+pub mod http;
+pub mod name;
+pub mod packument;
+pub mod publish;
+pub mod random;
+pub mod routes;
+pub mod server;
+pub mod store;
+pub mod tags;
+pub mod tarball;
+pub mod time;

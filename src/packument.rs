@@ -1,0 +1,457 @@
+//! The package document ("packument"): building the full and abbreviated forms when a package
+//! changes, storing them as templates, and serving them from cached bytes with an ETag and gzip.
+//!
+//! Tarball URLs depend on the host a client used, so templates hold a per-database marker where
+//! the base URL goes; a read splices in the base URL once per (package, revision, base) and
+//! caches the result, so serving a 500-version document does no JSON work.
+
+use crate::app::Ctx;
+use crate::digest::hex;
+use crate::error::{Error, Result};
+use crate::http::{Body, Request, Response, CORGI};
+use crate::name;
+use crate::store::meta;
+use rusqlite::Connection;
+use serde_json::{json, Map, Value};
+use sha1::{Digest, Sha1};
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Fields of a version kept in the abbreviated document: what an installer needs.
+const ABBREVIATED_FIELDS: &[&str] = &[
+    "name",
+    "version",
+    "deprecated",
+    "dependencies",
+    "optionalDependencies",
+    "devDependencies",
+    "peerDependencies",
+    "peerDependenciesMeta",
+    "bundleDependencies",
+    "bundledDependencies",
+    "acceptDependencies",
+    "bin",
+    "directories",
+    "engines",
+    "os",
+    "cpu",
+    "libc",
+    "funding",
+    "_hasShrinkwrap",
+    "hasInstallScript",
+    "dist",
+];
+
+/// Top-level fields of the full document copied from the `latest` version.
+const LATEST_FIELDS: &[&str] = &[
+    "description",
+    "homepage",
+    "keywords",
+    "repository",
+    "author",
+    "bugs",
+    "license",
+    "contributors",
+];
+
+/// Orders version strings by semver precedence; anything unparsable sorts first by text.
+pub fn sort_versions(versions: &mut [String]) {
+    versions.sort_by(
+        |a, b| match (semver::Version::parse(a), semver::Version::parse(b)) {
+            (Ok(x), Ok(y)) => x.cmp(&y),
+            (Ok(_), Err(_)) => std::cmp::Ordering::Greater,
+            (Err(_), Ok(_)) => std::cmp::Ordering::Less,
+            _ => a.cmp(b),
+        },
+    );
+}
+
+/// The version `latest` should point at when none is set: the highest release, else the
+/// highest prerelease.
+pub fn default_latest(versions: &[String]) -> Option<String> {
+    let mut sorted = versions.to_vec();
+    sort_versions(&mut sorted);
+    sorted
+        .iter()
+        .rev()
+        .find(|v| semver::Version::parse(v).is_ok_and(|s| s.pre.is_empty()))
+        .or(sorted.last())
+        .cloned()
+}
+
+/// The `_rev` clients echo back on writes.
+pub fn rev_string(name: &str, rev: i64, modified: &str) -> String {
+    let h = Sha1::digest(format!("{name}\n{rev}\n{modified}").as_bytes());
+    format!("{rev}-{}", &hex(&h)[..16])
+}
+
+/// One version's document with `dist` completed from the stored file record. `base` is what
+/// precedes the tarball path: the real base URL, or the template marker.
+pub fn version_doc(
+    pkg: &str,
+    v: &meta::Version,
+    tgz: Option<&meta::File>,
+    base: &str,
+) -> Result<Value> {
+    let mut doc: Map<String, Value> = match serde_json::from_str(&v.manifest) {
+        Ok(Value::Object(m)) => m,
+        _ => {
+            return Err(Error::Internal(format!(
+                "stored manifest of {pkg}@{} is not a JSON object",
+                v.version
+            )))
+        }
+    };
+    doc.entry("_id")
+        .or_insert_with(|| json!(format!("{pkg}@{}", v.version)));
+    match &v.deprecated {
+        Some(msg) => doc.insert("deprecated".into(), json!(msg)),
+        None => doc.remove("deprecated"),
+    };
+    let mut dist = match doc.remove("dist") {
+        Some(Value::Object(d)) => d,
+        _ => Map::new(),
+    };
+    if let Some(f) = tgz {
+        dist.insert(
+            "tarball".into(),
+            json!(format!("{base}/{pkg}/-/{}", f.filename)),
+        );
+        dist.insert("shasum".into(), json!(f.sha1));
+        dist.insert("integrity".into(), json!(f.integrity));
+    }
+    doc.insert("dist".into(), Value::Object(dist));
+    Ok(Value::Object(doc))
+}
+
+fn has_install_script(doc: &Map<String, Value>) -> bool {
+    doc.get("hasInstallScript")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        || doc
+            .get("scripts")
+            .and_then(Value::as_object)
+            .is_some_and(|s| {
+                ["preinstall", "install", "postinstall"]
+                    .iter()
+                    .any(|k| s.contains_key(*k))
+            })
+}
+
+/// Rebuilds and stores both templates of a package. Called inside every write transaction.
+pub fn rebuild(tx: &rusqlite::Transaction, name: &str, marker: &str) -> Result<()> {
+    let pkg = meta::package(tx, name)?
+        .ok_or_else(|| Error::Internal(format!("rebuild of missing package {name}")))?;
+    let base = format!("\u{0}{marker}");
+    let mut versions = meta::versions(tx, pkg.id)?;
+    let mut order: Vec<String> = versions.iter().map(|v| v.version.clone()).collect();
+    sort_versions(&mut order);
+    let rank: HashMap<&str, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.as_str(), i))
+        .collect();
+    versions.sort_by_key(|v| rank[v.version.as_str()]);
+    let files = meta::files(tx, pkg.id)?;
+    let tgz = |ver: &str| {
+        files
+            .iter()
+            .find(|f| f.version == ver && f.filename.ends_with(".tgz"))
+    };
+    let tags: Map<String, Value> = meta::tags(tx, pkg.id)?
+        .into_iter()
+        .map(|(t, v)| (t, json!(v)))
+        .collect();
+    let latest = tags
+        .get("latest")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| default_latest(&order));
+
+    let mut full_versions = Map::new();
+    let mut abbrev_versions = Map::new();
+    let mut time = Map::new();
+    time.insert("created".into(), json!(pkg.created));
+    time.insert("modified".into(), json!(pkg.modified));
+    let mut latest_doc = None;
+    let mut readme = None;
+    for v in &versions {
+        let doc = version_doc(name, v, tgz(&v.version), &base)?;
+        let Value::Object(ref m) = doc else {
+            unreachable!("version_doc returns an object")
+        };
+        let mut short: Map<String, Value> = ABBREVIATED_FIELDS
+            .iter()
+            .filter_map(|f| m.get(*f).map(|x| (f.to_string(), x.clone())))
+            .collect();
+        if has_install_script(m) {
+            short.insert("hasInstallScript".into(), json!(true));
+        }
+        abbrev_versions.insert(v.version.clone(), Value::Object(short));
+        time.insert(v.version.clone(), json!(v.published));
+        if latest.as_deref() == Some(v.version.as_str()) {
+            latest_doc = Some(m.clone());
+            readme = v.readme.clone();
+        }
+        full_versions.insert(v.version.clone(), doc);
+    }
+
+    let mut full = Map::new();
+    full.insert("_id".into(), json!(name));
+    full.insert(
+        "_rev".into(),
+        json!(rev_string(name, pkg.rev, &pkg.modified)),
+    );
+    full.insert("name".into(), json!(name));
+    if let Some(l) = &latest_doc {
+        for f in LATEST_FIELDS {
+            if let Some(x) = l.get(*f) {
+                full.insert(f.to_string(), x.clone());
+            }
+        }
+    }
+    full.insert("dist-tags".into(), Value::Object(tags.clone()));
+    full.insert("versions".into(), Value::Object(full_versions));
+    full.insert("time".into(), Value::Object(time.clone()));
+    full.insert(
+        "maintainers".into(),
+        serde_json::from_str(&pkg.maintainers).unwrap_or(json!([])),
+    );
+    full.insert(
+        "users".into(),
+        serde_json::from_str(&pkg.users).unwrap_or(json!({})),
+    );
+    if let Some(r) = readme {
+        full.insert("readme".into(), json!(r));
+        if let Some(f) = latest_doc.as_ref().and_then(|l| l.get("readmeFilename")) {
+            full.insert("readmeFilename".into(), f.clone());
+        }
+    }
+
+    let abbrev = json!({
+        "name": name,
+        "modified": pkg.modified,
+        "dist-tags": tags,
+        "versions": abbrev_versions,
+        "time": time,
+    });
+    let full =
+        serde_json::to_vec(&Value::Object(full)).map_err(|e| Error::Internal(e.to_string()))?;
+    let abbrev = serde_json::to_vec(&abbrev).map_err(|e| Error::Internal(e.to_string()))?;
+    meta::store_docs(tx, pkg.id, &full, &abbrev)
+}
+
+/// Replaces every marker in a template with the base URL. serde_json writes the marker's NUL
+/// as `\u0000`, a sequence no other part of the document can produce with the same random suffix.
+fn splice(template: &[u8], marker: &str, base: &str) -> Vec<u8> {
+    let needle = format!("\\u0000{marker}");
+    let needle = needle.as_bytes();
+    let mut out = Vec::with_capacity(template.len() + 64);
+    let mut i = 0;
+    while i < template.len() {
+        if template[i] == b'\\' {
+            if template[i..].starts_with(needle) {
+                out.extend_from_slice(base.as_bytes());
+                i += needle.len();
+            } else {
+                // Copy the whole escape pair so an escaped backslash is never read as the
+                // start of a marker.
+                out.extend_from_slice(&template[i..(i + 2).min(template.len())]);
+                i += 2;
+            }
+        } else {
+            out.push(template[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// One rendered document for one base URL, with a lazily made gzip copy.
+pub struct Rendered {
+    rev: i64,
+    etag: String,
+    body: Arc<Vec<u8>>,
+    gzip: OnceLock<Arc<Vec<u8>>>,
+}
+
+impl Rendered {
+    fn gzipped(&self) -> Arc<Vec<u8>> {
+        self.gzip
+            .get_or_init(|| {
+                let mut enc =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                enc.write_all(&self.body)
+                    .expect("writing to a Vec cannot fail");
+                Arc::new(enc.finish().expect("finishing a Vec cannot fail"))
+            })
+            .clone()
+    }
+}
+
+type CacheKey = (String, bool, String);
+
+/// Rendered packuments by (name, abbreviated, base URL), checked against the package revision on
+/// every read, so a change by any process is seen at once.
+#[derive(Default)]
+pub struct Cache {
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    map: HashMap<CacheKey, Arc<Rendered>>,
+    bytes: usize,
+}
+
+/// Beyond this the cache starts over; a Host header per request cannot grow it without bound.
+const CACHE_MAX_BYTES: usize = 64 << 20;
+
+impl Cache {
+    fn get(
+        &self,
+        conn: &Connection,
+        name: &str,
+        rev: i64,
+        abbreviated: bool,
+        base: &str,
+        marker: &str,
+    ) -> Result<Option<Arc<Rendered>>> {
+        let key = (name.to_string(), abbreviated, base.to_string());
+        if let Some(r) = self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map
+            .get(&key)
+        {
+            if r.rev == rev {
+                return Ok(Some(r.clone()));
+            }
+        }
+        let Some((rev, template)) = meta::template(conn, name, abbreviated)? else {
+            return Ok(None);
+        };
+        let body = splice(&template, marker, base);
+        let etag = format!("\"{}\"", hex(&Sha1::digest(&body)));
+        let rendered = Arc::new(Rendered {
+            rev,
+            etag,
+            body: Arc::new(body),
+            gzip: OnceLock::new(),
+        });
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.bytes > CACHE_MAX_BYTES {
+            inner.map.clear();
+            inner.bytes = 0;
+        }
+        inner.bytes += rendered.body.len();
+        inner.map.insert(key, rendered.clone());
+        Ok(Some(rendered))
+    }
+}
+
+/// The 404 for a package this registry does not hold.
+pub fn not_found(name: &str) -> Error {
+    Error::NotFound(format!(
+        "package {name} is not in this registry; check the name, or publish it first"
+    ))
+}
+
+/// `GET /<name>`: the full packument, or the abbreviated one for the install Accept header.
+pub fn get(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Response> {
+    let rev = meta::package_rev(ctx.db, name)?.ok_or_else(|| not_found(name))?;
+    let base = ctx.base_url(req)?;
+    // `?write=true` asks for the document to edit and write back, which is the full one.
+    let abbreviated = req.wants_abbreviated() && !req.query.split('&').any(|p| p == "write=true");
+    let r = ctx
+        .app
+        .cache
+        .get(ctx.db, name, rev, abbreviated, &base, &ctx.app.marker)?
+        .ok_or_else(|| not_found(name))?;
+    let content_type = if abbreviated {
+        CORGI
+    } else {
+        "application/json"
+    };
+    let (etag, body) = if req.accepts_gzip() {
+        (
+            format!("{}-gzip\"", r.etag.trim_end_matches('"')),
+            Some(r.gzipped()),
+        )
+    } else {
+        (r.etag.clone(), None)
+    };
+    if req.not_modified(&etag) {
+        return Ok(Response::not_modified(&etag).with_header("Vary", "Accept, Accept-Encoding"));
+    }
+    let mut resp = Response {
+        status: 200,
+        headers: vec![
+            ("Content-Type", content_type.into()),
+            ("ETag", etag),
+            ("Vary", "Accept, Accept-Encoding".into()),
+        ],
+        body: Body::Shared(body.clone().unwrap_or_else(|| r.body.clone())),
+    };
+    if body.is_some() {
+        resp.headers.push(("Content-Encoding", "gzip".into()));
+    }
+    Ok(resp)
+}
+
+/// `GET /<name>/<version-or-tag>`: one version's document.
+pub fn get_version(ctx: &mut Ctx, req: &mut Request, name: &str, spec: &str) -> Result<Response> {
+    let pkg = meta::package(ctx.db, name)?.ok_or_else(|| not_found(name))?;
+    let tags = meta::tags(ctx.db, pkg.id)?;
+    let version = tags
+        .iter()
+        .find(|(t, _)| t == spec)
+        .map_or(spec, |(_, v)| v.as_str())
+        .to_string();
+    let v = meta::version(ctx.db, pkg.id, &version)?.ok_or_else(|| {
+        Error::NotFound(format!(
+            "{name} has no version or tag {spec:?}; `npm view {name} versions` lists them"
+        ))
+    })?;
+    let file = meta::file(ctx.db, name, &name::tarball_file(name, &version))?;
+    let base = ctx.base_url(req)?;
+    Ok(Response::json(
+        200,
+        &version_doc(name, &v, file.as_ref(), &base)?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorts_by_semver_precedence() {
+        let mut v: Vec<String> = ["1.10.0", "1.2.0", "1.2.0-beta.2", "1.2.0-beta.10", "0.9.0"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        sort_versions(&mut v);
+        assert_eq!(
+            v,
+            ["0.9.0", "1.2.0-beta.2", "1.2.0-beta.10", "1.2.0", "1.10.0"]
+        );
+        assert_eq!(default_latest(&v).unwrap(), "1.10.0");
+        assert_eq!(
+            default_latest(&["2.0.0-rc.1".to_string()]).unwrap(),
+            "2.0.0-rc.1"
+        );
+    }
+
+    #[test]
+    fn splice_replaces_only_the_marker() {
+        let marker = "abc123";
+        let doc = json!({"t": format!("\u{0}{marker}/p/-/p-1.0.0.tgz"), "user": "\u{0}abc12 and \\u0000abc123 typed"});
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        let out: Value = serde_json::from_slice(&splice(&bytes, marker, "http://h:1")).unwrap();
+        assert_eq!(out["t"], "http://h:1/p/-/p-1.0.0.tgz");
+        assert_eq!(out["user"], doc["user"]);
+    }
+}

@@ -1,0 +1,511 @@
+//! `PUT /<name>`: one URL, three operations told apart by the body (see the protocol notes):
+//! publishing new versions (with `_attachments`), updating deprecations (the whole document sent
+//! back without attachments), and starring (`users` without `versions`).
+//!
+//! A publish is checked completely before anything is written: names, versions, attachments and
+//! their declared length, shasum and integrity. Then, under the package's lock, the tarballs are
+//! made durable and the metadata commits in one transaction; on any failure the new blobs are
+//! removed, so a rejected request leaves no trace.
+
+use crate::app::Ctx;
+use crate::digest::{check_integrity, Digests};
+use crate::error::{Error, Result};
+use crate::http::{Request, Response};
+use crate::name;
+use crate::packument;
+use crate::store::meta;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What npm 11 sends as `readme` when a package has none.
+const NO_README: &str = "ERROR: No README data found!";
+
+/// Longest version string accepted; semver sets no limit, npm uses 256.
+const MAX_VERSION_LEN: usize = 256;
+
+fn bad(msg: impl Into<String>) -> Error {
+    Error::BadRequest(msg.into())
+}
+
+/// Entry point for `PUT /<name>`.
+pub fn put(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Response> {
+    name::validate(name)?;
+    let body = req.read_json(ctx.app.config.settings.max_body_size)?;
+    let Value::Object(doc) = body else {
+        return Err(bad(
+            "request body must be a JSON object (a package document)",
+        ));
+    };
+    for field in ["_id", "name"] {
+        if let Some(v) = doc.get(field) {
+            if v.as_str() != Some(name) {
+                return Err(bad(format!(
+                    "body {field} {v} does not match the package in the URL ({name})"
+                )));
+            }
+        }
+    }
+    let has_attachments = doc
+        .get("_attachments")
+        .and_then(Value::as_object)
+        .is_some_and(|a| !a.is_empty());
+    match (doc.contains_key("versions"), has_attachments) {
+        (_, true) => publish(ctx, name, &doc),
+        (true, false) => update(ctx, name, &doc),
+        (false, false) if doc.contains_key("users") => star(ctx, name, &doc),
+        (false, false) => Err(bad("unsupported package update: expected versions with _attachments (publish), versions (deprecate) or users (star)")),
+    }
+}
+
+/// A checked attachment, ready to store.
+struct Attachment {
+    version: String,
+    /// `widget-1.0.0.tgz` or `widget-1.0.0.sigstore`: the name in our URLs.
+    filename: String,
+    bytes: Vec<u8>,
+    digests: Digests,
+}
+
+/// Maps an attachment key (`@acme/widget-1.0.0.tgz`, `widget-1.0.0.tgz`, `...sigstore`) to its
+/// version and extension.
+fn attachment_target<'k>(pkg: &str, key: &'k str) -> Option<(&'k str, &'static str)> {
+    let (stem, ext) = if let Some(s) = key.strip_suffix(".tgz") {
+        (s, "tgz")
+    } else {
+        (key.strip_suffix(".sigstore")?, "sigstore")
+    };
+    [pkg, name::basename(pkg)]
+        .iter()
+        .find_map(|p| stem.strip_prefix(p)?.strip_prefix('-'))
+        .map(|v| (v, ext))
+}
+
+fn check_version_string(v: &str) -> Result<()> {
+    if v.len() > MAX_VERSION_LEN || semver::Version::parse(v).is_err() {
+        return Err(bad(format!(
+            "version {v:?} is not valid semver (MAJOR.MINOR.PATCH[-prerelease][+build])"
+        )));
+    }
+    Ok(())
+}
+
+fn check_tag_name(tag: &str) -> Result<()> {
+    let looks_like_range = tag.starts_with(|c: char| {
+        c.is_ascii_digit() || c == '^' || c == '~' || c == '=' || c == '<' || c == '>'
+    }) || tag
+        .strip_prefix('v')
+        .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        || matches!(tag, "*" | "x" | "X");
+    if tag.is_empty()
+        || tag.len() > 128
+        || looks_like_range
+        || !tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(bad(format!(
+            "dist-tag {tag:?} is not allowed: use letters, digits, '-', '_' or '.', and nothing that reads as a version or range"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks one attachment against the version it belongs to.
+fn check_attachment(
+    pkg: &str,
+    key: &str,
+    att: &Value,
+    versions: &Map<String, Value>,
+) -> Result<Attachment> {
+    let (version, ext) = attachment_target(pkg, key).filter(|(v, _)| versions.contains_key(*v)).ok_or_else(|| {
+        bad(format!("attachment {key:?} does not belong to any version in this body (expected {pkg}-<version>.tgz)"))
+    })?;
+    let data = att
+        .get("data")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad(format!("attachment {key:?} has no base64 data")))?;
+    let bytes = STANDARD
+        .decode(data)
+        .map_err(|e| bad(format!("attachment {key:?} is not valid base64: {e}")))?;
+    let declared = att
+        .get("length")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| bad(format!("attachment {key:?} has no numeric length")))?;
+    if declared != bytes.len() as u64 {
+        return Err(bad(format!(
+            "attachment {key:?} declares length {declared} but holds {} bytes",
+            bytes.len()
+        )));
+    }
+    if bytes.is_empty() {
+        return Err(bad(format!("attachment {key:?} is empty")));
+    }
+    let digests = Digests::of(&bytes);
+    if ext == "tgz" {
+        let dist = versions[version]
+            .get("dist")
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad(format!("version {version} has no dist object")))?;
+        let shasum = dist.get("shasum").and_then(Value::as_str);
+        let integrity = dist.get("integrity").and_then(Value::as_str);
+        if shasum.is_none() && integrity.is_none() {
+            return Err(bad(format!(
+                "version {version}: dist has neither shasum nor integrity"
+            )));
+        }
+        if let Some(s) = shasum {
+            if !s.eq_ignore_ascii_case(&digests.sha1_hex) {
+                return Err(bad(format!(
+                    "version {version}: dist.shasum {s} does not match the tarball (sha1 {})",
+                    digests.sha1_hex
+                )));
+            }
+        }
+        if let Some(i) = integrity {
+            check_integrity(i, &bytes).map_err(|e| bad(format!("version {version}: {e}")))?;
+        }
+    }
+    let filename = format!("{}-{version}.{ext}", name::basename(pkg));
+    Ok(Attachment {
+        version: version.to_string(),
+        filename,
+        bytes,
+        digests,
+    })
+}
+
+/// The stored form of a version's manifest: the client's document without what we derive
+/// ourselves (tarball URL, digests) or keep apart (readme, deprecation).
+fn stored_manifest(
+    mut m: Map<String, Value>,
+    digests: &Digests,
+) -> (String, Option<String>, Option<String>) {
+    let readme = match m.remove("readme") {
+        Some(Value::String(r)) if r != NO_README && !r.is_empty() => Some(r),
+        _ => None,
+    };
+    let deprecated = match m.remove("deprecated") {
+        Some(Value::String(d)) if !d.is_empty() => Some(d),
+        _ => None,
+    };
+    let mut dist = match m.remove("dist") {
+        Some(Value::Object(d)) => d,
+        _ => Map::new(),
+    };
+    dist.remove("tarball");
+    dist.insert("shasum".into(), json!(digests.sha1_hex));
+    dist.insert("integrity".into(), json!(digests.integrity));
+    m.insert("dist".into(), Value::Object(dist));
+    (Value::Object(m).to_string(), readme, deprecated)
+}
+
+fn publish(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Response> {
+    if doc.get("name").and_then(Value::as_str) != Some(name) {
+        return Err(bad(format!("body has no name field; it must be {name:?}")));
+    }
+    let versions = doc
+        .get("versions")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad("body has no versions object"))?;
+    let attachments = doc["_attachments"].as_object().expect("checked by put");
+
+    let mut checked: Vec<Attachment> = Vec::new();
+    for (key, att) in attachments {
+        let a = check_attachment(name, key, att, versions)?;
+        if checked.iter().any(|c| c.filename == a.filename) {
+            return Err(bad(format!(
+                "attachment {key:?} is sent twice under different names"
+            )));
+        }
+        checked.push(a);
+    }
+    let targets: BTreeSet<String> = checked
+        .iter()
+        .filter(|a| a.filename.ends_with(".tgz"))
+        .map(|a| a.version.clone())
+        .collect();
+    if let Some(a) = checked.iter().find(|a| !targets.contains(&a.version)) {
+        return Err(bad(format!(
+            "attachment {} has no tarball for version {} beside it",
+            a.filename, a.version
+        )));
+    }
+    for v in &targets {
+        check_version_string(v)?;
+        let m = versions[v]
+            .as_object()
+            .ok_or_else(|| bad(format!("version {v} is not an object")))?;
+        if m.get("version").and_then(Value::as_str) != Some(v.as_str()) {
+            return Err(bad(format!("versions[{v:?}].version must be {v:?}")));
+        }
+        if m.get("name").and_then(Value::as_str) != Some(name) {
+            return Err(bad(format!("versions[{v:?}].name must be {name:?}")));
+        }
+    }
+    let mut tags = BTreeMap::new();
+    if let Some(t) = doc.get("dist-tags") {
+        let t = t
+            .as_object()
+            .ok_or_else(|| bad("dist-tags must be an object of tag to version"))?;
+        for (tag, v) in t {
+            check_tag_name(tag)?;
+            let v = v
+                .as_str()
+                .ok_or_else(|| bad(format!("dist-tag {tag} must name a version string")))?;
+            tags.insert(tag.clone(), v.to_string());
+        }
+    }
+    let readme_top = doc
+        .get("readme")
+        .and_then(Value::as_str)
+        .filter(|r| *r != NO_README && !r.is_empty());
+
+    let app = ctx.app;
+    let _guard = app.lock_package(name);
+    let pkg = meta::package(ctx.db, name)?;
+    let existing: BTreeSet<String> = match &pkg {
+        Some(p) => meta::versions(ctx.db, p.id)?
+            .into_iter()
+            .map(|v| v.version)
+            .collect(),
+        None => BTreeSet::new(),
+    };
+    if let Some(v) = targets.iter().find(|v| existing.contains(*v)) {
+        if !app.config.settings.allow_previous_version {
+            return Err(Error::Conflict(format!(
+                "{name}@{v} is already published and versions are immutable; bump the version and publish again"
+            )));
+        }
+    }
+    if let Some(v) = versions
+        .keys()
+        .find(|v| !targets.contains(*v) && !existing.contains(*v))
+    {
+        return Err(bad(format!(
+            "version {v} is new but the body has no tarball attachment for it"
+        )));
+    }
+    if let Some((tag, v)) = tags
+        .iter()
+        .find(|(_, v)| !targets.contains(*v) && !existing.contains(*v))
+    {
+        return Err(bad(format!(
+            "dist-tag {tag} points at {v}, which is neither published nor in this body"
+        )));
+    }
+
+    // Tarballs first, durably; the metadata that points at them commits after.
+    let mut created = Vec::new();
+    let stored: Result<Vec<String>> = checked
+        .iter()
+        .map(|a| {
+            let (stem, ext) = a
+                .filename
+                .rsplit_once('.')
+                .expect("filenames have an extension");
+            let key = format!("{name}/{stem}-{}.{ext}", &a.digests.sha512_hex()[..16]);
+            if app.blobs.put(&key, &a.bytes)? {
+                created.push(key.clone());
+            }
+            Ok(key)
+        })
+        .collect();
+    let commit = stored.and_then(|keys| {
+        let now = crate::time::now_rfc3339();
+        let tx = meta::write_tx(ctx.db)?;
+        let id = match &pkg {
+            Some(p) => p.id,
+            None => meta::insert_package(&tx, name, &now)?,
+        };
+        let mut replaced = Vec::new();
+        for (a, key) in checked.iter().zip(&keys) {
+            if a.filename.ends_with(".tgz") {
+                let m = versions[&a.version]
+                    .as_object()
+                    .expect("checked above")
+                    .clone();
+                let (manifest, readme, deprecated) = stored_manifest(m, &a.digests);
+                let readme = readme.or_else(|| readme_top.map(str::to_string));
+                meta::put_version(
+                    &tx,
+                    id,
+                    &meta::Version {
+                        version: a.version.clone(),
+                        manifest,
+                        readme,
+                        deprecated,
+                        published: now.clone(),
+                    },
+                )?;
+            }
+            let file = meta::File {
+                filename: a.filename.clone(),
+                version: a.version.clone(),
+                blob_key: key.clone(),
+                size: a.bytes.len() as i64,
+                sha1: a.digests.sha1_hex.clone(),
+                integrity: a.digests.integrity.clone(),
+            };
+            replaced.extend(meta::put_file(&tx, id, &file)?);
+        }
+        for (tag, v) in &tags {
+            meta::set_tag(&tx, id, tag, v)?;
+        }
+        if !meta::tags(&tx, id)?.iter().any(|(t, _)| t == "latest") {
+            let all: Vec<String> = meta::versions(&tx, id)?
+                .into_iter()
+                .map(|v| v.version)
+                .collect();
+            if let Some(l) = packument::default_latest(&all) {
+                meta::set_tag(&tx, id, "latest", &l)?;
+            }
+        }
+        meta::touch(&tx, id, &now)?;
+        packument::rebuild(&tx, name, &app.marker)?;
+        tx.commit()?;
+        Ok(replaced)
+    });
+    match commit {
+        Ok(replaced) => {
+            for key in replaced {
+                if !meta::blob_referenced(ctx.db, &key)? {
+                    app.blobs.delete(&key)?;
+                }
+            }
+            crate::info!(
+                "published {name}@{}",
+                targets.iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+            Ok(Response::json(
+                201,
+                &json!({"ok": "created new package", "success": true}),
+            ))
+        }
+        Err(e) => {
+            for key in created {
+                if let Err(de) = app.blobs.delete(&key) {
+                    crate::error!("could not remove {key} after a failed publish: {de}");
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// A whole-document PUT without attachments: only deprecation messages may change.
+fn update(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Response> {
+    let versions = doc["versions"]
+        .as_object()
+        .ok_or_else(|| bad("versions must be an object"))?;
+    let app = ctx.app;
+    let _guard = app.lock_package(name);
+    let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
+    let stored: BTreeMap<String, Option<String>> = meta::versions(ctx.db, pkg.id)?
+        .into_iter()
+        .map(|v| (v.version, v.deprecated))
+        .collect();
+    let mut changes = Vec::new();
+    for (v, m) in versions {
+        let current = stored.get(v).ok_or_else(|| {
+            bad(format!(
+                "version {v} is not published; publishing needs its tarball in _attachments"
+            ))
+        })?;
+        let wanted = match m.get("deprecated") {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            None | Some(Value::String(_)) | Some(Value::Null) | Some(Value::Bool(false)) => None,
+            Some(other) => {
+                return Err(bad(format!(
+                    "versions[{v:?}].deprecated must be a string, not {other}"
+                )))
+            }
+        };
+        if wanted != *current {
+            changes.push((v.clone(), wanted));
+        }
+    }
+    if !changes.is_empty() {
+        let now = crate::time::now_rfc3339();
+        let tx = meta::write_tx(ctx.db)?;
+        for (v, msg) in &changes {
+            meta::set_deprecated(&tx, pkg.id, v, msg.as_deref())?;
+        }
+        meta::touch(&tx, pkg.id, &now)?;
+        packument::rebuild(&tx, name, &app.marker)?;
+        tx.commit()?;
+        crate::info!(
+            "updated deprecation of {} version(s) of {name}",
+            changes.len()
+        );
+    }
+    Ok(Response::json(
+        201,
+        &json!({"ok": "package changed", "success": true}),
+    ))
+}
+
+/// `{_id, _rev, users}`: the complete new set of users who starred the package.
+fn star(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Response> {
+    let users = doc["users"]
+        .as_object()
+        .ok_or_else(|| bad("users must be an object of user name to true"))?;
+    let set: Map<String, Value> = users
+        .iter()
+        .filter(|(_, v)| v.as_bool() == Some(true))
+        .map(|(k, _)| (k.clone(), json!(true)))
+        .collect();
+    let app = ctx.app;
+    let _guard = app.lock_package(name);
+    let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
+    let now = crate::time::now_rfc3339();
+    let tx = meta::write_tx(ctx.db)?;
+    meta::set_users(&tx, pkg.id, &Value::Object(set).to_string())?;
+    meta::touch(&tx, pkg.id, &now)?;
+    packument::rebuild(&tx, name, &app.marker)?;
+    tx.commit()?;
+    Ok(Response::json(200, &json!({"success": true})))
+}
+
+/// Shared with the dist-tag endpoints.
+pub fn validate_tag(tag: &str) -> Result<()> {
+    check_tag_name(tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachment_keys_map_to_versions() {
+        assert_eq!(
+            attachment_target("@acme/widget", "@acme/widget-1.0.0.tgz"),
+            Some(("1.0.0", "tgz"))
+        );
+        assert_eq!(
+            attachment_target("@acme/widget", "widget-1.0.0.tgz"),
+            Some(("1.0.0", "tgz"))
+        );
+        assert_eq!(
+            attachment_target("foo-bar", "foo-bar-2.0.0-rc.1.tgz"),
+            Some(("2.0.0-rc.1", "tgz"))
+        );
+        assert_eq!(
+            attachment_target("foo", "foo-1.0.0.sigstore"),
+            Some(("1.0.0", "sigstore"))
+        );
+        assert_eq!(attachment_target("foo", "other-1.0.0.tgz"), None);
+        assert_eq!(attachment_target("foo", "foo-1.0.0.zip"), None);
+    }
+
+    #[test]
+    fn tag_names_that_read_as_versions_are_refused() {
+        for ok in ["latest", "beta", "next-2", "v-next"] {
+            check_tag_name(ok).unwrap();
+        }
+        for bad in ["", "1.0.0", "v1", "^1", "x", "*", "a b", "a/b", "<2"] {
+            assert!(check_tag_name(bad).is_err(), "{bad}");
+        }
+    }
+}

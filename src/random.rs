@@ -1,0 +1,13 @@
+//! Unpredictable bytes from the operating system, for markers, temp names and (later) tokens.
+
+use crate::error::{Error, Result};
+use std::io::Read;
+
+/// `n` random bytes as lower-case hex (`2n` characters).
+pub fn hex_token(n: usize) -> Result<String> {
+    let mut buf = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(|e| Error::Internal(format!("cannot read /dev/urandom: {e}")))?;
+    Ok(crate::digest::hex(&buf))
+}

@@ -1,0 +1,152 @@
+//! The HTTP server: a tiny_http listener and a fixed pool of worker threads, each with its own
+//! database connection, pulling requests and running them through the routing table.
+
+use crate::app::{App, Ctx};
+use crate::error::Error;
+use crate::http::{Body, Method, Request, Response};
+use crate::routes;
+use std::io::{Cursor, Read};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Lets tiny_http read a cached body without copying it.
+struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+fn method(m: &tiny_http::Method) -> Method {
+    match m {
+        tiny_http::Method::Get => Method::Get,
+        tiny_http::Method::Head => Method::Head,
+        tiny_http::Method::Put => Method::Put,
+        tiny_http::Method::Post => Method::Post,
+        tiny_http::Method::Delete => Method::Delete,
+        _ => Method::Other,
+    }
+}
+
+fn to_tiny(resp: Response) -> tiny_http::Response<Box<dyn Read + Send>> {
+    let (reader, len): (Box<dyn Read + Send>, usize) = match resp.body {
+        Body::Empty => (Box::new(std::io::empty()), 0),
+        Body::Bytes(b) => {
+            let n = b.len();
+            (Box::new(Cursor::new(b)), n)
+        }
+        Body::Shared(b) => {
+            let n = b.len();
+            (Box::new(Cursor::new(SharedBytes(b))), n)
+        }
+        Body::Stream(r, n) => (r, n as usize),
+    };
+    let mut headers: Vec<tiny_http::Header> = resp
+        .headers
+        .iter()
+        .filter_map(|(k, v)| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).ok())
+        .collect();
+    headers.push(
+        tiny_http::Header::from_bytes(
+            &b"Server"[..],
+            concat!("nmr/", env!("CARGO_PKG_VERSION")).as_bytes(),
+        )
+        .expect("static header"),
+    );
+    // Without a threshold, tiny_http sends bodies of 32 KB and more chunked, without
+    // Content-Length; clients show progress and detect truncation better with the length.
+    tiny_http::Response::new(
+        tiny_http::StatusCode(resp.status),
+        headers,
+        reader,
+        Some(len),
+        None,
+    )
+    .with_chunked_threshold(usize::MAX)
+}
+
+/// Runs one request to completion: route, handle, respond, log.
+fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) {
+    let start = Instant::now();
+    let m = method(rq.method());
+    let url = rq.url().to_string();
+    let headers = rq
+        .headers()
+        .iter()
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_string(),
+                h.value.as_str().to_string(),
+            )
+        })
+        .collect();
+    let resp = {
+        let mut req = Request::new(m, &url, headers, rq.as_reader());
+        let mut ctx = Ctx { app, db };
+        match catch_unwind(AssertUnwindSafe(|| routes::dispatch(&mut ctx, &mut req))) {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                if let Error::Internal(detail) = &e {
+                    crate::error!("{} {url}: {detail}", rq.method());
+                }
+                Response::error(&e)
+            }
+            Err(_) => Response::error(&Error::Internal("handler panicked".into())),
+        }
+    };
+    let (status, len) = (resp.status, resp.body_len());
+    let method_text = rq.method().to_string();
+    if let Err(e) = rq.respond(to_tiny(resp)) {
+        crate::debug!("{method_text} {url}: client went away: {e}");
+    }
+    crate::info!(
+        "{method_text} {url} {status} {len}B {:.1}ms",
+        start.elapsed().as_secs_f64() * 1000.0
+    );
+}
+
+/// Binds the listener and serves until the process is stopped. Returns only on start-up errors.
+pub fn run(app: App) -> Result<(), String> {
+    let addr = format!("{}:{}", app.config.server.host, app.config.server.port);
+    let server =
+        tiny_http::Server::http(&addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let bound = server
+        .server_addr()
+        .to_ip()
+        .map_or_else(|| addr.clone(), |a| a.to_string());
+    let workers = app.config.server.workers;
+    let app = Arc::new(app);
+    let server = Arc::new(server);
+    let mut threads = Vec::with_capacity(workers);
+    for i in 0..workers {
+        let (app, server) = (app.clone(), server.clone());
+        let mut db = app.connect().map_err(|e| e.to_string())?;
+        let t = std::thread::Builder::new()
+            .name(format!("worker-{i}"))
+            .spawn(move || loop {
+                match server.recv() {
+                    Ok(rq) => handle(&app, &mut db, rq),
+                    Err(e) => {
+                        // tiny_http stops accepting for good after an accept error; exiting lets
+                        // the service manager start a fresh process.
+                        crate::error!(
+                            "listener failed: {e}; exiting so the service manager restarts nmr"
+                        );
+                        std::process::exit(1);
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start worker thread: {e}"))?;
+        threads.push(t);
+    }
+    crate::info!(
+        "nmr {} listening on http://{bound} ({workers} workers)",
+        env!("CARGO_PKG_VERSION")
+    );
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! The blob store: where tarball bytes live. Objects are written once (put-if-absent), durably
+//! (temp file, fsync, link into place, fsync the directory) and addressed by keys that the
+//! registry builds itself, never from client input.
+
+use crate::error::{Error, Result};
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The configured backend.
+pub enum BlobStore {
+    /// Files under a directory on local disk.
+    Local(Local),
+}
+
+/// Local-disk backend rooted at `storage.local.path`.
+pub struct Local {
+    root: PathBuf,
+}
+
+/// Directory under the root for uploads in progress; emptied at start-up.
+const TMP_DIR: &str = ".tmp";
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A key is a relative path made of the package name and a file name. Refusing anything else
+/// here means no bug elsewhere can make the store write outside its root.
+fn check_key(key: &str) -> Result<()> {
+    let ok = !key.is_empty()
+        && !key.starts_with('/')
+        && key
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != ".." && !part.starts_with('.'))
+        && !key.contains('\\')
+        && !key.contains('\0');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Internal(format!("refusing blob key {key:?}")))
+    }
+}
+
+impl BlobStore {
+    /// Opens the local backend, creating its directory and removing uploads that a crash left.
+    pub fn open_local(root: &Path) -> Result<BlobStore> {
+        let tmp = root.join(TMP_DIR);
+        fs::create_dir_all(&tmp).map_err(|e| {
+            Error::Internal(format!(
+                "cannot create storage directory {}: {e}",
+                tmp.display()
+            ))
+        })?;
+        for entry in fs::read_dir(&tmp)? {
+            let _ = fs::remove_file(entry?.path());
+        }
+        Ok(BlobStore::Local(Local {
+            root: root.to_path_buf(),
+        }))
+    }
+
+    /// Stores `bytes` under `key` unless the key exists. Returns whether this call created it.
+    /// Keys are content-addressed, so an existing key already holds these bytes.
+    pub fn put(&self, key: &str, bytes: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        match self {
+            BlobStore::Local(l) => l.put(key, bytes),
+        }
+    }
+
+    /// Opens an object for streaming, with its length; `None` if it does not exist.
+    pub fn get(&self, key: &str) -> Result<Option<(Box<dyn Read + Send>, u64)>> {
+        check_key(key)?;
+        match self {
+            BlobStore::Local(l) => match fs::File::open(l.root.join(key)) {
+                Ok(f) => {
+                    let len = f.metadata()?.len();
+                    Ok(Some((Box::new(f), len)))
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+
+    /// Whether an object exists.
+    pub fn exists(&self, key: &str) -> Result<bool> {
+        check_key(key)?;
+        match self {
+            BlobStore::Local(l) => Ok(l.root.join(key).is_file()),
+        }
+    }
+
+    /// Removes an object; removing a missing one is not an error.
+    pub fn delete(&self, key: &str) -> Result<()> {
+        check_key(key)?;
+        match self {
+            BlobStore::Local(l) => match fs::remove_file(l.root.join(key)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
+                _ => Ok(()),
+            },
+        }
+    }
+}
+
+impl Local {
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<bool> {
+        let dest = self.root.join(key);
+        if dest.is_file() {
+            return Ok(false);
+        }
+        let dir = dest.parent().expect("a checked key has a parent");
+        fs::create_dir_all(dir)?;
+        let tmp = self.root.join(TMP_DIR).join(format!(
+            "{}-{}-{}",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed),
+            crate::random::hex_token(4)?
+        ));
+        let result = (|| {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+            drop(f);
+            // hard_link fails if the destination exists: put-if-absent without a check-then-act race.
+            match fs::hard_link(&tmp, &dest) {
+                Ok(()) => {
+                    fs::File::open(dir)?.sync_all()?;
+                    Ok(true)
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(e),
+            }
+        })();
+        let _ = fs::remove_file(&tmp);
+        result.map_err(|e| Error::Internal(format!("cannot store {key}: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(tag: &str) -> (BlobStore, PathBuf) {
+        let d = std::env::temp_dir().join(format!("nmr-blob-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        (BlobStore::open_local(&d).unwrap(), d)
+    }
+
+    #[test]
+    fn put_is_write_once_and_get_streams_it_back() {
+        let (s, _d) = store("once");
+        assert!(s.put("@acme/widget/widget-1.0.0-ab.tgz", b"first").unwrap());
+        assert!(!s
+            .put("@acme/widget/widget-1.0.0-ab.tgz", b"second")
+            .unwrap());
+        let (mut r, len) = s.get("@acme/widget/widget-1.0.0-ab.tgz").unwrap().unwrap();
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).unwrap();
+        assert_eq!((got.as_slice(), len), (&b"first"[..], 5));
+        assert!(s.exists("@acme/widget/widget-1.0.0-ab.tgz").unwrap());
+        s.delete("@acme/widget/widget-1.0.0-ab.tgz").unwrap();
+        assert!(s.get("@acme/widget/widget-1.0.0-ab.tgz").unwrap().is_none());
+        s.delete("@acme/widget/widget-1.0.0-ab.tgz").unwrap();
+    }
+
+    #[test]
+    fn keys_cannot_escape_the_root() {
+        let (s, _d) = store("escape");
+        for k in [
+            "../x",
+            "/etc/passwd",
+            "a/../../x",
+            "a//b",
+            ".tmp/x",
+            "",
+            "a/.hidden",
+        ] {
+            assert!(s.put(k, b"x").is_err(), "{k}");
+        }
+    }
+
+    #[test]
+    fn leftover_uploads_are_removed_at_open() {
+        let (_s, d) = store("tmp");
+        fs::write(d.join(TMP_DIR).join("stale"), b"half").unwrap();
+        BlobStore::open_local(&d).unwrap();
+        assert_eq!(fs::read_dir(d.join(TMP_DIR)).unwrap().count(), 0);
+    }
+}

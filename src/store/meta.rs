@@ -1,0 +1,359 @@
+//! The SQLite schema and every query against it: packages, versions, files, dist-tags and the
+//! pre-serialised packument templates served on reads.
+
+use crate::error::{Error, Result};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+
+/// Schema version recorded in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS packages (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    rev         INTEGER NOT NULL,
+    created     TEXT NOT NULL,
+    modified    TEXT NOT NULL,
+    users       TEXT NOT NULL DEFAULT '{}',
+    maintainers TEXT NOT NULL DEFAULT '[]',
+    doc_full    BLOB NOT NULL DEFAULT x'',
+    doc_abbrev  BLOB NOT NULL DEFAULT x''
+);
+CREATE TABLE IF NOT EXISTS versions (
+    package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+    version    TEXT NOT NULL,
+    manifest   TEXT NOT NULL,
+    readme     TEXT,
+    deprecated TEXT,
+    published  TEXT NOT NULL,
+    PRIMARY KEY (package_id, version)
+);
+CREATE TABLE IF NOT EXISTS files (
+    package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+    filename   TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    blob_key   TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    sha1       TEXT NOT NULL,
+    integrity  TEXT NOT NULL,
+    PRIMARY KEY (package_id, filename)
+);
+CREATE TABLE IF NOT EXISTS dist_tags (
+    package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+    tag        TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    PRIMARY KEY (package_id, tag)
+);
+";
+
+/// Opens a connection with the settings every connection needs. WAL lets readers run while a
+/// publish commits; `synchronous = FULL` makes a 2xx publish survive power loss.
+pub fn open(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)
+        .map_err(|e| Error::Internal(format!("cannot open database {}: {e}", path.display())))?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(conn)
+}
+
+/// Creates or upgrades the schema, and makes sure the template marker exists.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::Internal(format!("database schema {version} is newer than this nmr understands ({SCHEMA_VERSION}); upgrade nmr")));
+    }
+    tx.execute_batch(SCHEMA)?;
+    tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    let has_marker: bool = tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM meta WHERE key = 'marker')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_marker {
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('marker', ?1)",
+            [crate::random::hex_token(16)?],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The per-database random string that stands for the base URL inside stored templates.
+pub fn marker(conn: &Connection) -> Result<String> {
+    Ok(
+        conn.query_row("SELECT value FROM meta WHERE key = 'marker'", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Starts a write transaction that takes the database write lock at once, so that the checks
+/// made inside it still hold when it commits.
+pub fn write_tx(conn: &mut Connection) -> Result<Transaction<'_>> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+/// A package's row.
+#[derive(Clone, Debug)]
+pub struct Package {
+    pub id: i64,
+    pub name: String,
+    pub rev: i64,
+    pub created: String,
+    pub modified: String,
+    /// JSON object of users who starred it.
+    pub users: String,
+    /// JSON array of `{name, email}`.
+    pub maintainers: String,
+}
+
+/// One published version.
+#[derive(Clone, Debug)]
+pub struct Version {
+    pub version: String,
+    /// The manifest as published, without `readme` and `dist.tarball`.
+    pub manifest: String,
+    pub readme: Option<String>,
+    pub deprecated: Option<String>,
+    pub published: String,
+}
+
+/// One stored file (a tarball or its provenance bundle).
+#[derive(Clone, Debug)]
+pub struct File {
+    /// The name in the URL: `widget-1.1.0.tgz`.
+    pub filename: String,
+    pub version: String,
+    pub blob_key: String,
+    pub size: i64,
+    pub sha1: String,
+    pub integrity: String,
+}
+
+/// Looks a package up by name.
+pub fn package(conn: &Connection, name: &str) -> Result<Option<Package>> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, name, rev, created, modified, users, maintainers FROM packages WHERE name = ?1",
+    )?;
+    Ok(st
+        .query_row([name], |r| {
+            Ok(Package {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                rev: r.get(2)?,
+                created: r.get(3)?,
+                modified: r.get(4)?,
+                users: r.get(5)?,
+                maintainers: r.get(6)?,
+            })
+        })
+        .optional()?)
+}
+
+/// The package's revision counter, the cheap check behind the packument cache.
+pub fn package_rev(conn: &Connection, name: &str) -> Result<Option<i64>> {
+    let mut st = conn.prepare_cached("SELECT rev FROM packages WHERE name = ?1")?;
+    Ok(st.query_row([name], |r| r.get(0)).optional()?)
+}
+
+/// The stored packument template (full or abbreviated) with the revision it belongs to.
+pub fn template(
+    conn: &Connection,
+    name: &str,
+    abbreviated: bool,
+) -> Result<Option<(i64, Vec<u8>)>> {
+    let sql = if abbreviated {
+        "SELECT rev, doc_abbrev FROM packages WHERE name = ?1"
+    } else {
+        "SELECT rev, doc_full FROM packages WHERE name = ?1"
+    };
+    let mut st = conn.prepare_cached(sql)?;
+    Ok(st
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// Creates an empty package row; its documents are filled in by the same transaction.
+pub fn insert_package(tx: &Transaction, name: &str, now: &str) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO packages (name, rev, created, modified) VALUES (?1, 0, ?2, ?2)",
+        params![name, now],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Marks a change: bumps the revision and the modification time.
+pub fn touch(tx: &Transaction, id: i64, now: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE packages SET rev = rev + 1, modified = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
+    Ok(())
+}
+
+/// Stores the rebuilt packument templates.
+pub fn store_docs(tx: &Transaction, id: i64, full: &[u8], abbrev: &[u8]) -> Result<()> {
+    tx.execute(
+        "UPDATE packages SET doc_full = ?2, doc_abbrev = ?3 WHERE id = ?1",
+        params![id, full, abbrev],
+    )?;
+    Ok(())
+}
+
+/// Replaces the set of users who starred the package.
+pub fn set_users(tx: &Transaction, id: i64, users_json: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE packages SET users = ?2 WHERE id = ?1",
+        params![id, users_json],
+    )?;
+    Ok(())
+}
+
+/// All versions of a package, in no particular order.
+pub fn versions(conn: &Connection, id: i64) -> Result<Vec<Version>> {
+    let mut st = conn.prepare_cached("SELECT version, manifest, readme, deprecated, published FROM versions WHERE package_id = ?1")?;
+    let rows = st.query_map([id], |r| {
+        Ok(Version {
+            version: r.get(0)?,
+            manifest: r.get(1)?,
+            readme: r.get(2)?,
+            deprecated: r.get(3)?,
+            published: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// One version of a package.
+pub fn version(conn: &Connection, id: i64, version: &str) -> Result<Option<Version>> {
+    let mut st = conn.prepare_cached("SELECT version, manifest, readme, deprecated, published FROM versions WHERE package_id = ?1 AND version = ?2")?;
+    Ok(st
+        .query_row(params![id, version], |r| {
+            Ok(Version {
+                version: r.get(0)?,
+                manifest: r.get(1)?,
+                readme: r.get(2)?,
+                deprecated: r.get(3)?,
+                published: r.get(4)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Inserts a version, replacing an existing one (only reached with `allow_previous_version`).
+pub fn put_version(tx: &Transaction, id: i64, v: &Version) -> Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO versions (package_id, version, manifest, readme, deprecated, published) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, v.version, v.manifest, v.readme, v.deprecated, v.published],
+    )?;
+    Ok(())
+}
+
+/// Sets or clears a version's deprecation message.
+pub fn set_deprecated(
+    tx: &Transaction,
+    id: i64,
+    version: &str,
+    message: Option<&str>,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE versions SET deprecated = ?3 WHERE package_id = ?1 AND version = ?2",
+        params![id, version, message],
+    )?;
+    Ok(())
+}
+
+/// All files of a package.
+pub fn files(conn: &Connection, id: i64) -> Result<Vec<File>> {
+    let mut st = conn.prepare_cached("SELECT filename, version, blob_key, size, sha1, integrity FROM files WHERE package_id = ?1")?;
+    let rows = st.query_map([id], |r| {
+        Ok(File {
+            filename: r.get(0)?,
+            version: r.get(1)?,
+            blob_key: r.get(2)?,
+            size: r.get(3)?,
+            sha1: r.get(4)?,
+            integrity: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The file served at `/<name>/-/<filename>`.
+pub fn file(conn: &Connection, name: &str, filename: &str) -> Result<Option<File>> {
+    let mut st = conn.prepare_cached(
+        "SELECT f.filename, f.version, f.blob_key, f.size, f.sha1, f.integrity FROM files f JOIN packages p ON p.id = f.package_id WHERE p.name = ?1 AND f.filename = ?2",
+    )?;
+    Ok(st
+        .query_row(params![name, filename], |r| {
+            Ok(File {
+                filename: r.get(0)?,
+                version: r.get(1)?,
+                blob_key: r.get(2)?,
+                size: r.get(3)?,
+                sha1: r.get(4)?,
+                integrity: r.get(5)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Records a file, returning the blob key it replaced (if a republish replaced one).
+pub fn put_file(tx: &Transaction, id: i64, f: &File) -> Result<Option<String>> {
+    let old: Option<String> = tx
+        .query_row(
+            "SELECT blob_key FROM files WHERE package_id = ?1 AND filename = ?2",
+            params![id, f.filename],
+            |r| r.get(0),
+        )
+        .optional()?;
+    tx.execute(
+        "INSERT OR REPLACE INTO files (package_id, filename, version, blob_key, size, sha1, integrity) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![id, f.filename, f.version, f.blob_key, f.size, f.sha1, f.integrity],
+    )?;
+    Ok(old.filter(|k| *k != f.blob_key))
+}
+
+/// Whether any file row points at this blob key.
+pub fn blob_referenced(conn: &Connection, key: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM files WHERE blob_key = ?1)",
+        [key],
+        |r| r.get(0),
+    )?)
+}
+
+/// The dist-tags of a package, sorted by tag.
+pub fn tags(conn: &Connection, id: i64) -> Result<Vec<(String, String)>> {
+    let mut st = conn
+        .prepare_cached("SELECT tag, version FROM dist_tags WHERE package_id = ?1 ORDER BY tag")?;
+    let rows = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Points a tag at a version.
+pub fn set_tag(tx: &Transaction, id: i64, tag: &str, version: &str) -> Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO dist_tags (package_id, tag, version) VALUES (?1, ?2, ?3)",
+        params![id, tag, version],
+    )?;
+    Ok(())
+}
+
+/// Removes a tag; returns whether it existed.
+pub fn delete_tag(tx: &Transaction, id: i64, tag: &str) -> Result<bool> {
+    Ok(tx.execute(
+        "DELETE FROM dist_tags WHERE package_id = ?1 AND tag = ?2",
+        params![id, tag],
+    )? > 0)
+}

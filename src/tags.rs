@@ -1,0 +1,71 @@
+//! The dist-tag endpoints: `GET /-/package/<name>/dist-tags`, and `PUT`/`DELETE` of
+//! `/-/package/<name>/dist-tags/<tag>` (the body of a PUT is a JSON string naming the version).
+
+use crate::app::Ctx;
+use crate::error::{Error, Result};
+use crate::http::{Request, Response};
+use crate::packument;
+use crate::publish::validate_tag;
+use crate::store::meta;
+use serde_json::{json, Map, Value};
+
+/// Largest body a tag PUT needs: a quoted version string.
+const TAG_BODY_LIMIT: u64 = 1024;
+
+/// `GET /-/package/<name>/dist-tags`.
+pub fn list(ctx: &mut Ctx, _req: &mut Request, name: &str) -> Result<Response> {
+    let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
+    let tags: Map<String, Value> = meta::tags(ctx.db, pkg.id)?
+        .into_iter()
+        .map(|(t, v)| (t, json!(v)))
+        .collect();
+    Ok(Response::json(200, &Value::Object(tags)))
+}
+
+/// `PUT /-/package/<name>/dist-tags/<tag>` with body `"1.0.0"`.
+pub fn set(ctx: &mut Ctx, req: &mut Request, name: &str, tag: &str) -> Result<Response> {
+    validate_tag(tag)?;
+    let version = match req.read_json(TAG_BODY_LIMIT)? {
+        Value::String(v) => v,
+        other => {
+            return Err(Error::BadRequest(format!(
+                "body must be the version as a JSON string, e.g. \"1.0.0\", not {other}"
+            )))
+        }
+    };
+    let app = ctx.app;
+    let _guard = app.lock_package(name);
+    let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
+    if meta::version(ctx.db, pkg.id, &version)?.is_none() {
+        return Err(Error::NotFound(format!(
+            "{name}@{version} does not exist, so {tag} cannot point at it"
+        )));
+    }
+    let tx = meta::write_tx(ctx.db)?;
+    meta::set_tag(&tx, pkg.id, tag, &version)?;
+    meta::touch(&tx, pkg.id, &crate::time::now_rfc3339())?;
+    packument::rebuild(&tx, name, &app.marker)?;
+    tx.commit()?;
+    Ok(Response::json(201, &json!({"ok": "package tagged"})))
+}
+
+/// `DELETE /-/package/<name>/dist-tags/<tag>`. `latest` cannot be removed: without it a plain
+/// `npm install <name>` breaks.
+pub fn remove(ctx: &mut Ctx, _req: &mut Request, name: &str, tag: &str) -> Result<Response> {
+    if tag == "latest" {
+        return Err(Error::BadRequest(format!(
+            "refusing to remove the latest tag: `npm install {name}` needs it; move it instead with `npm dist-tag add {name}@<version> latest`"
+        )));
+    }
+    let app = ctx.app;
+    let _guard = app.lock_package(name);
+    let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
+    let tx = meta::write_tx(ctx.db)?;
+    if !meta::delete_tag(&tx, pkg.id, tag)? {
+        return Err(Error::NotFound(format!("{name} has no dist-tag {tag:?}")));
+    }
+    meta::touch(&tx, pkg.id, &crate::time::now_rfc3339())?;
+    packument::rebuild(&tx, name, &app.marker)?;
+    tx.commit()?;
+    Ok(Response::json(201, &json!({"ok": "tag removed"})))
+}

@@ -1,0 +1,39 @@
+//! `GET`/`HEAD /<name>/-/<file>`: streams a stored tarball. The file is looked up in the
+//! metadata, so the path segment is only ever a lookup key, never a filesystem path.
+
+use crate::app::Ctx;
+use crate::error::{Error, Result};
+use crate::http::{Body, Request, Response};
+use crate::store::meta;
+
+/// Serves one stored file with its length and digests.
+pub fn get(ctx: &mut Ctx, _req: &mut Request, name: &str, file: &str) -> Result<Response> {
+    let f = meta::file(ctx.db, name, file)?.ok_or_else(|| {
+        Error::NotFound(format!(
+            "{name} has no file {file:?}; the packument's dist.tarball has the right URL"
+        ))
+    })?;
+    let (reader, len) = ctx.app.blobs.get(&f.blob_key)?.ok_or_else(|| {
+        Error::Internal(format!(
+            "metadata points at missing blob {} for {name}/{file}",
+            f.blob_key
+        ))
+    })?;
+    let content_type = if file.ends_with(".tgz") {
+        "application/octet-stream"
+    } else {
+        "application/json"
+    };
+    Ok(Response {
+        status: 200,
+        headers: vec![
+            ("Content-Type", content_type.into()),
+            ("ETag", format!("\"{}\"", f.sha1)),
+            (
+                "Cache-Control",
+                "public, max-age=31536000, immutable".into(),
+            ),
+        ],
+        body: Body::Stream(reader, len),
+    })
+}
