@@ -1,0 +1,10 @@
+//! Integration tests: one test binary (faster to link on two cores) that starts the real `nmr`
+//! binary and drives it with the real npm, pnpm and yarn clients and with raw HTTP.
+
+mod support;
+
+mod cli;
+mod clients;
+mod concurrency;
+mod protocol;
+mod rejections;

@@ -1,0 +1,81 @@
+//! Concurrent writes to one package: distinct versions are all kept, and a race to publish the
+//! same version has exactly one winner whose bytes match the metadata.
+
+use crate::support::*;
+use serde_json::Value;
+use std::sync::{Arc, Barrier};
+
+#[test]
+fn twelve_parallel_publishes_of_distinct_versions_all_land() {
+    let reg = Arc::new(Registry::start());
+    let barrier = Arc::new(Barrier::new(12));
+    let threads: Vec<_> = (0..12)
+        .map(|i| {
+            let (reg, barrier) = (reg.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let version = format!("1.{i}.0");
+                let tgz = fake_tgz(&version);
+                let body = publish_body("@acme/busy", &version, &tgz, "latest");
+                barrier.wait();
+                let r = reg.put_json("/@acme%2fbusy", &body);
+                assert_eq!(r.status, 201, "{version}: {}", r.text());
+                (version, tgz)
+            })
+        })
+        .collect();
+    let published: Vec<(String, Vec<u8>)> =
+        threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let doc = reg.get("/@acme%2fbusy").json();
+    let versions = doc["versions"].as_object().unwrap();
+    assert_eq!(versions.len(), 12, "{doc}");
+    assert!(doc["dist-tags"]["latest"].is_string());
+    for (version, tgz) in &published {
+        assert_eq!(versions[version]["dist"]["integrity"], integrity(tgz));
+        assert_eq!(
+            &reg.get(&format!("/@acme/busy/-/busy-{version}.tgz")).body,
+            tgz
+        );
+    }
+}
+
+#[test]
+fn racing_publishes_of_one_version_have_exactly_one_winner() {
+    let reg = Arc::new(Registry::start());
+    let barrier = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let (reg, barrier) = (reg.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let tgz = fake_tgz(&format!("contender {i}"));
+                let body = publish_body("racer", "1.0.0", &tgz, "latest");
+                barrier.wait();
+                (reg.put_json("/racer", &body).status, tgz)
+            })
+        })
+        .collect();
+    let results: Vec<(u16, Vec<u8>)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let winners: Vec<&Vec<u8>> = results
+        .iter()
+        .filter(|(s, _)| *s == 201)
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "statuses: {:?}",
+        results.iter().map(|r| r.0).collect::<Vec<_>>()
+    );
+    assert!(results.iter().all(|(s, _)| *s == 201 || *s == 409));
+    let doc: Value = reg.get("/racer").json();
+    assert_eq!(
+        doc["versions"]["1.0.0"]["dist"]["integrity"],
+        integrity(winners[0])
+    );
+    assert_eq!(&reg.get("/racer/-/racer-1.0.0.tgz").body, winners[0]);
+    let files = reg
+        .snapshot()
+        .into_keys()
+        .filter(|k| k.starts_with("file "))
+        .count();
+    assert_eq!(files, 1, "losers left no tarball behind");
+}

@@ -1,0 +1,477 @@
+//! Test harness: starts the real `nmr` binary on a free port with a temp data dir, speaks raw
+//! HTTP to it, runs the real npm/pnpm/yarn clients against it, and snapshots every stored byte.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use sha1::Digest;
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "nmr-test-{}-{}-{tag}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running registry.
+pub struct Registry {
+    child: Child,
+    pub port: u16,
+    pub dir: TempDir,
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Registry {
+    /// Starts nmr on the embedded defaults (paths moved into a temp dir).
+    pub fn start() -> Registry {
+        Self::start_with(&[], &[])
+    }
+
+    /// Starts nmr with extra flags and environment variables.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Registry {
+        let dir = TempDir::new("registry");
+        Self::start_in(dir, args, env)
+    }
+
+    /// Starts nmr on an existing data dir (for restarts).
+    pub fn start_in(dir: TempDir, args: &[&str], env: &[(&str, &str)]) -> Registry {
+        let mut cmd = nmr_command(dir.path());
+        cmd.args(["serve", "--port", "0", "--workers", "4"])
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn nmr");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(port) = line.split("listening on http://127.0.0.1:").nth(1) {
+                    let port: u16 = port.split_whitespace().next().unwrap().parse().unwrap();
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(port);
+                    }
+                }
+                let mut l = log2.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let port = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(p) => p,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("nmr did not start; log:\n{}", log.lock().unwrap());
+            }
+        };
+        Registry {
+            child,
+            port,
+            dir,
+            log,
+        }
+    }
+
+    /// Stops the process and hands back its data dir.
+    pub fn stop(mut self) -> TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, TempDir(PathBuf::new()));
+        std::mem::forget(self);
+        dir
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Sends one request and reads the whole response.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        http(self.port, method, path, headers, body)
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        self.request("GET", path, &[], b"")
+    }
+
+    pub fn put_json(&self, path: &str, body: &serde_json::Value) -> Resp {
+        self.request(
+            "PUT",
+            path,
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    }
+
+    /// Every stored byte: the files under the storage dir and every row of every table.
+    pub fn snapshot(&self) -> BTreeMap<String, String> {
+        snapshot(self.dir.path())
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `nmr` run in `dir` with a clean environment: no NMR_* variables or config files from the
+/// machine running the tests leak in.
+pub fn nmr_command(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nmr"));
+    cmd.current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("NMR_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("XDG_CONFIG_HOME", dir.join("xdg"));
+    cmd
+}
+
+pub fn snapshot(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let storage = dir.join("data/storage");
+    let mut stack = vec![storage.clone()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(&storage).unwrap().display().to_string();
+                out.insert(
+                    format!("file {rel}"),
+                    hex(&sha1::Sha1::digest(std::fs::read(&p).unwrap())),
+                );
+            }
+        }
+    }
+    let db = dir.join("data/nmr.sqlite");
+    if db.exists() {
+        let conn =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
+        for table in ["packages", "versions", "files", "dist_tags"] {
+            let mut st = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
+            let n = st.column_count();
+            let rows = st
+                .query_map([], |r| {
+                    let cols: Vec<String> = (0..n)
+                        .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                        .collect();
+                    Ok(cols.join("|"))
+                })
+                .unwrap();
+            for (i, row) in rows.enumerate() {
+                out.insert(format!("{table} {i:06}"), row.unwrap());
+            }
+        }
+    }
+    out
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    /// The `error` text of an error response; panics when the body is not `{"error": "..."}`.
+    pub fn error(&self) -> String {
+        self.json()["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error field: {}", String::from_utf8_lossy(&self.body)))
+            .to_string()
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A minimal HTTP/1.1 client over a raw socket: exact control over what is sent.
+pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !headers.iter().any(|(k, _)| {
+        k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")
+    }) && (!body.is_empty() || method == "PUT" || method == "POST")
+    {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    // The server may answer (e.g. 413) before reading a large body and close; that is fine.
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    parse_response(&raw, method == "HEAD")
+}
+
+pub fn parse_response(raw: &[u8], head: bool) -> Resp {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
+    let head_text = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head_text.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let rest = &raw[end + 4..];
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if head {
+        Vec::new()
+    } else if chunked {
+        let mut out = Vec::new();
+        let mut r = rest;
+        loop {
+            let nl = r.windows(2).position(|w| w == b"\r\n").unwrap();
+            let n =
+                usize::from_str_radix(std::str::from_utf8(&r[..nl]).unwrap().trim(), 16).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&r[nl + 2..nl + 2 + n]);
+            r = &r[nl + 4 + n..];
+        }
+        out
+    } else {
+        rest.to_vec()
+    };
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Gzip of some deterministic bytes: a stand-in tarball for raw-HTTP publishes.
+pub fn fake_tgz(seed: &str) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(format!("package contents for {seed}").as_bytes())
+        .unwrap();
+    enc.finish().unwrap()
+}
+
+pub fn sha1_hex(b: &[u8]) -> String {
+    hex(&sha1::Sha1::digest(b))
+}
+
+pub fn integrity(b: &[u8]) -> String {
+    format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(b))
+    )
+}
+
+/// A publish body as npm 11 builds it, for `name@version` with tarball bytes `tgz`.
+pub fn publish_body(name: &str, version: &str, tgz: &[u8], tag: &str) -> serde_json::Value {
+    let base = name.rsplit('/').next().unwrap();
+    serde_json::json!({
+        "_id": name,
+        "name": name,
+        "description": "test package",
+        "dist-tags": {tag: version},
+        "versions": {version: {
+            "name": name, "version": version, "description": "test package", "main": "index.js",
+            "license": "MIT", "dependencies": {}, "readme": "# readme", "readmeFilename": "README.md",
+            "_id": format!("{name}@{version}"),
+            "dist": {
+                "integrity": integrity(tgz),
+                "shasum": sha1_hex(tgz),
+                "tarball": format!("http://elsewhere.invalid/{name}/-/{base}-{version}.tgz")
+            }
+        }},
+        "access": null,
+        "_attachments": {format!("{name}-{version}.tgz"): {
+            "content_type": "application/octet-stream",
+            "data": base64::engine::general_purpose::STANDARD.encode(tgz),
+            "length": tgz.len()
+        }}
+    })
+}
+
+/// Publishes through raw HTTP, asserting success.
+pub fn raw_publish(reg: &Registry, name: &str, version: &str) -> Vec<u8> {
+    let tgz = fake_tgz(&format!("{name}@{version}"));
+    let r = reg.put_json(
+        &format!("/{}", name.replace('/', "%2f")),
+        &publish_body(name, version, &tgz, "latest"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    tgz
+}
+
+/// A client run: npm, pnpm or yarn with config isolated in a temp dir.
+pub struct Client {
+    pub home: TempDir,
+    pub registry: String,
+}
+
+impl Client {
+    pub fn new(reg: &Registry) -> Client {
+        let home = TempDir::new("client");
+        let registry = format!("{}/", reg.url());
+        let hostpath = registry.trim_start_matches("http:");
+        std::fs::write(
+            home.path().join("npmrc"),
+            format!("registry={registry}\n{hostpath}:_authToken=test-token\n"),
+        )
+        .unwrap();
+        Client { home, registry }
+    }
+
+    /// Runs a client command in `cwd` and returns its output.
+    pub fn run(&self, program: &str, args: &[&str], cwd: &Path) -> Output {
+        let h = self.home.path();
+        Command::new(program)
+            .args(args)
+            .current_dir(cwd)
+            .env("HOME", h)
+            .env("npm_config_userconfig", h.join("npmrc"))
+            .env("npm_config_cache", h.join("npm-cache"))
+            .env("npm_config_update_notifier", "false")
+            .env("npm_config_fund", "false")
+            .env("npm_config_registry", &self.registry)
+            .env("XDG_CONFIG_HOME", h.join("xdg"))
+            .env("XDG_DATA_HOME", h.join("xdg-data"))
+            .env("XDG_CACHE_HOME", h.join("xdg-cache"))
+            .env("XDG_STATE_HOME", h.join("xdg-state"))
+            .env("YARN_CACHE_FOLDER", h.join("yarn-cache"))
+            .env_remove("CI")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {program}: {e} (is it installed? .ci/run installs it)")
+            })
+    }
+
+    /// Runs a client command and panics with its output unless it succeeds.
+    pub fn ok(&self, program: &str, args: &[&str], cwd: &Path) -> String {
+        let out = self.run(program, args, cwd);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{program} {args:?} failed:\n{text}");
+        text
+    }
+}
+
+/// Writes a package directory with package.json, index.js and README.md.
+pub fn make_package(dir: &Path, manifest: serde_json::Value) -> PathBuf {
+    let name = manifest["name"].as_str().unwrap().replace(['@', '/'], "_");
+    let version = manifest["version"].as_str().unwrap();
+    let p = dir.join(format!("{name}-{version}"));
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(
+        p.join("package.json"),
+        serde_json::to_string_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("index.js"),
+        format!(
+            "module.exports = {:?};\n",
+            format!("{}@{version}", manifest["name"].as_str().unwrap())
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("README.md"),
+        format!("# {}\n", manifest["name"].as_str().unwrap()),
+    )
+    .unwrap();
+    p
+}
+
+/// Writes an app directory that depends on `deps`.
+pub fn make_app(dir: &Path, tag: &str, deps: serde_json::Value) -> PathBuf {
+    let p = dir.join(tag);
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(
+        p.join("package.json"),
+        serde_json::json!({"name": tag, "version": "1.0.0", "private": true, "dependencies": deps})
+            .to_string(),
+    )
+    .unwrap();
+    p
+}
