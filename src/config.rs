@@ -233,6 +233,9 @@ fn known_keys_near(path: &str) -> String {
     }
 }
 
+/// Largest accepted `settings.max_body_size`.
+const MAX_SIZE: u64 = 2 << 30;
+
 fn parse_size(s: &str) -> Option<u64> {
     let t = s.trim().to_ascii_lowercase();
     let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
@@ -264,9 +267,12 @@ fn parse_text(kind: Kind, s: &str) -> Result<Val, String> {
             "false" | "0" | "no" => Ok(Val::Bool(false)),
             _ => Err(format!("{s:?} is not true or false")),
         },
-        Kind::Size => parse_size(s)
-            .map(Val::Int)
-            .ok_or_else(|| format!("{s:?} is not a size such as 200mb, 1g or 1048576")),
+        Kind::Size => match parse_size(s) {
+            // Bodies are held in memory while checked; beyond this a publish is a mistake.
+            Some(n) if (1..=MAX_SIZE).contains(&n) => Ok(Val::Int(n)),
+            Some(_) => Err(format!("{s:?} is out of range: from 1 byte to 2gb")),
+            None => Err(format!("{s:?} is not a size such as 200mb, 1g or 1048576")),
+        },
         Kind::BaseUrl => check_base_url(s).map(Val::Text),
         Kind::Choice(options) => {
             if options.contains(&s) {
@@ -608,6 +614,11 @@ mod tests {
                 && err.contains("NMR_SETTINGS__ALLOW_PREVIOUS_VERSION"),
             "{err}"
         );
+
+        let mut i = inputs(&d);
+        i.env
+            .push(("NMR_SETTINGS__MAX_BODY_SIZE".into(), "3g".into()));
+        assert!(load(&i).unwrap_err().contains("settings.max_body_size"));
 
         let mut i = inputs(&d);
         i.env.push(("NMR_AUTH__TYPE".into(), "github".into()));

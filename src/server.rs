@@ -5,7 +5,7 @@ use crate::app::{App, Ctx};
 use crate::error::Error;
 use crate::http::{Body, Method, Request, Response};
 use crate::routes;
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
@@ -67,11 +67,59 @@ fn to_tiny(resp: Response) -> tiny_http::Response<Box<dyn Read + Send>> {
     .with_chunked_threshold(usize::MAX)
 }
 
+/// Declared body sizes beyond this are never drained (see [`refuse_unread`]).
+const DRAIN_MAX: u64 = 1 << 30;
+
+/// Answers a request that declares an absurd body length without touching the body.
+///
+/// tiny_http drains an unread `Content-Length` body when the request is dropped, allocating one
+/// buffer of the whole remaining length: a client claiming a petabyte would abort the process.
+/// So the answer goes out through `upgrade` (which hands over the connection) and the
+/// connection is deliberately leaked: tiny_http cannot send a length there, so the client reads
+/// the error until it gives up and closes. Honest oversize uploads stay below `DRAIN_MAX` and get
+/// an ordinary 413.
+fn refuse_unread(rq: tiny_http::Request, e: &Error) {
+    let headers =
+        vec![
+            tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
+                .expect("static header"),
+        ];
+    let resp = tiny_http::Response::new(
+        tiny_http::StatusCode(e.status()),
+        headers,
+        std::io::empty(),
+        Some(0),
+        None,
+    );
+    let mut conn = rq.upgrade("nmr-refused", resp);
+    let _ = conn.write_all(&e.body());
+    let _ = conn.flush();
+    std::mem::forget(conn);
+}
+
 /// Runs one request to completion: route, handle, respond, log.
 fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) {
     let start = Instant::now();
     let m = method(rq.method());
     let url = rq.url().to_string();
+    let limit = app.config.settings.max_body_size;
+    let declared = rq
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Content-Length"))
+        .and_then(|h| h.value.as_str().trim().parse::<u64>().ok());
+    let too_large = || {
+        Error::TooLarge(format!("request body is larger than the registry's limit of {limit} bytes (settings.max_body_size)"))
+    };
+    if declared.is_some_and(|n| n > limit.max(DRAIN_MAX)) {
+        crate::warn!(
+            "{} {url} 413: declared {} bytes; connection left to the client to close",
+            rq.method(),
+            declared.unwrap_or(0)
+        );
+        refuse_unread(rq, &too_large());
+        return;
+    }
     let headers = rq
         .headers()
         .iter()
@@ -85,7 +133,12 @@ fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) 
     let resp = {
         let mut req = Request::new(m, &url, headers, rq.as_reader());
         let mut ctx = Ctx { app, db };
-        match catch_unwind(AssertUnwindSafe(|| routes::dispatch(&mut ctx, &mut req))) {
+        let run = || match declared {
+            // Refused before routing, so no handler has to remember the limit.
+            Some(n) if n > limit => Err(too_large()),
+            _ => routes::dispatch(&mut ctx, &mut req),
+        };
+        match catch_unwind(AssertUnwindSafe(run)) {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 if let Error::Internal(detail) = &e {
@@ -107,11 +160,26 @@ fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) 
     );
 }
 
+/// Binds the listening socket with `TCP_NODELAY`, which Linux copies to every accepted
+/// connection. tiny_http never sets it, and without it a client that delays its ACKs waits
+/// about 40 ms for the tail of some responses.
+fn listener(addr: &str) -> Result<std::net::TcpListener, String> {
+    use std::os::fd::OwnedFd;
+    let l =
+        std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    // std sets socket options only through TcpStream; the fd is the same socket either way.
+    let as_stream = std::net::TcpStream::from(OwnedFd::from(l));
+    as_stream
+        .set_nodelay(true)
+        .map_err(|e| format!("cannot set TCP_NODELAY on {addr}: {e}"))?;
+    Ok(std::net::TcpListener::from(OwnedFd::from(as_stream)))
+}
+
 /// Binds the listener and serves until the process is stopped. Returns only on start-up errors.
 pub fn run(app: App) -> Result<(), String> {
     let addr = format!("{}:{}", app.config.server.host, app.config.server.port);
-    let server =
-        tiny_http::Server::http(&addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let server = tiny_http::Server::from_listener(listener(&addr)?, None)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = server
         .server_addr()
         .to_ip()

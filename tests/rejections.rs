@@ -296,6 +296,51 @@ fn oversize_bodies_are_413_before_or_while_reading() {
 }
 
 #[test]
+fn an_absurd_content_length_is_refused_without_reading_and_the_server_lives() {
+    use std::io::{Read, Write};
+    let reg = seeded();
+    let before = reg.snapshot();
+    for (method, path) in [
+        ("PUT", "/plainpkg"),
+        ("GET", "/-/ping"),
+        ("POST", "/-/npm/v1/security/advisories/bulk"),
+    ] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", reg.port)).unwrap();
+        write!(s, "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999\r\n\r\n{{\"partial\":").unwrap();
+        // No length can be sent on this path, so read until the error object is complete.
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        let body = loop {
+            let n = s.read(&mut buf).unwrap();
+            assert!(
+                n > 0,
+                "connection closed early: {}",
+                String::from_utf8_lossy(&raw)
+            );
+            raw.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            if let Some((_, b)) = text.split_once("\r\n\r\n") {
+                if let Ok(v) = serde_json::from_str::<Value>(b) {
+                    break (text, v);
+                }
+            }
+        };
+        assert!(body.0.starts_with("HTTP/1.1 413"), "{}", body.0);
+        assert!(body.1["error"].as_str().unwrap().contains("max_body_size"));
+    }
+    assert_eq!(reg.get("/-/ping").status, 200, "the server is still up");
+    assert_eq!(reg.snapshot(), before);
+}
+
+#[test]
+fn a_declared_length_over_the_limit_is_413_for_every_route() {
+    let reg = Registry::start_with(&["--set", "settings.max_body_size=1kb"], &[]);
+    let r = reg.request("GET", "/-/ping", &[], &[b'x'; 2000]);
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(reg.get("/-/ping").status, 200);
+}
+
+#[test]
 fn traversal_in_names_and_tarball_paths_reaches_nothing() {
     let reg = seeded();
     for path in [

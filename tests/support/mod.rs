@@ -268,8 +268,28 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
     s.write_all(req.as_bytes()).unwrap();
     // The server may answer (e.g. 413) before reading a large body and close; that is fine.
     let _ = s.write_all(body);
+    // Read by Content-Length when there is one: a refused connection may be left open.
     let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
+    let mut buf = [0u8; 65536];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            let bodyless = method == "HEAD" || head.starts_with("http/1.1 304");
+            match len {
+                _ if bodyless => break,
+                Some(n) if raw.len() >= end + 4 + n => break,
+                _ => {}
+            }
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
     parse_response(&raw, method == "HEAD")
 }
 
@@ -293,6 +313,11 @@ pub fn parse_response(raw: &[u8], head: bool) -> Resp {
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
     let rest = &raw[end + 4..];
+    let declared = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    let rest = &rest[..declared.unwrap_or(rest.len()).min(rest.len())];
     let chunked = headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
