@@ -7,12 +7,23 @@ use crate::http::{Body, Request, Response};
 use crate::store::meta;
 
 /// Serves one stored file with its length and digests.
-pub fn get(ctx: &mut Ctx, _req: &mut Request, name: &str, file: &str) -> Result<Response> {
+pub fn get(ctx: &mut Ctx, req: &mut Request, name: &str, file: &str) -> Result<Response> {
     let f = meta::file(ctx.db, name, file)?.ok_or_else(|| {
         Error::NotFound(format!(
             "{name} has no file {file:?}; the packument's dist.tarball has the right URL"
         ))
     })?;
+    let etag = format!("\"{}\"", f.sha1);
+    // Published bytes never change, so caches may keep them for good, unless the operator
+    // allows publishing over a version.
+    let cache = if ctx.app.config.settings.allow_previous_version {
+        "no-cache"
+    } else {
+        "public, max-age=31536000, immutable"
+    };
+    if req.not_modified(&etag) {
+        return Ok(Response::not_modified(&etag).with_header("Cache-Control", cache));
+    }
     let (reader, len) = ctx.app.blobs.get(&f.blob_key)?.ok_or_else(|| {
         Error::Internal(format!(
             "metadata points at missing blob {} for {name}/{file}",
@@ -28,11 +39,8 @@ pub fn get(ctx: &mut Ctx, _req: &mut Request, name: &str, file: &str) -> Result<
         status: 200,
         headers: vec![
             ("Content-Type", content_type.into()),
-            ("ETag", format!("\"{}\"", f.sha1)),
-            (
-                "Cache-Control",
-                "public, max-age=31536000, immutable".into(),
-            ),
+            ("ETag", etag),
+            ("Cache-Control", cache.into()),
         ],
         body: Body::Stream(reader, len),
     })

@@ -1,4 +1,4 @@
-//! Concurrent writes to one package: distinct versions are all kept, and a race to publish the
+//! Concurrent writes to one package: distinct versions and their tags are all kept, and a race to publish the
 //! same version has exactly one winner whose bytes match the metadata.
 
 use crate::support::*;
@@ -15,7 +15,9 @@ fn twelve_parallel_publishes_of_distinct_versions_all_land() {
             std::thread::spawn(move || {
                 let version = format!("1.{i}.0");
                 let tgz = fake_tgz(&version);
-                let body = publish_body("@acme/busy", &version, &tgz, "latest");
+                // Each publish sets its own tag too, so a lost tag update would show.
+                let mut body = publish_body("@acme/busy", &version, &tgz, "latest");
+                body["dist-tags"][format!("t{i}")] = serde_json::json!(version);
                 barrier.wait();
                 let r = reg.put_json("/@acme%2fbusy", &body);
                 assert_eq!(r.status, 201, "{version}: {}", r.text());
@@ -28,7 +30,12 @@ fn twelve_parallel_publishes_of_distinct_versions_all_land() {
     let doc = reg.get("/@acme%2fbusy").json();
     let versions = doc["versions"].as_object().unwrap();
     assert_eq!(versions.len(), 12, "{doc}");
-    assert!(doc["dist-tags"]["latest"].is_string());
+    let tags = doc["dist-tags"].as_object().unwrap();
+    assert_eq!(tags.len(), 13, "latest plus one tag per publish: {tags:?}");
+    for i in 0..12 {
+        assert_eq!(tags[&format!("t{i}")], format!("1.{i}.0"));
+    }
+    assert!(versions.contains_key(tags["latest"].as_str().unwrap()));
     for (version, tgz) in &published {
         assert_eq!(versions[version]["dist"]["integrity"], integrity(tgz));
         assert_eq!(

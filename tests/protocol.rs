@@ -162,6 +162,16 @@ fn tarballs_have_length_support_head_and_match_their_digests() {
         (h.status, h.header("content-length")),
         (200, Some("200000"))
     );
+    assert!(t.header("cache-control").unwrap().contains("immutable"));
+    let etag = t.header("etag").unwrap();
+    assert_eq!(etag, format!("\"{}\"", sha1_hex(&big)));
+    let again = reg.request(
+        "GET",
+        "/bigpkg/-/bigpkg-1.0.0.tgz",
+        &[("If-None-Match", etag)],
+        b"",
+    );
+    assert_eq!(again.status, 304);
 }
 
 #[test]
