@@ -14,6 +14,8 @@ pub enum Error {
     MethodNotAllowed(String),
     /// 409: the version (or state) already exists and may not be overwritten.
     Conflict(String),
+    /// 410: the version existed and was unpublished.
+    Gone(String),
     /// 413: the body is larger than `settings.max_body_size`.
     TooLarge(String),
     /// 500: a real fault on our side (I/O, database). The detail goes to the log, not the client.
@@ -31,6 +33,7 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) => 409,
+            Error::Gone(_) => 410,
             Error::TooLarge(_) => 413,
             Error::Internal(_) => 500,
         }
@@ -43,6 +46,7 @@ impl Error {
             | Error::NotFound(m)
             | Error::MethodNotAllowed(m)
             | Error::Conflict(m)
+            | Error::Gone(m)
             | Error::TooLarge(m) => m,
             Error::Internal(_) => "internal server error; the registry log has the details",
         }

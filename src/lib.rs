@@ -5,6 +5,7 @@
 
 pub mod log;
 
+pub mod access;
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -15,9 +16,13 @@ pub mod name;
 pub mod packument;
 pub mod publish;
 pub mod random;
+pub mod revision;
 pub mod routes;
+pub mod search;
 pub mod server;
+pub mod star;
 pub mod store;
 pub mod tags;
 pub mod tarball;
 pub mod time;
+pub mod user;

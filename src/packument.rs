@@ -229,7 +229,11 @@ pub fn rebuild(tx: &rusqlite::Transaction, name: &str, marker: &str) -> Result<(
         }
     }
 
+    index(tx, &pkg, latest_doc.as_ref(), latest.as_deref(), &time)?;
+
+    // `_rev` in the abbreviated document too: yarn's `owner add` reads it from there.
     let abbrev = json!({
+        "_rev": rev_string(name, pkg.rev, &pkg.modified),
         "name": name,
         "modified": pkg.modified,
         "dist-tags": tags,
@@ -240,6 +244,114 @@ pub fn rebuild(tx: &rusqlite::Transaction, name: &str, marker: &str) -> Result<(
         serde_json::to_vec(&Value::Object(full)).map_err(|e| Error::Internal(e.to_string()))?;
     let abbrev = serde_json::to_vec(&abbrev).map_err(|e| Error::Internal(e.to_string()))?;
     meta::store_docs(tx, pkg.id, &full, &abbrev)
+}
+
+/// A person field (`"Name <mail> (url)"` or `{name, email}`) as `(name, email)`.
+fn person(v: &Value) -> (String, String) {
+    match v {
+        Value::String(s) => {
+            let name = s.split(['<', '(']).next().unwrap_or("").trim().to_string();
+            let email = s
+                .split_once('<')
+                .and_then(|(_, r)| r.split_once('>'))
+                .map_or("", |(e, _)| e.trim())
+                .to_string();
+            (name, email)
+        }
+        Value::Object(o) => {
+            let get = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            (get("name"), get("email"))
+        }
+        _ => (String::new(), String::new()),
+    }
+}
+
+fn url_of(v: Option<&Value>) -> Option<Value> {
+    match v? {
+        Value::String(s) => Some(json!(s)),
+        Value::Object(o) => o.get("url").cloned(),
+        _ => None,
+    }
+}
+
+/// Updates the search index row and the summary a search hit returns.
+fn index(
+    tx: &rusqlite::Transaction,
+    pkg: &meta::Package,
+    latest: Option<&Map<String, Value>>,
+    version: Option<&str>,
+    time: &Map<String, Value>,
+) -> Result<()> {
+    let empty = Map::new();
+    let l = latest.unwrap_or(&empty);
+    let description = l.get("description").and_then(Value::as_str).unwrap_or("");
+    let keywords: Vec<String> = match l.get("keywords") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        Some(Value::String(s)) => s
+            .split([',', ' '])
+            .filter(|k| !k.is_empty())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let author = l.get("author").map(person).unwrap_or_default();
+    let maintainers: Vec<Value> = serde_json::from_str::<Vec<Value>>(&pkg.maintainers)
+        .unwrap_or_default()
+        .iter()
+        .map(person)
+        .filter(|(n, _)| !n.is_empty())
+        .map(|(username, email)| json!({"username": username, "email": email}))
+        .collect();
+    // Clients require a publisher name (pnpm fails without one): the npm user recorded with the
+    // version, else the first maintainer, else an honest placeholder.
+    let publisher = l
+        .get("_npmUser")
+        .map(person)
+        .filter(|(n, _)| !n.is_empty())
+        .map(|(username, email)| json!({"username": username, "email": email}))
+        .or_else(|| maintainers.first().cloned())
+        .unwrap_or_else(|| json!({"username": "anonymous", "email": ""}));
+    let mut links = Map::new();
+    for (k, field) in [
+        ("homepage", "homepage"),
+        ("repository", "repository"),
+        ("bugs", "bugs"),
+    ] {
+        if let Some(u) = url_of(l.get(field)) {
+            links.insert(k.into(), u);
+        }
+    }
+    let summary = json!({
+        "name": pkg.name,
+        "scope": name::scope(&pkg.name).unwrap_or("unscoped"),
+        "version": version,
+        "description": description,
+        "keywords": keywords,
+        "date": version.and_then(|v| time.get(v)).unwrap_or(&json!(pkg.modified)),
+        "links": links,
+        "author": {"name": author.0},
+        "publisher": publisher,
+        "maintainers": maintainers,
+    });
+    let maintainer_names: Vec<&str> = maintainers
+        .iter()
+        .filter_map(|m| m["username"].as_str())
+        .collect();
+    meta::index_package(
+        tx,
+        pkg,
+        &meta::SearchDoc {
+            description,
+            keywords: &keywords.join(" "),
+            author: &format!("{} {}", author.0, author.1),
+            maintainers: &maintainer_names.join(" "),
+            summary: &summary.to_string(),
+        },
+    )
 }
 
 /// Replaces every marker in a template with the base URL. serde_json writes the marker's NUL
@@ -410,11 +522,14 @@ pub fn get_version(ctx: &mut Ctx, req: &mut Request, name: &str, spec: &str) -> 
         .find(|(t, _)| t == spec)
         .map_or(spec, |(_, v)| v.as_str())
         .to_string();
-    let v = meta::version(ctx.db, pkg.id, &version)?.ok_or_else(|| {
-        Error::NotFound(format!(
+    let Some(v) = meta::version(ctx.db, pkg.id, &version)? else {
+        if meta::is_deleted(ctx.db, name, &version)? {
+            return Err(Error::Gone(format!("{name}@{version} was unpublished")));
+        }
+        return Err(Error::NotFound(format!(
             "{name} has no version or tag {spec:?}; `npm view {name} versions` lists them"
-        ))
-    })?;
+        )));
+    };
     let file = meta::file(ctx.db, name, &name::tarball_file(name, &version))?;
     let base = ctx.base_url(req)?;
     Ok(Response::json(

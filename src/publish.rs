@@ -14,6 +14,7 @@ use crate::http::{Request, Response};
 use crate::name;
 use crate::packument;
 use crate::store::meta;
+use crate::{revision, star};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -29,8 +30,8 @@ fn bad(msg: impl Into<String>) -> Error {
     Error::BadRequest(msg.into())
 }
 
-/// Entry point for `PUT /<name>`.
-pub fn put(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Response> {
+/// Reads a package-document body and checks that it names the package in the URL.
+pub fn read_doc(ctx: &Ctx, req: &mut Request, name: &str) -> Result<Map<String, Value>> {
     name::validate(name)?;
     let body = req.read_json(ctx.app.config.settings.max_body_size)?;
     let Value::Object(doc) = body else {
@@ -47,15 +48,31 @@ pub fn put(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Response> {
             }
         }
     }
-    let has_attachments = doc
-        .get("_attachments")
+    Ok(doc)
+}
+
+/// Whether a document carries tarball data, which only a publish may.
+pub fn has_attachments(doc: &Map<String, Value>) -> bool {
+    doc.get("_attachments")
         .and_then(Value::as_object)
-        .is_some_and(|a| !a.is_empty());
-    match (doc.contains_key("versions"), has_attachments) {
-        (_, true) => publish(ctx, name, &doc),
-        (true, false) => update(ctx, name, &doc),
-        (false, false) if doc.contains_key("users") => star(ctx, name, &doc),
-        (false, false) => Err(bad("unsupported package update: expected versions with _attachments (publish), versions (deprecate) or users (star)")),
+        .is_some_and(|a| !a.is_empty())
+}
+
+/// Entry point for `PUT /<name>`.
+pub fn put(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Response> {
+    let doc = read_doc(ctx, req, name)?;
+    if has_attachments(&doc) {
+        publish(ctx, name, &doc)
+    } else if ["versions", "dist-tags", "maintainers"]
+        .iter()
+        .any(|k| doc.contains_key(*k))
+    {
+        // The whole document sent back (deprecate): versions missing from it are kept.
+        revision::apply(ctx, name, &doc, None, false)
+    } else if doc.contains_key("users") {
+        star::put(ctx, name, &doc)
+    } else {
+        Err(bad("unsupported package update: expected versions with _attachments (publish), versions (deprecate) or users (star)"))
     }
 }
 
@@ -272,6 +289,13 @@ fn publish(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Respon
             .collect(),
         None => BTreeSet::new(),
     };
+    for v in &targets {
+        if meta::is_deleted(ctx.db, name, v)? {
+            return Err(Error::Conflict(format!(
+                "{name}@{v} was published before and then unpublished; a version can never be reused, so bump the version"
+            )));
+        }
+    }
     if let Some(v) = targets.iter().find(|v| existing.contains(*v)) {
         if !app.config.settings.allow_previous_version {
             return Err(Error::Conflict(format!(
@@ -392,80 +416,6 @@ fn publish(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Respon
             Err(e)
         }
     }
-}
-
-/// A whole-document PUT without attachments: only deprecation messages may change.
-fn update(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Response> {
-    let versions = doc["versions"]
-        .as_object()
-        .ok_or_else(|| bad("versions must be an object"))?;
-    let app = ctx.app;
-    let _guard = app.lock_package(name);
-    let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
-    let stored: BTreeMap<String, Option<String>> = meta::versions(ctx.db, pkg.id)?
-        .into_iter()
-        .map(|v| (v.version, v.deprecated))
-        .collect();
-    let mut changes = Vec::new();
-    for (v, m) in versions {
-        let current = stored.get(v).ok_or_else(|| {
-            bad(format!(
-                "version {v} is not published; publishing needs its tarball in _attachments"
-            ))
-        })?;
-        let wanted = match m.get("deprecated") {
-            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-            None | Some(Value::String(_)) | Some(Value::Null) | Some(Value::Bool(false)) => None,
-            Some(other) => {
-                return Err(bad(format!(
-                    "versions[{v:?}].deprecated must be a string, not {other}"
-                )))
-            }
-        };
-        if wanted != *current {
-            changes.push((v.clone(), wanted));
-        }
-    }
-    if !changes.is_empty() {
-        let now = crate::time::now_rfc3339();
-        let tx = meta::write_tx(ctx.db)?;
-        for (v, msg) in &changes {
-            meta::set_deprecated(&tx, pkg.id, v, msg.as_deref())?;
-        }
-        meta::touch(&tx, pkg.id, &now)?;
-        packument::rebuild(&tx, name, &app.marker)?;
-        tx.commit()?;
-        crate::info!(
-            "updated deprecation of {} version(s) of {name}",
-            changes.len()
-        );
-    }
-    Ok(Response::json(
-        201,
-        &json!({"ok": "package changed", "success": true}),
-    ))
-}
-
-/// `{_id, _rev, users}`: the complete new set of users who starred the package.
-fn star(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Response> {
-    let users = doc["users"]
-        .as_object()
-        .ok_or_else(|| bad("users must be an object of user name to true"))?;
-    let set: Map<String, Value> = users
-        .iter()
-        .filter(|(_, v)| v.as_bool() == Some(true))
-        .map(|(k, _)| (k.clone(), json!(true)))
-        .collect();
-    let app = ctx.app;
-    let _guard = app.lock_package(name);
-    let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
-    let now = crate::time::now_rfc3339();
-    let tx = meta::write_tx(ctx.db)?;
-    meta::set_users(&tx, pkg.id, &Value::Object(set).to_string())?;
-    meta::touch(&tx, pkg.id, &now)?;
-    packument::rebuild(&tx, name, &app.marker)?;
-    tx.commit()?;
-    Ok(Response::json(200, &json!({"success": true})))
 }
 
 /// Shared with the dist-tag endpoints.

@@ -5,7 +5,7 @@
 use crate::app::Ctx;
 use crate::error::{Error, Result};
 use crate::http::{Method, Request, Response};
-use crate::{name, packument, publish, tags, tarball};
+use crate::{access, name, packument, publish, revision, search, star, tags, tarball, user};
 use serde_json::json;
 
 /// One path segment of a route pattern.
@@ -19,11 +19,18 @@ pub enum Seg {
     Param,
 }
 
-/// What a pattern captured.
+/// What a pattern captured: the package name and each `Param` in order.
 #[derive(Debug, Default, PartialEq)]
 pub struct Params {
     pub pkg: String,
-    pub param: String,
+    pub args: Vec<String>,
+}
+
+impl Params {
+    /// The `i`th captured segment.
+    fn arg(&self, i: usize) -> &str {
+        &self.args[i]
+    }
 }
 
 type Handler = fn(&mut Ctx, &mut Request, &Params) -> Result<Response>;
@@ -38,98 +45,56 @@ pub struct Route {
 use Method::{Delete, Get, Post, Put};
 use Seg::{Lit, Param, Pkg};
 
+macro_rules! route {
+    ($method:ident [$($seg:expr),*] $handler:expr) => {
+        Route { method: $method, pattern: &[$($seg),*], handler: $handler }
+    };
+}
+
 /// Every endpoint. Registry-own paths under `/-/` come first; package paths follow.
+#[rustfmt::skip]
 pub static ROUTES: &[Route] = &[
-    Route {
-        method: Get,
-        pattern: &[Lit("-"), Lit("ping")],
-        handler: ping,
-    },
-    Route {
-        method: Post,
-        pattern: &[
-            Lit("-"),
-            Lit("npm"),
-            Lit("v1"),
-            Lit("security"),
-            Lit("advisories"),
-            Lit("bulk"),
-        ],
-        handler: audit_bulk,
-    },
-    Route {
-        method: Get,
-        pattern: &[Lit("-"), Lit("package"), Pkg, Lit("dist-tags")],
-        handler: tag_list,
-    },
-    Route {
-        method: Put,
-        pattern: &[Lit("-"), Lit("package"), Pkg, Lit("dist-tags"), Param],
-        handler: tag_set,
-    },
-    Route {
-        method: Delete,
-        pattern: &[Lit("-"), Lit("package"), Pkg, Lit("dist-tags"), Param],
-        handler: tag_remove,
-    },
-    Route {
-        method: Get,
-        pattern: &[Pkg],
-        handler: packument_get,
-    },
-    Route {
-        method: Put,
-        pattern: &[Pkg],
-        handler: package_put,
-    },
-    Route {
-        method: Get,
-        pattern: &[Pkg, Lit("-"), Param],
-        handler: tarball_get,
-    },
-    Route {
-        method: Get,
-        pattern: &[Pkg, Param],
-        handler: version_get,
-    },
+    route!(Get [Lit("-"), Lit("ping")] |_, _, _| Ok(Response::json(200, &json!({})))),
+    route!(Get [Lit("-"), Lit("whoami")] |c, r, _| user::whoami(c, r)),
+    route!(Get [Lit("-"), Lit("v1"), Lit("search")] |c, r, _| search::get(c, r)),
+    route!(Get [Lit("-"), Lit("_view"), Lit("starredByUser")] |c, r, _| star::starred_by(c, r)),
+    route!(Post [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), Lit("advisories"), Lit("bulk")] no_advisories),
+    route!(Post [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), Lit("audits"), Lit("quick")] no_advisories),
+    route!(Post [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), Lit("audits")] no_advisories),
+    route!(Get [Lit("-"), Lit("npm"), Lit("v1"), Lit("tokens")] |c, r, _| user::tokens(c, r)),
+    route!(Post [Lit("-"), Lit("npm"), Lit("v1"), Lit("tokens")] |c, r, _| user::token_change(c, r)),
+    route!(Delete [Lit("-"), Lit("npm"), Lit("v1"), Lit("tokens"), Lit("token"), Param] |c, r, _| user::token_change(c, r)),
+    route!(Delete [Lit("-"), Lit("user"), Lit("token"), Param] |c, r, p| user::logout(c, r, p.arg(0))),
+    route!(Get [Lit("-"), Lit("user"), Param, Lit("package")] |c, r, p| access::user_packages(c, r, p.arg(0))),
+    route!(Get [Lit("-"), Lit("user"), Param] |c, r, p| user::profile(c, r, p.arg(0))),
+    route!(Put [Lit("-"), Lit("user"), Param] |c, r, p| user::login(c, r, p.arg(0))),
+    route!(Put [Lit("-"), Lit("user"), Param, Lit("-rev"), Param] |c, r, p| user::login(c, r, p.arg(0))),
+    route!(Get [Lit("-"), Lit("org"), Param, Lit("package")] |c, r, p| access::scope_packages(c, r, p.arg(0))),
+    route!(Get [Lit("-"), Lit("package"), Pkg, Lit("dist-tags")] |c, r, p| tags::list(c, r, &p.pkg)),
+    route!(Put [Lit("-"), Lit("package"), Pkg, Lit("dist-tags"), Param] |c, r, p| tags::set(c, r, &p.pkg, p.arg(0))),
+    route!(Delete [Lit("-"), Lit("package"), Pkg, Lit("dist-tags"), Param] |c, r, p| tags::remove(c, r, &p.pkg, p.arg(0))),
+    route!(Get [Lit("-"), Lit("package"), Pkg, Lit("collaborators")] |c, r, p| access::collaborators(c, r, &p.pkg)),
+    route!(Get [Lit("-"), Lit("package"), Pkg, Lit("visibility")] |c, r, p| access::visibility(c, r, &p.pkg)),
+    route!(Post [Lit("-"), Lit("package"), Pkg, Lit("access")] |c, r, p| access::set_access(c, r, &p.pkg)),
+    route!(Put [Lit("-"), Lit("team"), Param, Param, Lit("package")] |c, r, p| access::teams(c, r, p.arg(0))),
+    route!(Delete [Lit("-"), Lit("team"), Param, Param, Lit("package")] |c, r, p| access::teams(c, r, p.arg(0))),
+    route!(Get [Pkg] |c, r, p| packument::get(c, r, &p.pkg)),
+    route!(Put [Pkg] |c, r, p| publish::put(c, r, &p.pkg)),
+    route!(Put [Pkg, Lit("-rev"), Param] |c, r, p| revision::put(c, r, &p.pkg, p.arg(0))),
+    route!(Delete [Pkg, Lit("-rev"), Param] |c, r, p| revision::delete_package(c, r, &p.pkg, p.arg(0))),
+    route!(Get [Pkg, Lit("-"), Param] |c, r, p| tarball::get(c, r, &p.pkg, p.arg(0))),
+    route!(Delete [Pkg, Lit("-"), Param, Lit("-rev"), Param] |c, r, p| revision::delete_tarball(c, r, &p.pkg, p.arg(0), p.arg(1))),
+    route!(Get [Pkg, Param] |c, r, p| packument::get_version(c, r, &p.pkg, p.arg(0))),
 ];
 
-fn ping(_: &mut Ctx, _: &mut Request, _: &Params) -> Result<Response> {
-    Ok(Response::json(200, &json!({})))
-}
-
-/// npm runs an audit on every install; with no advisory data the answer is "nothing found".
-fn audit_bulk(ctx: &mut Ctx, req: &mut Request, _: &Params) -> Result<Response> {
+/// Audits: without a vulnerability database behind it, nmr says so. A 404 lets `npm install`
+/// carry on quietly, while `npm audit` prints this text and fails, rather than a made-up
+/// "found 0 vulnerabilities".
+fn no_advisories(ctx: &mut Ctx, req: &mut Request, _: &Params) -> Result<Response> {
     req.read_body(ctx.app.config.settings.max_body_size)?;
-    Ok(Response::json(200, &json!({})))
-}
-
-fn tag_list(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
-    tags::list(ctx, req, &p.pkg)
-}
-
-fn tag_set(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
-    tags::set(ctx, req, &p.pkg, &p.param)
-}
-
-fn tag_remove(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
-    tags::remove(ctx, req, &p.pkg, &p.param)
-}
-
-fn packument_get(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
-    packument::get(ctx, req, &p.pkg)
-}
-
-fn package_put(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
-    publish::put(ctx, req, &p.pkg)
-}
-
-fn tarball_get(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
-    tarball::get(ctx, req, &p.pkg, &p.param)
-}
-
-fn version_get(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
-    packument::get_version(ctx, req, &p.pkg, &p.param)
+    Err(Error::NotFound(
+        "this registry has no security advisory data, so nothing was audited".into(),
+    ))
 }
 
 /// Matches decoded path segments against a pattern.
@@ -154,7 +119,7 @@ fn matches(pattern: &[Seg], segs: &[&str]) -> Option<Params> {
             }
             Param if s.is_empty() => return None,
             Param => {
-                p.param = s.to_string();
+                p.args.push(s.to_string());
                 i += 1;
             }
         }
@@ -189,7 +154,19 @@ pub fn dispatch(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
 mod tests {
     use super::*;
 
-    fn route(path: &str) -> Option<(usize, Params)> {
+    fn shape(pattern: &[Seg]) -> String {
+        pattern
+            .iter()
+            .map(|s| match s {
+                Lit(l) => format!("/{l}"),
+                Pkg => "/{pkg}".into(),
+                Param => "/{}".into(),
+            })
+            .collect()
+    }
+
+    /// The first route whose pattern matches, as its shape and captures (any method).
+    fn route(path: &str) -> Option<(String, Params)> {
         let decoded = name::percent_decode(path).ok()?;
         let segs: Vec<&str> = decoded
             .strip_prefix('/')
@@ -198,15 +175,17 @@ mod tests {
             .collect();
         ROUTES
             .iter()
-            .enumerate()
-            .find_map(|(i, r)| matches(r.pattern, &segs).map(|p| (i, p)))
+            .find_map(|r| matches(r.pattern, &segs).map(|p| (shape(r.pattern), p)))
     }
 
-    fn pkg(p: &str, param: &str) -> Params {
-        Params {
-            pkg: p.into(),
-            param: param.into(),
-        }
+    fn hit(shape: &str, p: &str, args: &[&str]) -> Option<(String, Params)> {
+        Some((
+            shape.to_string(),
+            Params {
+                pkg: p.into(),
+                args: args.iter().map(|a| a.to_string()).collect(),
+            },
+        ))
     }
 
     #[test]
@@ -217,36 +196,56 @@ mod tests {
             "/%40acme%2Fwidget",
             "/@acme/widget",
         ] {
-            assert_eq!(route(path), Some((5, pkg("@acme/widget", ""))), "{path}");
+            assert_eq!(route(path), hit("/{pkg}", "@acme/widget", &[]), "{path}");
         }
-        assert_eq!(route("/plainpkg"), Some((5, pkg("plainpkg", ""))));
+        assert_eq!(route("/plainpkg"), hit("/{pkg}", "plainpkg", &[]));
     }
 
     #[test]
-    fn tarballs_versions_and_tags_route_apart() {
+    fn tarballs_versions_revisions_and_tags_route_apart() {
         assert_eq!(
             route("/@acme/widget/-/widget-1.0.0.tgz"),
-            Some((7, pkg("@acme/widget", "widget-1.0.0.tgz")))
+            hit("/{pkg}/-/{}", "@acme/widget", &["widget-1.0.0.tgz"])
         );
         assert_eq!(
             route("/plainpkg/-/plainpkg-1.0.0.tgz"),
-            Some((7, pkg("plainpkg", "plainpkg-1.0.0.tgz")))
+            hit("/{pkg}/-/{}", "plainpkg", &["plainpkg-1.0.0.tgz"])
         );
         assert_eq!(
             route("/plainpkg/1.0.0"),
-            Some((8, pkg("plainpkg", "1.0.0")))
+            hit("/{pkg}/{}", "plainpkg", &["1.0.0"])
         );
         assert_eq!(
             route("/@acme%2fwidget/latest"),
-            Some((8, pkg("@acme/widget", "latest")))
+            hit("/{pkg}/{}", "@acme/widget", &["latest"])
+        );
+        assert_eq!(
+            route("/@acme%2fwidget/-rev/3-abc"),
+            hit("/{pkg}/-rev/{}", "@acme/widget", &["3-abc"])
+        );
+        assert_eq!(
+            route("/@acme/widget/-/widget-1.0.0.tgz/-rev/4-def"),
+            hit(
+                "/{pkg}/-/{}/-rev/{}",
+                "@acme/widget",
+                &["widget-1.0.0.tgz", "4-def"]
+            )
         );
         assert_eq!(
             route("/-/package/@acme%2fwidget/dist-tags"),
-            Some((2, pkg("@acme/widget", "")))
+            hit("/-/package/{pkg}/dist-tags", "@acme/widget", &[])
         );
         assert_eq!(
             route("/-/package/plainpkg/dist-tags/beta"),
-            Some((3, pkg("plainpkg", "beta")))
+            hit("/-/package/{pkg}/dist-tags/{}", "plainpkg", &["beta"])
+        );
+        assert_eq!(
+            route("/-/user/org.couchdb.user:bob"),
+            hit("/-/user/{}", "", &["org.couchdb.user:bob"])
+        );
+        assert_eq!(
+            route("/-/user/token/abc"),
+            hit("/-/user/token/{}", "", &["abc"])
         );
     }
 

@@ -97,11 +97,21 @@ fn refuse_unread(rq: tiny_http::Request, e: &Error) {
     std::mem::forget(conn);
 }
 
+/// The URL as it may appear in the log: a token in the path (logout) is replaced, since a log
+/// line must never be enough to act as someone.
+fn loggable(url: &str) -> std::borrow::Cow<'_, str> {
+    match url.find("/-/user/token/") {
+        Some(i) => format!("{}/-/user/token/<redacted>", &url[..i]).into(),
+        None => url.into(),
+    }
+}
+
 /// Runs one request to completion: route, handle, respond, log.
 fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) {
     let start = Instant::now();
     let m = method(rq.method());
     let url = rq.url().to_string();
+    let shown = loggable(&url);
     let limit = app.config.settings.max_body_size;
     let declared = rq
         .headers()
@@ -113,7 +123,7 @@ fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) 
     };
     if declared.is_some_and(|n| n > limit.max(DRAIN_MAX)) {
         crate::warn!(
-            "{} {url} 413: declared {} bytes; connection left to the client to close",
+            "{} {shown} 413: declared {} bytes; connection left to the client to close",
             rq.method(),
             declared.unwrap_or(0)
         );
@@ -142,7 +152,7 @@ fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) 
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 if let Error::Internal(detail) = &e {
-                    crate::error!("{} {url}: {detail}", rq.method());
+                    crate::error!("{} {shown}: {detail}", rq.method());
                 }
                 Response::error(&e)
             }
@@ -152,10 +162,10 @@ fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) 
     let (status, len) = (resp.status, resp.body_len());
     let method_text = rq.method().to_string();
     if let Err(e) = rq.respond(to_tiny(resp)) {
-        crate::debug!("{method_text} {url}: client went away: {e}");
+        crate::debug!("{method_text} {shown}: client went away: {e}");
     }
     crate::info!(
-        "{method_text} {url} {status} {len}B {:.1}ms",
+        "{method_text} {shown} {status} {len}B {:.1}ms",
         start.elapsed().as_secs_f64() * 1000.0
     );
 }
@@ -217,4 +227,15 @@ pub fn run(app: App) -> Result<(), String> {
         let _ = t.join();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable;
+
+    #[test]
+    fn tokens_in_paths_are_not_logged() {
+        assert_eq!(loggable("/-/user/token/s3cr3t"), "/-/user/token/<redacted>");
+        assert_eq!(loggable("/plainpkg"), "/plainpkg");
+    }
 }

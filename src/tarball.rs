@@ -8,11 +8,18 @@ use crate::store::meta;
 
 /// Serves one stored file with its length and digests.
 pub fn get(ctx: &mut Ctx, req: &mut Request, name: &str, file: &str) -> Result<Response> {
-    let f = meta::file(ctx.db, name, file)?.ok_or_else(|| {
-        Error::NotFound(format!(
+    let Some(f) = meta::file(ctx.db, name, file)? else {
+        if let Some(v) = crate::revision::version_of_file(name, file) {
+            if meta::is_deleted(ctx.db, name, v)? {
+                return Err(Error::Gone(format!(
+                    "{name}@{v} was unpublished; pick another version"
+                )));
+            }
+        }
+        return Err(Error::NotFound(format!(
             "{name} has no file {file:?}; the packument's dist.tarball has the right URL"
-        ))
-    })?;
+        )));
+    };
     let etag = format!("\"{}\"", f.sha1);
     // Published bytes never change, so caches may keep them for good, unless the operator
     // allows publishing over a version.

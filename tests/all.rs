@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod clients;
+mod commands;
 mod concurrency;
 mod protocol;
 mod rejections;

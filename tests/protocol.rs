@@ -49,7 +49,8 @@ fn full_and_abbreviated_packuments() {
     let a = abbr.json();
     assert_eq!(a["name"], "@acme/widget");
     assert!(a["modified"].is_string() && a["time"]["1.0.0"].is_string());
-    assert!(a.get("readme").is_none() && a.get("_rev").is_none());
+    assert!(a.get("readme").is_none());
+    assert_eq!(a["_rev"], doc["_rev"]);
     let av = &a["versions"]["1.0.0"];
     assert_eq!(av["dependencies"], json!({}));
     assert_eq!(av["dist"], v["dist"]);
@@ -270,22 +271,37 @@ fn ping_and_star() {
 }
 
 #[test]
-fn audit_bulk_answers_no_advisories_even_gzipped() {
+fn audit_bodies_are_inflated_and_answered_with_no_advisory_data() {
     use std::io::Write;
     let reg = Registry::start();
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(br#"{"plainpkg":["1.0.0"]}"#).unwrap();
     let gz = enc.finish().unwrap();
+    let gzip = [
+        ("Content-Encoding", "gzip"),
+        ("Content-Type", "application/json"),
+    ];
+    for path in [
+        "/-/npm/v1/security/advisories/bulk",
+        "/-/npm/v1/security/audits/quick",
+        "/-/npm/v1/security/audits",
+    ] {
+        let r = reg.request("POST", path, &gzip, &gz);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(
+            r.error().contains("no security advisory data"),
+            "{}",
+            r.error()
+        );
+    }
     let r = reg.request(
         "POST",
         "/-/npm/v1/security/advisories/bulk",
-        &[
-            ("Content-Encoding", "gzip"),
-            ("Content-Type", "application/json"),
-        ],
-        &gz,
+        &gzip,
+        b"not gzip at all",
     );
-    assert_eq!((r.status, r.json()), (200, json!({})));
+    assert_eq!(r.status, 400);
+    assert!(r.error().contains("gzip"));
 }
 
 #[test]

@@ -181,13 +181,7 @@ fn attachments_must_be_exactly_those_the_versions_need() {
     // A new version with no attachments at all.
     let mut b = body("plainpkg", "1.1.0", "a");
     b["_attachments"] = json!({});
-    refused(
-        &reg,
-        "/plainpkg",
-        b.to_string().as_bytes(),
-        400,
-        "attachment",
-    );
+    refused(&reg, "/plainpkg", b.to_string().as_bytes(), 400, "tarball");
 }
 
 #[test]
@@ -406,14 +400,24 @@ fn deprecate_and_star_bodies_are_checked() {
         400,
         "7.0.0",
     );
+    let mut doc = reg.get("/plainpkg?write=true").json();
+    doc["versions"]["1.0.0"]["deprecated"] = json!(5);
     refused(
         &reg,
         "/plainpkg",
-        json!({"name": "plainpkg", "versions": {"1.0.0": {"deprecated": 5}}})
-            .to_string()
-            .as_bytes(),
+        doc.to_string().as_bytes(),
         400,
         "deprecated",
+    );
+    // Only deprecation may change through this PUT, not a version's contents.
+    let mut doc = reg.get("/plainpkg?write=true").json();
+    doc["versions"]["1.0.0"]["dependencies"] = json!({"evil": "*"});
+    refused(
+        &reg,
+        "/plainpkg",
+        doc.to_string().as_bytes(),
+        400,
+        "cannot change",
     );
     refused(
         &reg,

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Schema version recorded in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -43,6 +43,15 @@ CREATE TABLE IF NOT EXISTS files (
     sha1       TEXT NOT NULL,
     integrity  TEXT NOT NULL,
     PRIMARY KEY (package_id, filename)
+);
+CREATE TABLE IF NOT EXISTS deleted_versions (
+    name    TEXT NOT NULL,
+    version TEXT NOT NULL,
+    deleted TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (
+    name, description, keywords, author, maintainers, summary UNINDEXED
 );
 CREATE TABLE IF NOT EXISTS dist_tags (
     package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
@@ -84,6 +93,12 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
             [crate::random::hex_token(16)?],
         )?;
     }
+    // Revisions come from one counter for the whole database, so a package that is deleted and
+    // published again never reuses a revision (caches key on it).
+    tx.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('rev_seq', (SELECT COALESCE(MAX(rev), 0) FROM packages))",
+        [],
+    )?;
     tx.commit()?;
     Ok(())
 }
@@ -195,7 +210,11 @@ pub fn insert_package(tx: &Transaction, name: &str, now: &str) -> Result<i64> {
 /// Marks a change: bumps the revision and the modification time.
 pub fn touch(tx: &Transaction, id: i64, now: &str) -> Result<()> {
     tx.execute(
-        "UPDATE packages SET rev = rev + 1, modified = ?2 WHERE id = ?1",
+        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'rev_seq'",
+        [],
+    )?;
+    tx.execute(
+        "UPDATE packages SET rev = (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'rev_seq'), modified = ?2 WHERE id = ?1",
         params![id, now],
     )?;
     Ok(())
@@ -356,4 +375,137 @@ pub fn delete_tag(tx: &Transaction, id: i64, tag: &str) -> Result<bool> {
         "DELETE FROM dist_tags WHERE package_id = ?1 AND tag = ?2",
         params![id, tag],
     )? > 0)
+}
+
+/// Replaces the maintainers (`[{name, email}]`).
+pub fn set_maintainers(tx: &Transaction, id: i64, maintainers_json: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE packages SET maintainers = ?2 WHERE id = ?1",
+        params![id, maintainers_json],
+    )?;
+    Ok(())
+}
+
+/// Removes one version with its files and the tags that pointed at it, and records it as
+/// deleted so it is answered with 410 and never published again. Returns the blob keys to
+/// remove once the transaction has committed.
+pub fn delete_version(
+    tx: &Transaction,
+    pkg: &Package,
+    version: &str,
+    now: &str,
+) -> Result<Vec<String>> {
+    let mut st =
+        tx.prepare_cached("SELECT blob_key FROM files WHERE package_id = ?1 AND version = ?2")?;
+    let keys = st
+        .query_map(params![pkg.id, version], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    tx.execute(
+        "DELETE FROM files WHERE package_id = ?1 AND version = ?2",
+        params![pkg.id, version],
+    )?;
+    tx.execute(
+        "DELETE FROM versions WHERE package_id = ?1 AND version = ?2",
+        params![pkg.id, version],
+    )?;
+    tx.execute(
+        "DELETE FROM dist_tags WHERE package_id = ?1 AND version = ?2",
+        params![pkg.id, version],
+    )?;
+    tx.execute(
+        "INSERT OR REPLACE INTO deleted_versions (name, version, deleted) VALUES (?1, ?2, ?3)",
+        params![pkg.name, version, now],
+    )?;
+    Ok(keys)
+}
+
+/// Removes a whole package, recording every version as deleted. Returns the blob keys to
+/// remove once the transaction has committed.
+pub fn delete_package(tx: &Transaction, pkg: &Package, now: &str) -> Result<Vec<String>> {
+    let mut keys = Vec::new();
+    for v in versions(tx, pkg.id)? {
+        keys.extend(delete_version(tx, pkg, &v.version, now)?);
+    }
+    tx.execute("DELETE FROM search WHERE rowid = ?1", [pkg.id])?;
+    tx.execute("DELETE FROM packages WHERE id = ?1", [pkg.id])?;
+    Ok(keys)
+}
+
+/// Whether `name@version` was published once and then unpublished.
+pub fn is_deleted(conn: &Connection, name: &str, version: &str) -> Result<bool> {
+    let mut st = conn.prepare_cached(
+        "SELECT EXISTS(SELECT 1 FROM deleted_versions WHERE name = ?1 AND version = ?2)",
+    )?;
+    Ok(st.query_row(params![name, version], |r| r.get(0))?)
+}
+
+/// What the search index holds for one package.
+pub struct SearchDoc<'a> {
+    pub description: &'a str,
+    pub keywords: &'a str,
+    pub author: &'a str,
+    pub maintainers: &'a str,
+    /// The JSON object a search hit returns as `package`.
+    pub summary: &'a str,
+}
+
+/// Replaces a package's row in the full-text index.
+pub fn index_package(tx: &Transaction, pkg: &Package, doc: &SearchDoc) -> Result<()> {
+    tx.execute("DELETE FROM search WHERE rowid = ?1", [pkg.id])?;
+    tx.execute(
+        "INSERT INTO search (rowid, name, description, keywords, author, maintainers, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![pkg.id, pkg.name, doc.description, doc.keywords, doc.author, doc.maintainers, doc.summary],
+    )?;
+    Ok(())
+}
+
+/// One page of search hits (each a stored summary JSON) and the total number of hits.
+/// `fts` is an FTS5 query or `None` for every package; `scope` limits to `@scope/` names.
+pub fn search(
+    conn: &Connection,
+    fts: Option<&str>,
+    scope: Option<&str>,
+    exact: &str,
+    size: i64,
+    from: i64,
+) -> Result<(Vec<String>, i64)> {
+    let scope_like = scope.map(|s| format!("@{}/%", s.replace(['%', '_'], "")));
+    let filter = match (fts.is_some(), scope_like.is_some()) {
+        (true, true) => "search MATCH ?1 AND name LIKE ?2",
+        (true, false) => "search MATCH ?1",
+        (false, true) => "?1 IS NULL AND name LIKE ?2",
+        (false, false) => "?1 IS NULL",
+    };
+    // Column weights for bm25: a hit in the name counts most, then keywords, then description.
+    let order = if fts.is_some() {
+        "(name = ?3) DESC, bm25(search, 10.0, 2.0, 4.0, 1.0, 1.0)"
+    } else {
+        "(name = ?3) DESC, name"
+    };
+    // `?2 IS ?2` (always true) keeps ?2 in every statement so the parameter count is fixed.
+    let mut st = conn.prepare(&format!("SELECT summary FROM search WHERE {filter} AND ?2 IS ?2 ORDER BY {order} LIMIT ?4 OFFSET ?5"))?;
+    let rows = st
+        .query_map(params![fts, scope_like, exact, size, from], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    let mut st = conn.prepare(&format!(
+        "SELECT count(*) FROM search WHERE {filter} AND ?2 IS ?2"
+    ))?;
+    let total = st.query_row(params![fts, scope_like], |r| r.get(0))?;
+    Ok((rows, total))
+}
+
+/// Names of the packages a user has starred.
+pub fn starred_by(conn: &Connection, user: &str) -> Result<Vec<String>> {
+    let mut st = conn.prepare_cached(
+        "SELECT p.name FROM packages p, json_each(p.users) j WHERE j.key = ?1 ORDER BY p.name",
+    )?;
+    let rows = st.query_map([user], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every package's name and maintainers JSON, for the access listings.
+pub fn all_maintainers(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let mut st = conn.prepare_cached("SELECT name, maintainers FROM packages ORDER BY name")?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -1,0 +1,152 @@
+//! `GET /-/v1/search`: full-text search over names, descriptions, keywords, authors and
+//! maintainers (SQLite FTS5), with npm's `keywords:`, `scope:`, `author:` and `maintainer:`
+//! qualifiers, answered in the shape npm and pnpm parse.
+
+use crate::app::Ctx;
+use crate::error::{Error, Result};
+use crate::http::{Request, Response};
+use crate::store::meta;
+use serde_json::{json, Value};
+
+/// Most hits one page may ask for (npm's own limit).
+const MAX_SIZE: i64 = 250;
+
+/// A parsed search text: the FTS5 query and the scope filter.
+#[derive(Debug, PartialEq)]
+pub struct Query {
+    pub fts: Option<String>,
+    pub scope: Option<String>,
+    /// The plain words joined, to rank an exact name match first.
+    pub exact: String,
+}
+
+/// Quotes one user word for FTS5, so no word is read as query syntax.
+fn quoted(word: &str) -> String {
+    format!("\"{}\"", word.replace('"', "\"\""))
+}
+
+/// Turns npm's search text into an FTS5 query. Plain words must all match (as prefixes);
+/// `keywords:a,b` matches any of the keywords; `author:` and `maintainer:` match those fields.
+pub fn parse(text: &str) -> Query {
+    let mut parts = Vec::new();
+    let mut scope = None;
+    let mut plain = Vec::new();
+    for word in text.split_whitespace() {
+        match word.split_once(':') {
+            Some(("keywords", v)) if !v.is_empty() => {
+                let any: Vec<String> = v.split(',').filter(|k| !k.is_empty()).map(quoted).collect();
+                parts.push(format!("keywords : ({})", any.join(" OR ")));
+            }
+            Some(("scope", v)) if !v.is_empty() => {
+                scope = Some(v.trim_start_matches('@').to_string())
+            }
+            Some(("author", v)) if !v.is_empty() => parts.push(format!("author : {}*", quoted(v))),
+            Some(("maintainer", v)) if !v.is_empty() => {
+                parts.push(format!("maintainers : {}", quoted(v)))
+            }
+            // npm's is:/not:/boost-exact: qualifiers have no meaning here.
+            Some(("is" | "not" | "boost-exact", _)) => {}
+            _ => {
+                // The tokenizer splits on punctuation, so do the same to a word before quoting.
+                let tokens: Vec<&str> = word
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                if !tokens.is_empty() {
+                    plain.push(word.to_lowercase());
+                    parts.extend(
+                        tokens
+                            .iter()
+                            .map(|t| format!("{}*", quoted(&t.to_lowercase()))),
+                    );
+                }
+            }
+        }
+    }
+    Query {
+        fts: (!parts.is_empty()).then(|| parts.join(" AND ")),
+        scope,
+        exact: plain.join(" "),
+    }
+}
+
+fn param(req: &Request, key: &str) -> Option<String> {
+    req.query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == key).then(|| crate::name::percent_decode(&v.replace('+', " ")).unwrap_or_default())
+    })
+}
+
+fn number(req: &Request, key: &str, default: i64, max: i64) -> Result<i64> {
+    match param(req, key) {
+        None => Ok(default),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if (0..=max).contains(&n) => Ok(n),
+            _ => Err(Error::BadRequest(format!(
+                "{key}={v:?} must be a whole number from 0 to {max}"
+            ))),
+        },
+    }
+}
+
+/// `GET /-/v1/search?text=&size=&from=`.
+pub fn get(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
+    let text = param(req, "text").unwrap_or_default();
+    let size = number(req, "size", 20, MAX_SIZE)?;
+    let from = number(req, "from", 0, i64::MAX)?;
+    let q = parse(&text);
+    let (rows, total) = meta::search(
+        ctx.db,
+        q.fts.as_deref(),
+        q.scope.as_deref(),
+        &q.exact,
+        size,
+        from,
+    )?;
+    let count = rows.len().max(1) as f64;
+    let objects: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, summary)| {
+            let package: Value = serde_json::from_str(summary).unwrap_or(Value::Null);
+            // Hits come ranked; the score only has to preserve that order for display.
+            let s = 1.0 - i as f64 / (2.0 * count);
+            json!({
+                "package": package,
+                "score": {"final": s, "detail": {"quality": s, "popularity": s, "maintenance": s}},
+                "searchScore": s,
+                "flags": {},
+            })
+        })
+        .collect();
+    Ok(Response::json(
+        200,
+        &json!({"objects": objects, "total": total, "time": crate::time::now_rfc3339()}),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_and_qualifiers_become_an_fts_query() {
+        let q = parse("widget keywords:ui,forms scope:@acme author:Ann maintainer:bob");
+        assert_eq!(q.fts.as_deref(), Some("\"widget\"* AND keywords : (\"ui\" OR \"forms\") AND author : \"Ann\"* AND maintainers : \"bob\""));
+        assert_eq!(q.scope.as_deref(), Some("acme"));
+        assert_eq!(q.exact, "widget");
+    }
+
+    #[test]
+    fn query_syntax_in_user_words_stays_literal() {
+        let q = parse("a\"b OR NEAR(x) @acme/wid");
+        assert_eq!(
+            q.fts.as_deref(),
+            Some(
+                "\"a\"* AND \"b\"* AND \"or\"* AND \"near\"* AND \"x\"* AND \"acme\"* AND \"wid\"*"
+            )
+        );
+        assert_eq!(parse("").fts, None);
+        assert_eq!(parse("is:unstable").fts, None);
+    }
+}

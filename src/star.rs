@@ -1,0 +1,50 @@
+//! Stars: `PUT /<name>` with `{_id, _rev, users}` (the complete new set of users who starred
+//! the package), and `GET /-/_view/starredByUser?key="<user>"` for `npm stars`.
+
+use crate::app::Ctx;
+use crate::error::{Error, Result};
+use crate::http::{Request, Response};
+use crate::packument;
+use crate::store::meta;
+use serde_json::{json, Map, Value};
+
+/// Replaces the set of users who starred `name`.
+pub fn put(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Response> {
+    let users = doc["users"]
+        .as_object()
+        .ok_or_else(|| Error::BadRequest("users must be an object of user name to true".into()))?;
+    let set: Map<String, Value> = users
+        .iter()
+        .filter(|(_, v)| v.as_bool() == Some(true))
+        .map(|(k, _)| (k.clone(), json!(true)))
+        .collect();
+    let app = ctx.app;
+    let _guard = app.lock_package(name);
+    let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
+    let tx = meta::write_tx(ctx.db)?;
+    meta::set_users(&tx, pkg.id, &Value::Object(set).to_string())?;
+    meta::touch(&tx, pkg.id, &crate::time::now_rfc3339())?;
+    packument::rebuild(&tx, name, &app.marker)?;
+    tx.commit()?;
+    Ok(Response::json(200, &json!({"success": true})))
+}
+
+/// `GET /-/_view/starredByUser?key="alice"` (the key is a JSON string).
+pub fn starred_by(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
+    let raw = req
+        .query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("key="))
+        .ok_or_else(|| Error::BadRequest("missing key=\"<user name>\"".into()))?;
+    let decoded = crate::name::percent_decode(raw)?;
+    let user: String = serde_json::from_str(&decoded).map_err(|_| {
+        Error::BadRequest(format!(
+            "key must be a JSON string such as \"alice\", not {decoded}"
+        ))
+    })?;
+    let rows: Vec<Value> = meta::starred_by(ctx.db, &user)?
+        .into_iter()
+        .map(|n| json!({"value": n}))
+        .collect();
+    Ok(Response::json(200, &json!({"rows": rows})))
+}
