@@ -3,6 +3,7 @@
 
 mod support;
 
+mod blob_contract;
 mod cli;
 mod clients;
 mod concurrency;
