@@ -3,5 +3,6 @@
 //! metadata that points at them commits.
 
 pub mod blob;
+pub mod copy;
 pub mod meta;
 pub mod s3;
