@@ -9,3 +9,4 @@ mod clients;
 mod concurrency;
 mod protocol;
 mod rejections;
+mod s3;
