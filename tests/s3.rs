@@ -1,6 +1,6 @@
 //! nmr on S3, against a real S3-compatible server (s3s-fs) on 127.0.0.1:
-//! - npm publishes and installs with the bytes streamed through nmr, and with redirects to
-//!   presigned URLs (which the server checks: a tampered signature is refused);
+//! - npm publishes and installs with the bytes streamed through nmr; npm, pnpm and yarn install
+//!   through redirects to presigned URLs (which the server checks: a tampered URL is refused);
 //! - a wrong secret key or an unreachable endpoint stops start-up, naming bucket and endpoint;
 //! - credentials come from the config or the AWS_* variables and are never printed;
 //! - S3 down mid-run: publishes and tarball GETs answer 503 naming the storage, nothing is
@@ -76,7 +76,7 @@ fn npm_publishes_and_installs_with_tarballs_streamed_from_s3() {
 }
 
 #[test]
-fn npm_follows_redirects_to_presigned_s3_urls() {
+fn npm_pnpm_and_yarn_follow_redirects_to_presigned_s3_urls() {
     let s3 = S3Server::start();
     let reg = s3.registry(&[
         "--set",
@@ -112,9 +112,40 @@ fn npm_follows_redirects_to_presigned_s3_urls() {
     );
 
     install_widget(&reg, work.path());
-    assert!(reg
-        .log()
-        .contains("GET /@acme/widget/-/widget-1.0.0.tgz 302"));
+    let c = Client::new(&reg);
+    let app = make_app(work.path(), "pnpm-app", json!({"@acme/widget": "^1.0.0"}));
+    let store = work.path().join("pnpm-store");
+    c.ok(
+        "pnpm",
+        &["install", "--store-dir", store.to_str().unwrap()],
+        &app,
+    );
+    assert!(app.join("node_modules/@acme/widget/index.js").exists());
+    let app = make_app(work.path(), "yarn-app", json!({"@acme/widget": "^1.0.0"}));
+    std::fs::write(
+        app.join(".yarnrc"),
+        format!("registry \"{}\"\n", c.registry),
+    )
+    .unwrap();
+    let cache = work.path().join("yarn-cache");
+    c.ok(
+        "yarn",
+        &[
+            "install",
+            "--non-interactive",
+            "--cache-folder",
+            cache.to_str().unwrap(),
+        ],
+        &app,
+    );
+    assert!(app.join("node_modules/@acme/widget/index.js").exists());
+    assert_eq!(
+        reg.log()
+            .matches("GET /@acme/widget/-/widget-1.0.0.tgz 302")
+            .count(),
+        4,
+        "npm, pnpm and yarn were each redirected (plus the raw GET above)"
+    );
     assert!(
         !reg.log()
             .contains("GET /@acme/widget/-/widget-1.0.0.tgz 200"),
