@@ -5,7 +5,7 @@
 //! - delete removes, and removing a missing key is fine; a deleted key can be created again;
 //! - list returns every key, sorted, and nothing else (no temp files, nothing outside the prefix);
 //! - eight threads racing to create one key: the object holds one racer's whole bytes, and
-//!   exactly one racer wins where the backend makes creation exclusive (see `exclusive`);
+//!   exactly one racer wins where the backend makes creation exclusive (`Fixture::exclusive`);
 //! - an 8 MB object streams back intact; keys that could escape the store are refused.
 
 use crate::support::s3::{S3Server, ACCESS_KEY, BUCKET, SECRET_KEY};
@@ -17,6 +17,12 @@ use std::io::Read;
 /// A store and what has to live as long as it does.
 pub struct Fixture {
     pub store: BlobStore,
+    /// Whether concurrent creations of one key have exactly one winner. The local backend
+    /// guarantees it (hard_link). S3 does with real conditional writes, but s3s-fs 0.14.1
+    /// checks `If-None-Match` before writing, not atomically, so racing puts can all succeed
+    /// there; nmr itself never races on a key (a package's writes hold its lock, and keys are
+    /// per package).
+    pub exclusive: bool,
     _dir: TempDir,
     _server: Option<S3Server>,
 }
@@ -43,6 +49,7 @@ pub fn local() -> Fixture {
     let dir = TempDir::new("blobs");
     Fixture {
         store: BlobStore::open_local(&dir.path().join("storage")).unwrap(),
+        exclusive: true,
         _dir: dir,
         _server: None,
     }
@@ -53,6 +60,7 @@ pub fn s3() -> Fixture {
     let store = BlobStore::S3(nmr::store::s3::S3::open(&s3_config(&server, "npm/")).unwrap());
     Fixture {
         store,
+        exclusive: false,
         _dir: TempDir::new("unused"),
         _server: Some(server),
     }
@@ -68,7 +76,8 @@ pub fn read_all(store: &BlobStore, key: &str) -> Option<Vec<u8>> {
 
 const KEY: &str = "@acme/widget/widget-1.0.0-0123456789abcdef.tgz";
 
-fn put_is_write_once_and_get_streams_it_back(s: &BlobStore) {
+fn put_is_write_once_and_get_streams_it_back(f: &Fixture) {
+    let s = &f.store;
     assert!(s.put(KEY, b"first").unwrap(), "the first put creates");
     assert!(
         !s.put(KEY, b"second").unwrap(),
@@ -78,14 +87,16 @@ fn put_is_write_once_and_get_streams_it_back(s: &BlobStore) {
     assert!(s.exists(KEY).unwrap());
 }
 
-fn missing_keys_are_absent_not_errors(s: &BlobStore) {
+fn missing_keys_are_absent_not_errors(f: &Fixture) {
+    let s = &f.store;
     assert!(read_all(s, KEY).is_none());
     assert!(!s.exists(KEY).unwrap());
     s.delete(KEY).unwrap();
     assert!(s.list().unwrap().is_empty());
 }
 
-fn delete_removes_and_the_key_can_be_created_again(s: &BlobStore) {
+fn delete_removes_and_the_key_can_be_created_again(f: &Fixture) {
+    let s = &f.store;
     s.put(KEY, b"one").unwrap();
     s.delete(KEY).unwrap();
     assert!(!s.exists(KEY).unwrap());
@@ -95,7 +106,8 @@ fn delete_removes_and_the_key_can_be_created_again(s: &BlobStore) {
     assert_eq!(read_all(s, KEY).unwrap(), b"two");
 }
 
-fn list_returns_every_key_sorted(s: &BlobStore) {
+fn list_returns_every_key_sorted(f: &Fixture) {
+    let s = &f.store;
     let keys = [
         "plainpkg/plainpkg-1.0.0-aa.tgz",
         "@acme/widget/widget-1.1.0-bb.tgz",
@@ -112,7 +124,8 @@ fn list_returns_every_key_sorted(s: &BlobStore) {
     assert_eq!(s.list().unwrap().len(), keys.len() - 1);
 }
 
-fn a_race_to_create_one_key_has_one_winner(s: &BlobStore, exclusive: bool) {
+fn a_race_to_create_one_key_has_one_winner(f: &Fixture) {
+    let s = &f.store;
     let barrier = std::sync::Barrier::new(8);
     let wins: Vec<(bool, Vec<u8>)> = std::thread::scope(|scope| {
         let threads: Vec<_> = (0..8u8)
@@ -128,7 +141,7 @@ fn a_race_to_create_one_key_has_one_winner(s: &BlobStore, exclusive: bool) {
         threads.into_iter().map(|t| t.join().unwrap()).collect()
     });
     let winners: Vec<&Vec<u8>> = wins.iter().filter(|(w, _)| *w).map(|(_, b)| b).collect();
-    if exclusive {
+    if f.exclusive {
         assert_eq!(winners.len(), 1, "exactly one put created the object");
     }
     let stored = read_all(s, KEY).unwrap();
@@ -138,7 +151,8 @@ fn a_race_to_create_one_key_has_one_winner(s: &BlobStore, exclusive: bool) {
     );
 }
 
-fn large_objects_stream_back_intact(s: &BlobStore) {
+fn large_objects_stream_back_intact(f: &Fixture) {
+    let s = &f.store;
     let big: Vec<u8> = (0..8u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
@@ -158,7 +172,8 @@ fn large_objects_stream_back_intact(s: &BlobStore) {
     assert!(got == big, "8 MB came back changed");
 }
 
-fn keys_that_could_escape_are_refused(s: &BlobStore) {
+fn keys_that_could_escape_are_refused(f: &Fixture) {
+    let s = &f.store;
     for k in [
         "../x",
         "/etc/passwd",
@@ -174,47 +189,25 @@ fn keys_that_could_escape_are_refused(s: &BlobStore) {
     assert!(s.list().unwrap().is_empty());
 }
 
-/// The contract as tests for one backend; `$backend` names the function that opens a fresh,
-/// empty store for each test.
-///
-/// `exclusive` says whether concurrent creations of one key have exactly one winner. The local
-/// backend guarantees it (hard_link). S3 does with real conditional writes, but s3s-fs 0.14.1
-/// checks `If-None-Match` before writing, not atomically, so racing puts can all succeed there;
-/// nmr itself never races on a key (a package's writes hold its lock, and keys are per package).
+/// The contract as tests for both backends: `mod local` and `mod s3` each get one test per
+/// property, calling it with a fresh, empty store.
 macro_rules! contract {
-    ($backend:ident, exclusive: $exclusive:expr) => {
-        mod $backend {
-            #[test]
-            fn put_is_write_once_and_get_streams_it_back() {
-                super::put_is_write_once_and_get_streams_it_back(&super::$backend().store)
-            }
-            #[test]
-            fn missing_keys_are_absent_not_errors() {
-                super::missing_keys_are_absent_not_errors(&super::$backend().store)
-            }
-            #[test]
-            fn delete_removes_and_the_key_can_be_created_again() {
-                super::delete_removes_and_the_key_can_be_created_again(&super::$backend().store)
-            }
-            #[test]
-            fn list_returns_every_key_sorted() {
-                super::list_returns_every_key_sorted(&super::$backend().store)
-            }
-            #[test]
-            fn a_race_to_create_one_key_has_one_winner() {
-                super::a_race_to_create_one_key_has_one_winner(&super::$backend().store, $exclusive)
-            }
-            #[test]
-            fn large_objects_stream_back_intact() {
-                super::large_objects_stream_back_intact(&super::$backend().store)
-            }
-            #[test]
-            fn keys_that_could_escape_are_refused() {
-                super::keys_that_could_escape_are_refused(&super::$backend().store)
-            }
+    ($($property:ident),+ $(,)?) => {
+        mod local {
+            $(#[test] fn $property() { super::$property(&super::local()) })+
+        }
+        mod s3 {
+            $(#[test] fn $property() { super::$property(&super::s3()) })+
         }
     };
 }
 
-contract!(local, exclusive: true);
-contract!(s3, exclusive: false);
+contract!(
+    put_is_write_once_and_get_streams_it_back,
+    missing_keys_are_absent_not_errors,
+    delete_removes_and_the_key_can_be_created_again,
+    list_returns_every_key_sorted,
+    a_race_to_create_one_key_has_one_winner,
+    large_objects_stream_back_intact,
+    keys_that_could_escape_are_refused,
+);

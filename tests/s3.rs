@@ -35,16 +35,7 @@ fn install_widget(reg: &Registry, work: &std::path::Path) {
     let fresh = Client::new(reg);
     let app = make_app(work, "app", json!({"@acme/widget": "^1.0.0"}));
     fresh.ok("npm", &["install"], &app);
-    let out = std::process::Command::new("node")
-        .arg("-e")
-        .arg("console.log(require('@acme/widget'))")
-        .current_dir(&app)
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "@acme/widget@1.0.0"
-    );
+    assert_eq!(node_require(&app, "@acme/widget"), "@acme/widget@1.0.0");
 }
 
 #[test]
@@ -157,46 +148,36 @@ fn npm_pnpm_and_yarn_follow_redirects_to_presigned_s3_urls() {
 fn a_wrong_secret_or_an_unreachable_endpoint_stops_start_up() {
     let mut s3 = S3Server::start();
     let dir = TempDir::new("badkey");
-    let out = s3
-        .nmr(dir.path(), &["serve", "--port", "0"])
-        .args(["--set", "storage.s3.secret_access_key=not-the-secret"])
-        .output()
-        .unwrap();
-    let (code, _, err) = text(&out);
-    assert_eq!(code, 1, "{err}");
+    let start_fails = |s3: &S3Server, set: &[&str]| {
+        let mut cmd = s3.nmr(dir.path(), &["serve", "--port", "0"]);
+        for kv in set {
+            cmd.args(["--set", kv]);
+        }
+        let (code, _, err) = text(&cmd.output().unwrap());
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains(&format!("at {}", s3.endpoint())),
+            "names the endpoint: {err}"
+        );
+        err
+    };
+    let err = start_fails(&s3, &["storage.s3.secret_access_key=not-the-secret"]);
     assert!(
-        err.contains(&format!("S3 bucket \"{BUCKET}\" at {}", s3.endpoint()))
-            && err.contains("SignatureDoesNotMatch"),
+        err.contains(&format!("S3 bucket \"{BUCKET}\"")) && err.contains("SignatureDoesNotMatch"),
         "{err}"
     );
     assert!(
         !err.contains("not-the-secret"),
         "the secret is never printed"
     );
-
-    let out = s3
-        .nmr(dir.path(), &["serve", "--port", "0"])
-        .args(["--set", "storage.s3.bucket=no-such-bucket"])
-        .output()
-        .unwrap();
-    let (code, _, err) = text(&out);
-    assert_eq!(code, 1, "{err}");
+    let err = start_fails(&s3, &["storage.s3.bucket=no-such-bucket"]);
     assert!(
-        err.contains("no-such-bucket") && err.contains("NoSuchBucket"),
+        err.contains("\"no-such-bucket\"") && err.contains("NoSuchBucket"),
         "{err}"
     );
-
     s3.stop();
-    let out = s3
-        .nmr(dir.path(), &["serve", "--port", "0"])
-        .output()
-        .unwrap();
-    let (code, _, err) = text(&out);
-    assert_eq!(code, 1, "{err}");
-    assert!(
-        err.contains(&s3.endpoint()) && err.contains("unreachable"),
-        "{err}"
-    );
+    let err = start_fails(&s3, &[]);
+    assert!(err.contains("unreachable"), "{err}");
 }
 
 #[test]

@@ -144,16 +144,11 @@ mod tests {
     use super::*;
     use crate::digest::Digests;
 
-    fn tempdir(tag: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("nmr-copy-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
     fn a_count_every_n_objects_and_each_failure_named() {
-        let d = tempdir("progress");
+        let d = std::env::temp_dir().join(format!("nmr-copy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
         let mut db = meta::open(&d.join("db.sqlite")).unwrap();
         meta::migrate(&mut db).unwrap();
         let (from, to) = (

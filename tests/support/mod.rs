@@ -502,3 +502,14 @@ pub fn make_app(dir: &Path, tag: &str, deps: serde_json::Value) -> PathBuf {
     .unwrap();
     p
 }
+
+/// What `require(module)` gives in an installed app, as node prints it.
+pub fn node_require(app: &Path, module: &str) -> String {
+    let out = Command::new("node")
+        .arg("-e")
+        .arg(format!("console.log(require({module:?}))"))
+        .current_dir(app)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
