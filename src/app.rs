@@ -43,7 +43,7 @@ impl App {
         let mut conn = meta::open(&config.db_path)?;
         meta::migrate(&mut conn)?;
         let marker = meta::marker(&conn)?;
-        let blobs = BlobStore::open_local(&config.storage_path)?;
+        let blobs = BlobStore::open(&config, config.storage_type)?;
         Ok(App {
             config,
             blobs,

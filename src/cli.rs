@@ -1,6 +1,9 @@
-//! Command-line parsing and the subcommands: `nmr serve` (the default) and `nmr config`.
+//! Command-line parsing and the subcommands: `nmr serve` (the default), `nmr config` and
+//! `nmr storage copy`.
 
-use crate::config::{self, Inputs};
+use crate::config::{self, Config, Inputs, StorageType};
+use crate::store::{blob::BlobStore, copy, meta};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 const USAGE: &str = "\
@@ -9,6 +12,10 @@ nmr: a private npm registry
 usage:
   nmr [serve] [options]   start the registry (the default)
   nmr config [options]    print the effective configuration and where each value came from
+  nmr storage copy --to local|s3 [--from s3|local] [options]
+                          copy every tarball the metadata knows to the other storage backend
+                          (storage.local.* and storage.s3.* say where), verifying each sha512;
+                          run it again to resume: verified objects already there are skipped
   nmr --help | --version
 
 options (each overrides the config file and NMR_* environment variables):
@@ -39,10 +46,48 @@ const FLAGS: &[(&str, &str)] = &[
 enum Command {
     Serve,
     Config,
+    /// `storage copy`; the ends are checked after parsing.
+    StorageCopy,
 }
 
-fn parse(args: &[String]) -> Result<(Command, Inputs), String> {
+/// `--from` / `--to` of `nmr storage copy`.
+#[derive(Default)]
+struct CopyEnds {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn backend(flag: &str, name: &str) -> Result<StorageType, String> {
+    StorageType::parse(name).ok_or_else(|| format!("{flag} {name:?}: expected local or s3"))
+}
+
+impl CopyEnds {
+    /// The source defaults to the other backend: there are only two.
+    fn resolve(self) -> Result<(StorageType, StorageType), String> {
+        let to = backend(
+            "--to",
+            &self
+                .to
+                .ok_or("nmr storage copy needs --to local or --to s3")?,
+        )?;
+        let from = match self.from {
+            Some(f) => backend("--from", &f)?,
+            None if to == StorageType::S3 => StorageType::Local,
+            None => StorageType::S3,
+        };
+        if from == to {
+            return Err(format!(
+                "--from and --to are both {}; copy between local and s3",
+                to.name()
+            ));
+        }
+        Ok((from, to))
+    }
+}
+
+fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds), String> {
     let mut inputs = Inputs::default();
+    let mut ends = CopyEnds::default();
     let mut command = None;
     let mut it = args.iter().peekable();
     while let Some(arg) = it.next() {
@@ -62,6 +107,22 @@ fn parse(args: &[String]) -> Result<(Command, Inputs), String> {
         match flag {
             "serve" if command.is_none() => command = Some(Command::Serve),
             "config" if command.is_none() => command = Some(Command::Config),
+            "storage" if command.is_none() => match it.next().map(String::as_str) {
+                Some("copy") => command = Some(Command::StorageCopy),
+                other => {
+                    return Err(format!(
+                        "nmr storage: unknown subcommand {other:?}; the one there is: copy"
+                    ))
+                }
+            },
+            "--to" | "--from" if matches!(command, Some(Command::StorageCopy)) => {
+                let v = value("local or s3")?;
+                if flag == "--to" {
+                    ends.to = Some(v);
+                } else {
+                    ends.from = Some(v);
+                }
+            }
             "--config" => inputs.config_path = Some(PathBuf::from(value("a path")?)),
             "--allow-previous-version" => inputs.flags.push((
                 "settings.allow_previous_version".into(),
@@ -87,7 +148,74 @@ fn parse(args: &[String]) -> Result<(Command, Inputs), String> {
             },
         }
     }
-    Ok((command.unwrap_or(Command::Serve), inputs))
+    Ok((command.unwrap_or(Command::Serve), inputs, ends))
+}
+
+/// `nmr storage copy`: exit 0 when every tarball is at the destination and verified, 1 when
+/// any failed (each named on stderr), 2 for a usage or configuration error.
+fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
+    let (from, to) = match ends.resolve() {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("nmr: {e}");
+            return 2;
+        }
+    };
+    if from == StorageType::S3 || to == StorageType::S3 {
+        if let Err(e) = config::check_s3(&config.s3) {
+            eprintln!("nmr: configuration error: {e}");
+            return 2;
+        }
+    }
+    // Opening the database would create an empty one; a missing file is a wrong path.
+    if !config.db_path.is_file() {
+        eprintln!(
+            "nmr: no database at {} (db.path): nothing to copy",
+            config.db_path.display()
+        );
+        return 2;
+    }
+    let opened = (|| {
+        Ok::<_, crate::error::Error>((
+            BlobStore::open(config, from)?,
+            BlobStore::open(config, to)?,
+            meta::open(&config.db_path)?,
+        ))
+    })();
+    let (source, dest, db) = match opened {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("nmr: storage copy: {}", e.message());
+            return 1;
+        }
+    };
+    // A person watching wants a steady count; a log wants every object.
+    let every = if std::io::stdout().is_terminal() {
+        100
+    } else {
+        1
+    };
+    match copy::run(
+        &db,
+        &source,
+        &dest,
+        every,
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    ) {
+        Ok(s) if s.failed == 0 => 0,
+        Ok(s) => {
+            eprintln!(
+                "nmr: storage copy: {} of {} tarballs failed; fix the cause and run it again",
+                s.failed, s.total
+            );
+            1
+        }
+        Err(e) => {
+            eprintln!("nmr: storage copy stopped: {}", e.message());
+            1
+        }
+    }
 }
 
 /// Runs the command line and returns the process exit code.
@@ -100,7 +228,7 @@ pub fn main(args: Vec<String>) -> i32 {
         println!("nmr {}", env!("CARGO_PKG_VERSION"));
         return 0;
     }
-    let (command, mut inputs) = match parse(&args) {
+    let (command, mut inputs, ends) = match parse(&args) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("nmr: {e}");
@@ -122,8 +250,14 @@ pub fn main(args: Vec<String>) -> i32 {
                 "{}",
                 config::render(&effective.entries, effective.file.as_deref())
             );
+            if let Ok(c) = &effective.config.s3.credentials {
+                if c.source == "environment" {
+                    println!("# storage.s3 credentials: from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (not shown)");
+                }
+            }
             0
         }
+        Command::StorageCopy => storage_copy(&effective.config, ends),
         Command::Serve => {
             crate::log::set_level(effective.config.log_level);
             if let Some(f) = &effective.file {
@@ -132,7 +266,7 @@ pub fn main(args: Vec<String>) -> i32 {
             let app = match crate::app::App::open(effective.config) {
                 Ok(a) => a,
                 Err(e) => {
-                    crate::error!("cannot start: {e}");
+                    crate::error!("cannot start: {}", e.message());
                     return 1;
                 }
             };

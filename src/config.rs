@@ -26,6 +26,10 @@ pub enum Kind {
     BaseUrl,
     /// One of a fixed list of words.
     Choice(&'static [&'static str]),
+    /// Seconds, from 1 to 604800 (a week: the longest a presigned S3 URL may live).
+    Seconds,
+    /// A folder inside a bucket: `/`-separated segments, or empty for the bucket's top.
+    Prefix,
 }
 
 /// One setting: its dotted key, type, default and meaning.
@@ -50,6 +54,13 @@ const fn key(path: &'static str, kind: Kind, default: &'static str, doc: &'stati
         default,
         secret: false,
         doc,
+    }
+}
+
+const fn secret(path: &'static str, doc: &'static str) -> Key {
+    Key {
+        secret: true,
+        ..key(path, Kind::Text, "", doc)
     }
 }
 
@@ -105,15 +116,67 @@ pub const KEYS: &[Key] = &[
     ),
     key(
         "storage.type",
-        Kind::Choice(&["local"]),
+        Kind::Choice(&["local", "s3"]),
         "local",
-        "where tarballs are kept",
+        "where tarballs are kept: local = a directory, s3 = an S3-compatible bucket",
     ),
     key(
         "storage.local.path",
         Kind::Path,
         "./data/storage",
         "directory for tarballs with storage.type = local",
+    ),
+    key(
+        "storage.s3.bucket",
+        Kind::Text,
+        "",
+        "bucket for tarballs with storage.type = s3 (it must exist)",
+    ),
+    key(
+        "storage.s3.region",
+        Kind::Text,
+        "us-east-1",
+        "region the requests are signed for",
+    ),
+    key(
+        "storage.s3.endpoint",
+        Kind::BaseUrl,
+        "",
+        "URL of an S3-compatible server; empty = AWS's endpoint for the region",
+    ),
+    key(
+        "storage.s3.path_style",
+        Kind::Bool,
+        "false",
+        "address the bucket as ENDPOINT/BUCKET (most S3-compatible servers) instead of BUCKET.HOST",
+    ),
+    key(
+        "storage.s3.prefix",
+        Kind::Prefix,
+        "",
+        "folder inside the bucket for nmr's objects, e.g. npm/; empty = the top",
+    ),
+    key(
+        "storage.s3.access_key_id",
+        Kind::Text,
+        "",
+        "access key; empty = the AWS_ACCESS_KEY_ID environment variable",
+    ),
+    secret(
+        "storage.s3.secret_access_key",
+        "secret key; empty = the AWS_SECRET_ACCESS_KEY environment variable",
+    ),
+    key(
+        "storage.s3.redirect",
+        Kind::Bool,
+        "false",
+        "answer tarball GETs with a 302 to a presigned S3 URL instead of streaming the bytes",
+    ),
+    key(
+        "storage.s3.expires",
+        Kind::Seconds,
+        "60",
+        "how long a presigned tarball URL stays valid, in seconds (at most 604800)",
     ),
     key(
         "db.path",
@@ -175,13 +238,77 @@ pub struct Settings {
     pub max_body_size: u64,
 }
 
+/// Which blob store holds the tarballs (`storage.type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageType {
+    Local,
+    S3,
+}
+
+impl StorageType {
+    /// Parses the name used in `storage.type` and `nmr storage copy --to`.
+    pub fn parse(s: &str) -> Option<StorageType> {
+        match s {
+            "local" => Some(StorageType::Local),
+            "s3" => Some(StorageType::S3),
+            _ => None,
+        }
+    }
+
+    /// The name used in `storage.type`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageType::Local => "local",
+            StorageType::S3 => "s3",
+        }
+    }
+}
+
+/// Text that must never reach a log line or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"********\"")
+    }
+}
+
+/// An access key pair and where it came from (for messages; never the values).
+#[derive(Clone, Debug)]
+pub struct S3Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    /// `config` or `environment`.
+    pub source: &'static str,
+}
+
+/// `storage.s3.*`.
+#[derive(Clone, Debug)]
+pub struct S3 {
+    pub bucket: String,
+    pub region: String,
+    /// Without a trailing slash; `None` = AWS's endpoint for the region.
+    pub endpoint: Option<String>,
+    pub path_style: bool,
+    /// Empty, or ending in `/`.
+    pub prefix: String,
+    /// The key pair, or why there is none; only an error when S3 is actually used.
+    pub credentials: Result<S3Credentials, String>,
+    pub redirect: bool,
+    pub expires: u32,
+}
+
 /// The effective, checked configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub server: Server,
     pub log_level: Level,
     pub settings: Settings,
+    pub storage_type: StorageType,
+    /// `storage.local.path`.
     pub storage_path: PathBuf,
+    pub s3: S3,
     pub db_path: PathBuf,
 }
 
@@ -190,7 +317,8 @@ pub struct Config {
 pub struct Inputs {
     /// `--config PATH`, which must exist.
     pub config_path: Option<PathBuf>,
-    /// The process environment (only `NMR_*` and the XDG/HOME variables are read).
+    /// The process environment (only `NMR_*`, the XDG/HOME variables and the standard
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` pair are read).
     pub env: Vec<(String, String)>,
     /// `(key, value, flag as typed)` from the command line, in order.
     pub flags: Vec<(String, String, String)>,
@@ -274,6 +402,11 @@ fn parse_text(kind: Kind, s: &str) -> Result<Val, String> {
             None => Err(format!("{s:?} is not a size such as 200mb, 1g or 1048576")),
         },
         Kind::BaseUrl => check_base_url(s).map(Val::Text),
+        Kind::Seconds => match s.parse::<u64>() {
+            Ok(n) if (1..=604_800).contains(&n) => Ok(Val::Int(n)),
+            _ => Err(format!("{s:?} is not a number of seconds from 1 to 604800")),
+        },
+        Kind::Prefix => check_prefix(s).map(Val::Text),
         Kind::Choice(options) => {
             if options.contains(&s) {
                 Ok(Val::Text(s.to_string()))
@@ -286,7 +419,7 @@ fn parse_text(kind: Kind, s: &str) -> Result<Val, String> {
 
 fn expected_type(kind: Kind) -> &'static str {
     match kind {
-        Kind::Port | Kind::Count => "integer",
+        Kind::Port | Kind::Count | Kind::Seconds => "integer",
         Kind::Size => "integer or string such as \"200mb\"",
         Kind::Bool => "boolean",
         _ => "string",
@@ -297,7 +430,7 @@ fn expected_type(kind: Kind) -> &'static str {
 fn parse_toml(kind: Kind, v: &toml::Value) -> Result<Val, String> {
     match (kind, v) {
         (_, toml::Value::String(s)) => parse_text(kind, s),
-        (Kind::Port | Kind::Count | Kind::Size, toml::Value::Integer(n)) => {
+        (Kind::Port | Kind::Count | Kind::Size | Kind::Seconds, toml::Value::Integer(n)) => {
             parse_text(kind, &n.to_string())
         }
         (Kind::Bool, toml::Value::Boolean(b)) => Ok(Val::Bool(*b)),
@@ -326,6 +459,59 @@ fn check_base_url(s: &str) -> Result<String, String> {
         return Err(format!("{s:?} is not a valid base URL"));
     }
     Ok(s.to_string())
+}
+
+/// A bucket prefix is normalised to `a/b/` (or empty); its segments follow the same rules as
+/// blob keys, so no prefix can make two configurations' keys collide in surprising ways.
+fn check_prefix(s: &str) -> Result<String, String> {
+    let t = s.trim_matches('/');
+    if t.is_empty() {
+        return Ok(String::new());
+    }
+    let ok = t.split('/').all(|seg| {
+        !seg.is_empty()
+            && !seg.starts_with('.')
+            && seg
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+    });
+    if ok {
+        Ok(format!("{t}/"))
+    } else {
+        Err(format!(
+            "{s:?} is not a bucket prefix: use /-separated names of letters, digits, '-', '_', '.' and '@', none starting with '.'"
+        ))
+    }
+}
+
+/// The S3 access key pair: both from the config, else both from the standard AWS variables.
+/// Mixing the two sources would hide a half-finished configuration, so it is refused.
+fn s3_credentials(
+    id: String,
+    secret: String,
+    env: &[(String, String)],
+) -> Result<S3Credentials, String> {
+    match (id.is_empty(), secret.is_empty()) {
+        (false, false) => Ok(S3Credentials {
+            access_key_id: id,
+            secret_access_key: Secret(secret),
+            source: "config",
+        }),
+        (true, true) => {
+            let id = env_lookup(env, "AWS_ACCESS_KEY_ID");
+            let secret = env_lookup(env, "AWS_SECRET_ACCESS_KEY");
+            match (id, secret) {
+                (Some(id), Some(secret)) => Ok(S3Credentials {
+                    access_key_id: id.to_string(),
+                    secret_access_key: Secret(secret.to_string()),
+                    source: "environment",
+                }),
+                (None, None) => Err("S3 storage needs credentials: storage.s3.access_key_id and storage.s3.secret_access_key, or the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment variables".into()),
+                _ => Err("only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set; set both or neither".into()),
+            }
+        }
+        _ => Err("storage.s3.access_key_id and storage.s3.secret_access_key must be set together (or both left empty to use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)".into()),
+    }
 }
 
 fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
@@ -450,6 +636,25 @@ pub fn load(inputs: &Inputs) -> Result<Effective, String> {
     };
     let boolean = |p: &str| matches!(values[p].0, Val::Bool(true));
     let public_url = text("server.public_url");
+    let storage_type = StorageType::parse(&text("storage.type")).expect("checked by Kind::Choice");
+    let endpoint = text("storage.s3.endpoint");
+    let s3 = S3 {
+        bucket: text("storage.s3.bucket"),
+        region: text("storage.s3.region"),
+        endpoint: (!endpoint.is_empty()).then_some(endpoint),
+        path_style: boolean("storage.s3.path_style"),
+        prefix: text("storage.s3.prefix"),
+        credentials: s3_credentials(
+            text("storage.s3.access_key_id"),
+            text("storage.s3.secret_access_key"),
+            &inputs.env,
+        ),
+        redirect: boolean("storage.s3.redirect"),
+        expires: u32::try_from(int("storage.s3.expires")).expect("checked by Kind::Seconds"),
+    };
+    if storage_type == StorageType::S3 {
+        check_s3(&s3)?;
+    }
     let config = Config {
         server: Server {
             host: text("server.host"),
@@ -462,7 +667,9 @@ pub fn load(inputs: &Inputs) -> Result<Effective, String> {
             allow_previous_version: boolean("settings.allow_previous_version"),
             max_body_size: int("settings.max_body_size"),
         },
+        storage_type,
         storage_path: PathBuf::from(text("storage.local.path")),
+        s3,
         db_path: PathBuf::from(text("db.path")),
     };
     let entries = KEYS
@@ -477,6 +684,20 @@ pub fn load(inputs: &Inputs) -> Result<Effective, String> {
         file,
         entries,
     })
+}
+
+/// What an S3 store needs before it can be opened: checked at load time when it is the
+/// configured backend, and by `nmr storage copy` when it is one end of a copy.
+pub fn check_s3(s3: &S3) -> Result<(), String> {
+    if s3.bucket.is_empty() {
+        return Err(
+            "S3 storage needs storage.s3.bucket (e.g. NMR_STORAGE__S3__BUCKET=npm-tarballs)".into(),
+        );
+    }
+    if s3.region.is_empty() {
+        return Err("storage.s3.region must not be empty".into());
+    }
+    s3.credentials.as_ref().map(|_| ()).map_err(Clone::clone)
 }
 
 fn toml_value(v: &Val) -> String {
@@ -650,6 +871,69 @@ mod tests {
         let e = load(&inputs(&d)).unwrap();
         assert_eq!(e.config.db_path, PathBuf::from("/x/y.sqlite"));
         assert_eq!(e.file, Some(d.join("xdg/nmr/config.toml")));
+    }
+
+    #[test]
+    fn s3_needs_a_bucket_and_a_whole_key_pair_from_one_source() {
+        let d = tempdir("s3");
+        let mut i = inputs(&d);
+        i.env.push(("NMR_STORAGE__TYPE".into(), "s3".into()));
+        assert!(load(&i).unwrap_err().contains("storage.s3.bucket"));
+        i.env.push(("NMR_STORAGE__S3__BUCKET".into(), "npm".into()));
+        assert!(load(&i).unwrap_err().contains("AWS_ACCESS_KEY_ID"));
+        i.env.push(("AWS_ACCESS_KEY_ID".into(), "AKID".into()));
+        assert!(load(&i).unwrap_err().contains("only one of"));
+        i.env
+            .push(("AWS_SECRET_ACCESS_KEY".into(), "from-env".into()));
+        let c = load(&i).unwrap().config.s3.credentials.unwrap();
+        assert_eq!(
+            (c.source, c.secret_access_key.0.as_str()),
+            ("environment", "from-env")
+        );
+
+        i.env
+            .push(("NMR_STORAGE__S3__ACCESS_KEY_ID".into(), "cfg-id".into()));
+        assert!(load(&i).unwrap_err().contains("must be set together"));
+        i.env.push((
+            "NMR_STORAGE__S3__SECRET_ACCESS_KEY".into(),
+            "from-config".into(),
+        ));
+        let e = load(&i).unwrap();
+        let c = e.config.s3.credentials.as_ref().unwrap();
+        assert_eq!((c.source, c.access_key_id.as_str()), ("config", "cfg-id"));
+        let shown = format!("{:?}{}", e.config, render(&e.entries, None));
+        assert!(
+            !shown.contains("from-config") && !shown.contains("from-env"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn s3_values_are_checked_even_when_storage_is_local() {
+        let d = tempdir("s3-values");
+        let mut i = inputs(&d);
+        i.env
+            .push(("AWS_ACCESS_KEY_ID".into(), "half a pair".into()));
+        assert_eq!(load(&i).unwrap().config.storage_type, StorageType::Local);
+
+        std::fs::write(
+            d.join("nmr.toml"),
+            "[storage.s3]\nprefix = \"/npm/v1/\"\nexpires = 120\n",
+        )
+        .unwrap();
+        let s3 = load(&inputs(&d)).unwrap().config.s3;
+        assert_eq!((s3.prefix.as_str(), s3.expires), ("npm/v1/", 120));
+        for (k, v) in [
+            ("NMR_STORAGE__S3__PREFIX", "a/../b"),
+            ("NMR_STORAGE__S3__PREFIX", "a b"),
+            ("NMR_STORAGE__S3__EXPIRES", "0"),
+            ("NMR_STORAGE__S3__EXPIRES", "604801"),
+            ("NMR_STORAGE__S3__ENDPOINT", "s3.example.test"),
+        ] {
+            let mut i = inputs(&d);
+            i.env.push((k.into(), v.into()));
+            assert!(load(&i).unwrap_err().contains(k), "{k}={v}");
+        }
     }
 
     #[test]

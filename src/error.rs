@@ -20,6 +20,12 @@ pub enum Error {
     TooLarge(String),
     /// 500: a real fault on our side (I/O, database). The detail goes to the log, not the client.
     Internal(String),
+    /// 502: the tarball storage answered, but with an error it will keep giving (refused
+    /// credentials, missing bucket): the operator has to act. The message names the storage.
+    BadGateway(String),
+    /// 503: the tarball storage could not be reached or failed for now; trying again later may
+    /// work. The message names the storage.
+    Unavailable(String),
 }
 
 /// Shorthand used by every fallible function in the request path.
@@ -36,6 +42,8 @@ impl Error {
             Error::Gone(_) => 410,
             Error::TooLarge(_) => 413,
             Error::Internal(_) => 500,
+            Error::BadGateway(_) => 502,
+            Error::Unavailable(_) => 503,
         }
     }
 
@@ -47,8 +55,18 @@ impl Error {
             | Error::MethodNotAllowed(m)
             | Error::Conflict(m)
             | Error::Gone(m)
-            | Error::TooLarge(m) => m,
+            | Error::TooLarge(m)
+            | Error::BadGateway(m)
+            | Error::Unavailable(m) => m,
             Error::Internal(_) => "internal server error; the registry log has the details",
+        }
+    }
+
+    /// The whole message, internal detail included: for the log and start-up errors.
+    pub fn message(&self) -> &str {
+        match self {
+            Error::Internal(m) => m,
+            other => other.client_message(),
         }
     }
 
@@ -90,6 +108,14 @@ mod tests {
         assert_eq!(e.status(), 500);
         let body: serde_json::Value = serde_json::from_slice(&e.body()).unwrap();
         assert!(!body["error"].as_str().unwrap().contains("/secret/path"));
+    }
+
+    #[test]
+    fn storage_failures_are_gateway_errors_that_name_the_storage() {
+        let e = Error::Unavailable("S3 bucket \"npm\" is unreachable".into());
+        assert_eq!(e.status(), 503);
+        assert!(String::from_utf8(e.body()).unwrap().contains("bucket"));
+        assert_eq!(Error::BadGateway("S3 said 403".into()).status(), 502);
     }
 
     #[test]

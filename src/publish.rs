@@ -393,9 +393,18 @@ fn publish(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Respon
     });
     match commit {
         Ok(replaced) => {
+            // The publish has committed: failing to tidy up must not turn it into an error
+            // answer, so a blob that cannot be removed is only logged.
             for key in replaced {
-                if !meta::blob_referenced(ctx.db, &key)? {
-                    app.blobs.delete(&key)?;
+                let removed = meta::blob_referenced(ctx.db, &key).and_then(|used| {
+                    if used {
+                        Ok(())
+                    } else {
+                        app.blobs.delete(&key)
+                    }
+                });
+                if let Err(e) = removed {
+                    crate::warn!("left unreferenced blob {key} after republishing {name}: {e}");
                 }
             }
             crate::info!(

@@ -151,8 +151,8 @@ fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) 
         match catch_unwind(AssertUnwindSafe(run)) {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
-                if let Error::Internal(detail) = &e {
-                    crate::error!("{} {shown}: {detail}", rq.method());
+                if e.status() >= 500 {
+                    crate::error!("{} {shown}: {}", rq.method(), e.message());
                 }
                 Response::error(&e)
             }

@@ -1,5 +1,6 @@
-//! `GET`/`HEAD /<name>/-/<file>`: streams a stored tarball. The file is looked up in the
-//! metadata, so the path segment is only ever a lookup key, never a filesystem path.
+//! `GET`/`HEAD /<name>/-/<file>`: streams a stored tarball, or redirects to a presigned S3 URL
+//! when `storage.s3.redirect` is on. The file is looked up in the metadata, so the path segment
+//! is only ever a lookup key, never a filesystem path.
 
 use crate::app::Ctx;
 use crate::error::{Error, Result};
@@ -30,6 +31,14 @@ pub fn get(ctx: &mut Ctx, req: &mut Request, name: &str, file: &str) -> Result<R
     };
     if req.not_modified(&etag) {
         return Ok(Response::not_modified(&etag).with_header("Cache-Control", cache));
+    }
+    if let Some(url) = ctx.app.blobs.redirect(&f.blob_key)? {
+        // The URL expires, so neither the client nor a proxy may keep the redirect.
+        return Ok(Response {
+            status: 302,
+            headers: vec![("Location", url), ("Cache-Control", "no-store".into())],
+            body: Body::Empty,
+        });
     }
     let (reader, len) = ctx.app.blobs.get(&f.blob_key)?.ok_or_else(|| {
         Error::Internal(format!(

@@ -3,9 +3,11 @@
 
 mod support;
 
+mod blob_contract;
 mod cli;
 mod clients;
 mod commands;
 mod concurrency;
 mod protocol;
 mod rejections;
+mod s3;

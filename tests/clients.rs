@@ -128,16 +128,7 @@ fn npm_installs_into_a_fresh_project_and_ci_reproduces_it() {
         widget["version"], "1.1.0",
         "^1.0.0 resolves to latest release, not the beta"
     );
-    let out = std::process::Command::new("node")
-        .arg("-e")
-        .arg("console.log(require('@acme/widget'))")
-        .current_dir(&app)
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "@acme/widget@1.1.0"
-    );
+    assert_eq!(node_require(&app, "@acme/widget"), "@acme/widget@1.1.0");
     let lock: Value =
         serde_json::from_str(&std::fs::read_to_string(app.join("package-lock.json")).unwrap())
             .unwrap();

@@ -292,39 +292,44 @@ pub fn set_deprecated(
     Ok(())
 }
 
+/// The columns [`file_row`] reads, in its order.
+const FILE_COLUMNS: &str = "f.filename, f.version, f.blob_key, f.size, f.sha1, f.integrity";
+
+fn file_row(r: &rusqlite::Row) -> rusqlite::Result<File> {
+    Ok(File {
+        filename: r.get(0)?,
+        version: r.get(1)?,
+        blob_key: r.get(2)?,
+        size: r.get(3)?,
+        sha1: r.get(4)?,
+        integrity: r.get(5)?,
+    })
+}
+
 /// All files of a package.
 pub fn files(conn: &Connection, id: i64) -> Result<Vec<File>> {
-    let mut st = conn.prepare_cached("SELECT filename, version, blob_key, size, sha1, integrity FROM files WHERE package_id = ?1")?;
-    let rows = st.query_map([id], |r| {
-        Ok(File {
-            filename: r.get(0)?,
-            version: r.get(1)?,
-            blob_key: r.get(2)?,
-            size: r.get(3)?,
-            sha1: r.get(4)?,
-            integrity: r.get(5)?,
-        })
-    })?;
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {FILE_COLUMNS} FROM files f WHERE f.package_id = ?1"
+    ))?;
+    let rows = st.query_map([id], file_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every file of every package, ordered by blob key: what a storage copy walks.
+pub fn all_files(conn: &Connection) -> Result<Vec<File>> {
+    let mut st = conn.prepare(&format!(
+        "SELECT {FILE_COLUMNS} FROM files f ORDER BY f.blob_key"
+    ))?;
+    let rows = st.query_map([], file_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The file served at `/<name>/-/<filename>`.
 pub fn file(conn: &Connection, name: &str, filename: &str) -> Result<Option<File>> {
-    let mut st = conn.prepare_cached(
-        "SELECT f.filename, f.version, f.blob_key, f.size, f.sha1, f.integrity FROM files f JOIN packages p ON p.id = f.package_id WHERE p.name = ?1 AND f.filename = ?2",
-    )?;
-    Ok(st
-        .query_row(params![name, filename], |r| {
-            Ok(File {
-                filename: r.get(0)?,
-                version: r.get(1)?,
-                blob_key: r.get(2)?,
-                size: r.get(3)?,
-                sha1: r.get(4)?,
-                integrity: r.get(5)?,
-            })
-        })
-        .optional()?)
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {FILE_COLUMNS} FROM files f JOIN packages p ON p.id = f.package_id WHERE p.name = ?1 AND f.filename = ?2"
+    ))?;
+    Ok(st.query_row(params![name, filename], file_row).optional()?)
 }
 
 /// Records a file, returning the blob key it replaced (if a republish replaced one).

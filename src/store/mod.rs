@@ -1,5 +1,8 @@
 //! Persistent state: package metadata in SQLite ([`meta`]) and tarball bytes in a blob store
-//! ([`blob`]). Tarball bytes are durable before the metadata that points at them commits.
+//! ([`blob`], backed by local disk or by S3 in [`s3`]). Tarball bytes are durable before the
+//! metadata that points at them commits.
 
 pub mod blob;
+pub mod copy;
 pub mod meta;
+pub mod s3;

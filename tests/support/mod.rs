@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod s3;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -153,13 +155,13 @@ impl Drop for Registry {
     }
 }
 
-/// `nmr` run in `dir` with a clean environment: no NMR_* variables or config files from the
-/// machine running the tests leak in.
+/// `nmr` run in `dir` with a clean environment: no NMR_* or AWS_* variables or config files
+/// from the machine running the tests leak in.
 pub fn nmr_command(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nmr"));
     cmd.current_dir(dir);
     for (k, _) in std::env::vars() {
-        if k.starts_with("NMR_") {
+        if k.starts_with("NMR_") || k.starts_with("AWS_") {
             cmd.env_remove(k);
         }
     }
@@ -499,4 +501,15 @@ pub fn make_app(dir: &Path, tag: &str, deps: serde_json::Value) -> PathBuf {
     )
     .unwrap();
     p
+}
+
+/// What `require(module)` gives in an installed app, as node prints it.
+pub fn node_require(app: &Path, module: &str) -> String {
+    let out = Command::new("node")
+        .arg("-e")
+        .arg(format!("console.log(require({module:?}))"))
+        .current_dir(app)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
