@@ -81,6 +81,11 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         return Err(Error::Internal(format!("database schema {version} is newer than this nmr understands ({SCHEMA_VERSION}); upgrade nmr")));
     }
     tx.execute_batch(SCHEMA)?;
+    // Rank hits by BM25 with a name hit worth most, then keywords, then description.
+    tx.execute(
+        "INSERT INTO search (search, rank) VALUES ('rank', 'bm25(10.0, 2.0, 4.0, 1.0, 1.0, 0.0)')",
+        [],
+    )?;
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     let has_marker: bool = tx.query_row(
         "SELECT EXISTS(SELECT 1 FROM meta WHERE key = 'marker')",
@@ -465,7 +470,11 @@ pub fn index_package(tx: &Transaction, pkg: &Package, doc: &SearchDoc) -> Result
 }
 
 /// One page of search hits (each a stored summary JSON) and the total number of hits.
-/// `fts` is an FTS5 query or `None` for every package; `scope` limits to `@scope/` names.
+/// `fts` is an FTS5 query or `None` for every package; `scope` limits to `@scope/` names;
+/// a package named exactly `exact` that matches comes first.
+///
+/// Sorting handles only ids (never summaries), and listings and scopes use the packages
+/// table's name index, so a page costs about the same however deep it is.
 pub fn search(
     conn: &Connection,
     fts: Option<&str>,
@@ -474,28 +483,69 @@ pub fn search(
     size: i64,
     from: i64,
 ) -> Result<(Vec<String>, i64)> {
-    let scope_like = scope.map(|s| format!("@{}/%", s.replace(['%', '_'], "")));
-    let filter = match (fts.is_some(), scope_like.is_some()) {
-        (true, true) => "search MATCH ?1 AND name LIKE ?2",
-        (true, false) => "search MATCH ?1",
-        (false, true) => "?1 IS NULL AND name LIKE ?2",
-        (false, false) => "?1 IS NULL",
+    // '0' follows '/' in ASCII, so [@s/, @s0) is every name under the scope.
+    let (lo, hi) = match scope {
+        Some(s) => (Some(format!("@{s}/")), Some(format!("@{s}0"))),
+        None => (None, None),
     };
-    // Column weights for bm25: a hit in the name counts most, then keywords, then description.
-    let order = if fts.is_some() {
-        "(name = ?3) DESC, bm25(search, 10.0, 2.0, 4.0, 1.0, 1.0)"
-    } else {
-        "(name = ?3) DESC, name"
+    let in_scope =
+        "(?2 IS NULL OR rowid IN (SELECT id FROM packages WHERE name >= ?2 AND name < ?3))";
+    let (ids, total): (Vec<i64>, i64) = match fts {
+        None => {
+            let mut st = conn.prepare_cached(
+                "SELECT id FROM packages WHERE (?1 IS NULL OR (name >= ?1 AND name < ?2)) ORDER BY name LIMIT ?3 OFFSET ?4",
+            )?;
+            let ids = st
+                .query_map(params![lo, hi, size, from], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let total = conn.query_row(
+                "SELECT count(*) FROM packages WHERE (?1 IS NULL OR (name >= ?1 AND name < ?2))",
+                params![lo, hi],
+                |r| r.get(0),
+            )?;
+            (ids, total)
+        }
+        Some(q) => {
+            let exact_id: Option<i64> = conn
+                .query_row(
+                    &format!("SELECT rowid FROM search WHERE search MATCH ?1 AND {in_scope} AND rowid = (SELECT id FROM packages WHERE name = ?4)"),
+                    params![q, lo, hi, exact],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let (limit, offset) = match (exact_id, from) {
+                (Some(_), 0) => (size - 1, 0),
+                (Some(_), f) => (size, f - 1),
+                (None, f) => (size, f),
+            };
+            let mut st = conn.prepare_cached(&format!(
+                "SELECT rowid FROM search WHERE search MATCH ?1 AND {in_scope} AND rowid IS NOT ?4 ORDER BY rank LIMIT ?5 OFFSET ?6"
+            ))?;
+            let mut ids: Vec<i64> = st
+                .query_map(params![q, lo, hi, exact_id, limit.max(0), offset], |r| {
+                    r.get(0)
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            if let (Some(id), 0) = (exact_id, from) {
+                if size > 0 {
+                    ids.insert(0, id);
+                }
+            }
+            let total = conn.query_row(
+                &format!("SELECT count(*) FROM search WHERE search MATCH ?1 AND {in_scope}"),
+                params![q, lo, hi],
+                |r| r.get(0),
+            )?;
+            (ids, total)
+        }
     };
-    // `?2 IS ?2` (always true) keeps ?2 in every statement so the parameter count is fixed.
-    let mut st = conn.prepare(&format!("SELECT summary FROM search WHERE {filter} AND ?2 IS ?2 ORDER BY {order} LIMIT ?4 OFFSET ?5"))?;
-    let rows = st
-        .query_map(params![fts, scope_like, exact, size, from], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
-    let mut st = conn.prepare(&format!(
-        "SELECT count(*) FROM search WHERE {filter} AND ?2 IS ?2"
-    ))?;
-    let total = st.query_row(params![fts, scope_like], |r| r.get(0))?;
+    let mut st = conn.prepare_cached("SELECT summary FROM search WHERE rowid = ?1")?;
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(summary) = st.query_row([id], |r| r.get::<_, String>(0)).optional()? {
+            rows.push(summary);
+        }
+    }
     Ok((rows, total))
 }
 
