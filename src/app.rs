@@ -47,7 +47,7 @@ impl App {
         Ok(App {
             config,
             blobs,
-            cache: Cache::default(),
+            cache: Cache::new(&marker),
             marker,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         })

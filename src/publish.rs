@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::name;
 use crate::packument;
-use crate::store::meta;
+use crate::store::{blob, meta};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -301,11 +301,7 @@ fn publish(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Respon
     let stored: Result<Vec<String>> = checked
         .iter()
         .map(|a| {
-            let (stem, ext) = a
-                .filename
-                .rsplit_once('.')
-                .expect("filenames have an extension");
-            let key = format!("{name}/{stem}-{}.{ext}", &a.digests.sha512_hex()[..16]);
+            let key = blob::content_key(name, &a.filename, &a.digests);
             if app.blobs.put(&key, &a.bytes)? {
                 created.push(key.clone());
             }

@@ -1,18 +1,25 @@
-//! `GET`/`HEAD /<name>/-/<file>`: streams a stored tarball. The file is looked up in the
-//! metadata, so the path segment is only ever a lookup key, never a filesystem path.
+//! `GET`/`HEAD /<name>/-/<file>`: streams a stored tarball, published here or cached from the
+//! upstream. The file is looked up in the metadata, so the path segment is only ever a lookup
+//! key, never a filesystem path.
 
 use crate::app::Ctx;
 use crate::error::{Error, Result};
 use crate::http::{Body, Request, Response};
 use crate::store::meta;
 
-/// Serves one stored file with its length and digests.
+/// `GET /<name>/-/<file>` for a package published here.
 pub fn get(ctx: &mut Ctx, req: &mut Request, name: &str, file: &str) -> Result<Response> {
     let f = meta::file(ctx.db, name, file)?.ok_or_else(|| {
         Error::NotFound(format!(
             "{name} has no file {file:?}; the packument's dist.tarball has the right URL"
         ))
     })?;
+    serve(ctx, req, name, &f)
+}
+
+/// Streams one stored file with its length and digests.
+pub fn serve(ctx: &mut Ctx, req: &mut Request, name: &str, f: &meta::File) -> Result<Response> {
+    let file = &f.filename;
     let etag = format!("\"{}\"", f.sha1);
     // Published bytes never change, so caches may keep them for good, unless the operator
     // allows publishing over a version.

@@ -41,6 +41,13 @@ fn check_key(key: &str) -> Result<()> {
     }
 }
 
+/// The key for a file's bytes: `<dir>/<stem>-<16 hex of sha512>.<ext>`. Keys carry a content
+/// digest, so the bytes under a key never change.
+pub fn content_key(dir: &str, filename: &str, digests: &crate::digest::Digests) -> String {
+    let (stem, ext) = filename.rsplit_once('.').unwrap_or((filename, "bin"));
+    format!("{dir}/{stem}-{}.{ext}", &digests.sha512_hex()[..16])
+}
+
 impl BlobStore {
     /// Opens the local backend, creating its directory and removing uploads that a crash left.
     pub fn open_local(root: &Path) -> Result<BlobStore> {
