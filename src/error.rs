@@ -4,7 +4,8 @@ use std::fmt;
 
 /// Everything a handler can fail with. Each variant is one HTTP status; the message is what
 /// the npm client prints to the user, so it says what went wrong and what to do about it.
-#[derive(Debug)]
+/// `Clone` lets one upstream fetch hand its outcome to every request that waited for it.
+#[derive(Clone, Debug)]
 pub enum Error {
     /// 400: the request is malformed or breaks a publishing rule.
     BadRequest(String),
@@ -18,6 +19,11 @@ pub enum Error {
     TooLarge(String),
     /// 500: a real fault on our side (I/O, database). The detail goes to the log, not the client.
     Internal(String),
+    /// 502: the upstream registry is unreachable, failed, or sent something unusable, and nmr has
+    /// no cached copy to serve instead. The message names the upstream and the package.
+    BadGateway(String),
+    /// 504: the upstream registry did not answer within `uplink.timeout`.
+    GatewayTimeout(String),
 }
 
 /// Shorthand used by every fallible function in the request path.
@@ -33,6 +39,8 @@ impl Error {
             Error::Conflict(_) => 409,
             Error::TooLarge(_) => 413,
             Error::Internal(_) => 500,
+            Error::BadGateway(_) => 502,
+            Error::GatewayTimeout(_) => 504,
         }
     }
 
@@ -43,7 +51,9 @@ impl Error {
             | Error::NotFound(m)
             | Error::MethodNotAllowed(m)
             | Error::Conflict(m)
-            | Error::TooLarge(m) => m,
+            | Error::TooLarge(m)
+            | Error::BadGateway(m)
+            | Error::GatewayTimeout(m) => m,
             Error::Internal(_) => "internal server error; the registry log has the details",
         }
     }

@@ -21,3 +21,4 @@ pub mod store;
 pub mod tags;
 pub mod tarball;
 pub mod time;
+pub mod uplink;

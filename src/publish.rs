@@ -265,6 +265,9 @@ fn publish(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Respon
     let app = ctx.app;
     let _guard = app.lock_package(name);
     let pkg = meta::package(ctx.db, name)?;
+    if pkg.is_none() {
+        crate::uplink::check_publish(ctx, name)?;
+    }
     let existing: BTreeSet<String> = match &pkg {
         Some(p) => meta::versions(ctx.db, p.id)?
             .into_iter()

@@ -5,7 +5,7 @@
 use crate::app::Ctx;
 use crate::error::{Error, Result};
 use crate::http::{Method, Request, Response};
-use crate::{name, packument, publish, tags, tarball};
+use crate::{name, packument, publish, tags, tarball, uplink};
 use serde_json::json;
 
 /// One path segment of a route pattern.
@@ -98,14 +98,20 @@ fn ping(_: &mut Ctx, _: &mut Request, _: &Params) -> Result<Response> {
     Ok(Response::json(200, &json!({})))
 }
 
-/// npm runs an audit on every install; with no advisory data the answer is "nothing found".
+/// npm runs an audit on every install. nmr has no advisory data of its own: the upstream answers
+/// for its packages in proxy mode, and otherwise the answer is "nothing found".
 fn audit_bulk(ctx: &mut Ctx, req: &mut Request, _: &Params) -> Result<Response> {
-    req.read_body(ctx.app.config.settings.max_body_size)?;
-    Ok(Response::json(200, &json!({})))
+    uplink::audit(ctx, req)
 }
 
+// The GET handlers of package paths ask the uplink first: it answers only for names nmr does
+// not hold (see `uplink`), and nmr answers for everything else.
+
 fn tag_list(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
-    tags::list(ctx, req, &p.pkg)
+    match uplink::dist_tags(ctx, req, &p.pkg)? {
+        Some(r) => Ok(r),
+        None => tags::list(ctx, req, &p.pkg),
+    }
 }
 
 fn tag_set(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
@@ -117,7 +123,10 @@ fn tag_remove(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> 
 }
 
 fn packument_get(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
-    packument::get(ctx, req, &p.pkg)
+    match uplink::packument(ctx, req, &p.pkg)? {
+        Some(r) => Ok(r),
+        None => packument::get(ctx, req, &p.pkg),
+    }
 }
 
 fn package_put(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
@@ -125,11 +134,17 @@ fn package_put(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response>
 }
 
 fn tarball_get(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
-    tarball::get(ctx, req, &p.pkg, &p.param)
+    match uplink::tarball(ctx, req, &p.pkg, &p.param)? {
+        Some(r) => Ok(r),
+        None => tarball::get(ctx, req, &p.pkg, &p.param),
+    }
 }
 
 fn version_get(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
-    packument::get_version(ctx, req, &p.pkg, &p.param)
+    match uplink::version(ctx, req, &p.pkg, &p.param)? {
+        Some(r) => Ok(r),
+        None => packument::get_version(ctx, req, &p.pkg, &p.param),
+    }
 }
 
 /// Matches decoded path segments against a pattern.
