@@ -8,3 +8,4 @@ mod clients;
 mod concurrency;
 mod protocol;
 mod rejections;
+mod uplink;
