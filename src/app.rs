@@ -1,11 +1,13 @@
 //! The shared state every request handler works with: configuration, the blob store, the
-//! packument cache and the per-package write locks; plus the per-thread database connection.
+//! packument cache, the uplink and the per-package write locks; plus the per-thread database
+//! connection.
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::Request;
 use crate::packument::Cache;
 use crate::store::{blob::BlobStore, meta};
+use crate::uplink::Uplink;
 use rusqlite::Connection;
 use std::sync::{Mutex, MutexGuard};
 
@@ -18,6 +20,8 @@ pub struct App {
     pub config: Config,
     pub blobs: BlobStore,
     pub cache: Cache,
+    /// The upstream registry: its client, health and fetches in progress.
+    pub uplink: Uplink,
     /// The stand-in for the base URL inside stored packument templates.
     pub marker: String,
     locks: Vec<Mutex<()>>,
@@ -45,9 +49,10 @@ impl App {
         let marker = meta::marker(&conn)?;
         let blobs = BlobStore::open(&config, config.storage_type)?;
         Ok(App {
+            uplink: Uplink::new(&config.uplink),
             config,
             blobs,
-            cache: Cache::default(),
+            cache: Cache::new(&marker),
             marker,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         })

@@ -29,10 +29,11 @@ options (each overrides the config file and NMR_* environment variables):
   --storage-path DIR         storage.local.path
   --db-path FILE             db.path
   --allow-previous-version   settings.allow_previous_version = true
+  --offline                  uplink.offline = true (serve only what is cached; never ask the upstream)
   --set KEY=VALUE            any setting by its dotted key, e.g. --set settings.max_body_size=50mb
 ";
 
-/// Flags that set one key; `None` as key marks a boolean flag that sets it to true.
+/// Flags that set one key to the value that follows them.
 const FLAGS: &[(&str, &str)] = &[
     ("--host", "server.host"),
     ("--port", "server.port"),
@@ -41,6 +42,15 @@ const FLAGS: &[(&str, &str)] = &[
     ("--log-level", "logger.level"),
     ("--storage-path", "storage.local.path"),
     ("--db-path", "db.path"),
+];
+
+/// Flags that take no value and set one boolean key to true.
+const SWITCHES: &[(&str, &str)] = &[
+    (
+        "--allow-previous-version",
+        "settings.allow_previous_version",
+    ),
+    ("--offline", "uplink.offline"),
 ];
 
 enum Command {
@@ -124,11 +134,6 @@ fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds), String> {
                 }
             }
             "--config" => inputs.config_path = Some(PathBuf::from(value("a path")?)),
-            "--allow-previous-version" => inputs.flags.push((
-                "settings.allow_previous_version".into(),
-                "true".into(),
-                flag.into(),
-            )),
             "--set" => {
                 let kv = value("KEY=VALUE")?;
                 let (k, v) = kv
@@ -138,14 +143,19 @@ fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds), String> {
                     .flags
                     .push((k.to_string(), v.to_string(), format!("--set {k}")));
             }
-            _ => match FLAGS.iter().find(|(f, _)| *f == flag) {
-                Some((_, key)) => {
+            _ => {
+                if let Some((_, key)) = SWITCHES.iter().find(|(f, _)| *f == flag) {
                     inputs
                         .flags
-                        .push((key.to_string(), value("a value")?, flag.to_string()))
+                        .push((key.to_string(), "true".into(), flag.to_string()));
+                } else if let Some((_, key)) = FLAGS.iter().find(|(f, _)| *f == flag) {
+                    inputs
+                        .flags
+                        .push((key.to_string(), value("a value")?, flag.to_string()));
+                } else {
+                    return Err(format!("unknown argument {arg:?}; see nmr --help"));
                 }
-                None => return Err(format!("unknown argument {arg:?}; see nmr --help")),
-            },
+            }
         }
     }
     Ok((command.unwrap_or(Command::Serve), inputs, ends))

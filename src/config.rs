@@ -6,6 +6,7 @@ use crate::log::Level;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The type of a setting, which decides how its text is parsed and checked.
 #[derive(Clone, Copy, Debug)]
@@ -26,8 +27,10 @@ pub enum Kind {
     BaseUrl,
     /// One of a fixed list of words.
     Choice(&'static [&'static str]),
-    /// Seconds, from 1 to 604800 (a week: the longest a presigned S3 URL may live).
-    Seconds,
+    /// Whole seconds within `min..=max`: `300`, `300s`, `5m` or `1h`.
+    Seconds { min: u64, max: u64 },
+    /// npm scopes (`@acme` or `acme`): a TOML array, or comma-separated in variables and flags.
+    Scopes,
     /// A folder inside a bucket: `/`-separated segments, or empty for the bucket's top.
     Prefix,
 }
@@ -57,10 +60,10 @@ const fn key(path: &'static str, kind: Kind, default: &'static str, doc: &'stati
     }
 }
 
-const fn secret(path: &'static str, doc: &'static str) -> Key {
+const fn secret(path: &'static str, kind: Kind, doc: &'static str) -> Key {
     Key {
         secret: true,
-        ..key(path, Kind::Text, "", doc)
+        ..key(path, kind, "", doc)
     }
 }
 
@@ -164,6 +167,7 @@ pub const KEYS: &[Key] = &[
     ),
     secret(
         "storage.s3.secret_access_key",
+        Kind::Text,
         "secret key; empty = the AWS_SECRET_ACCESS_KEY environment variable",
     ),
     key(
@@ -174,7 +178,8 @@ pub const KEYS: &[Key] = &[
     ),
     key(
         "storage.s3.expires",
-        Kind::Seconds,
+        // A week is the longest S3 lets a presigned URL live.
+        Kind::Seconds { min: 1, max: 604_800 },
         "60",
         "how long a presigned tarball URL stays valid, in seconds (at most 604800)",
     ),
@@ -183,6 +188,47 @@ pub const KEYS: &[Key] = &[
         Kind::Path,
         "./data/nmr.sqlite",
         "SQLite database file for metadata",
+    ),
+    key(
+        "uplink.mode",
+        Kind::Choice(&["off", "redirect", "proxy"]),
+        "off",
+        "names nmr does not hold: off = 404, redirect = 302 to the upstream, proxy = fetch and cache",
+    ),
+    key(
+        "uplink.url",
+        Kind::BaseUrl,
+        "",
+        "base URL of the upstream npm registry; required unless uplink.mode = off",
+    ),
+    secret(
+        "uplink.token",
+        Kind::Text,
+        "token for a private upstream, sent as a Bearer token to the uplink.url origin only",
+    ),
+    key(
+        "uplink.timeout",
+        Kind::Seconds { min: 1, max: MAX_SECONDS },
+        "30",
+        "seconds to wait for the upstream to connect or to send the next bytes",
+    ),
+    key(
+        "uplink.maxage",
+        Kind::Seconds { min: 0, max: MAX_SECONDS },
+        "300",
+        "seconds a fetched packument is served before it is revalidated with the upstream",
+    ),
+    key(
+        "uplink.offline",
+        Kind::Bool,
+        "false",
+        "never contact the upstream: serve only what is cached",
+    ),
+    key(
+        "uplink.private_scopes",
+        Kind::Scopes,
+        "",
+        "scopes that never go upstream, e.g. [\"@acme\"] (scopes with a local package never do either)",
     ),
 ];
 
@@ -195,6 +241,8 @@ pub enum Val {
     Int(u64),
     /// A flag.
     Bool(bool),
+    /// A list of words (scopes).
+    List(Vec<String>),
 }
 
 /// Where a value came from, for error messages and `nmr config`.
@@ -264,7 +312,18 @@ impl StorageType {
     }
 }
 
-/// Text that must never reach a log line or `Debug` output.
+/// What nmr does with a name it does not hold (`uplink.mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UplinkMode {
+    /// Answer 404, as if there were no upstream.
+    Off,
+    /// Answer 302 to the same path on the upstream.
+    Redirect,
+    /// Fetch from the upstream, cache, and serve.
+    Proxy,
+}
+
+/// A value that must not show up in logs or `Debug` output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub String);
 
@@ -299,6 +358,20 @@ pub struct S3 {
     pub expires: u32,
 }
 
+/// `uplink.*`: the upstream registry.
+#[derive(Clone, Debug)]
+pub struct Uplink {
+    pub mode: UplinkMode,
+    /// Without a trailing slash; set whenever `mode` is not `Off`.
+    pub url: Option<String>,
+    pub token: Option<Secret>,
+    pub timeout: Duration,
+    pub maxage: Duration,
+    pub offline: bool,
+    /// Scope names without `@`.
+    pub private_scopes: Vec<String>,
+}
+
 /// The effective, checked configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -310,6 +383,7 @@ pub struct Config {
     pub storage_path: PathBuf,
     pub s3: S3,
     pub db_path: PathBuf,
+    pub uplink: Uplink,
 }
 
 /// What the layers are built from; gathered by the CLI, injected by tests.
@@ -364,18 +438,40 @@ fn known_keys_near(path: &str) -> String {
 /// Largest accepted `settings.max_body_size`.
 const MAX_SIZE: u64 = 2 << 30;
 
-fn parse_size(s: &str) -> Option<u64> {
+/// Suffixes of `Kind::Size` and the bytes they stand for.
+const SIZE_UNITS: &[(&str, u64)] = &[
+    ("", 1),
+    ("b", 1),
+    ("k", 1 << 10),
+    ("kb", 1 << 10),
+    ("m", 1 << 20),
+    ("mb", 1 << 20),
+    ("g", 1 << 30),
+    ("gb", 1 << 30),
+];
+
+/// Longest accepted duration: a year.
+const MAX_SECONDS: u64 = 365 * 86_400;
+
+/// Suffixes of `Kind::Seconds` and the seconds they stand for.
+const SECONDS_UNITS: &[(&str, u64)] = &[("", 1), ("s", 1), ("m", 60), ("h", 3600)];
+
+/// A whole number with an optional unit suffix from `units`, scaled by that unit.
+fn parse_scaled(s: &str, units: &[(&str, u64)]) -> Option<u64> {
     let t = s.trim().to_ascii_lowercase();
     let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let n: u64 = t[..digits_end].parse().ok()?;
-    let mult = match t[digits_end..].trim() {
-        "" | "b" => 1,
-        "k" | "kb" => 1 << 10,
-        "m" | "mb" => 1 << 20,
-        "g" | "gb" => 1 << 30,
-        _ => return None,
-    };
-    n.checked_mul(mult)
+    let suffix = t[digits_end..].trim();
+    let (_, mult) = units.iter().find(|(u, _)| *u == suffix)?;
+    n.checked_mul(*mult)
+}
+
+/// One scope, `@acme` or `acme`, checked against npm's name rules and returned as `@acme`.
+fn parse_scope(s: &str) -> Result<String, String> {
+    let bare = s.trim().trim_start_matches('@');
+    crate::name::validate(&format!("@{bare}/x"))
+        .map(|()| format!("@{bare}"))
+        .map_err(|_| format!("{s:?} is not an npm scope such as @acme"))
 }
 
 /// Parses a value written as text (environment, flags, defaults).
@@ -395,17 +491,26 @@ fn parse_text(kind: Kind, s: &str) -> Result<Val, String> {
             "false" | "0" | "no" => Ok(Val::Bool(false)),
             _ => Err(format!("{s:?} is not true or false")),
         },
-        Kind::Size => match parse_size(s) {
+        Kind::Size => match parse_scaled(s, SIZE_UNITS) {
             // Bodies are held in memory while checked; beyond this a publish is a mistake.
             Some(n) if (1..=MAX_SIZE).contains(&n) => Ok(Val::Int(n)),
             Some(_) => Err(format!("{s:?} is out of range: from 1 byte to 2gb")),
             None => Err(format!("{s:?} is not a size such as 200mb, 1g or 1048576")),
         },
         Kind::BaseUrl => check_base_url(s).map(Val::Text),
-        Kind::Seconds => match s.parse::<u64>() {
-            Ok(n) if (1..=604_800).contains(&n) => Ok(Val::Int(n)),
-            _ => Err(format!("{s:?} is not a number of seconds from 1 to 604800")),
+        Kind::Seconds { min, max } => match parse_scaled(s, SECONDS_UNITS) {
+            Some(n) if (min..=max).contains(&n) => Ok(Val::Int(n)),
+            Some(_) => Err(format!(
+                "{s:?} is out of range: from {min} to {max} seconds"
+            )),
+            None => Err(format!("{s:?} is not a duration such as 30, 30s, 5m or 1h")),
         },
+        Kind::Scopes => s
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(parse_scope)
+            .collect::<Result<_, _>>()
+            .map(Val::List),
         Kind::Prefix => check_prefix(s).map(Val::Text),
         Kind::Choice(options) => {
             if options.contains(&s) {
@@ -419,9 +524,11 @@ fn parse_text(kind: Kind, s: &str) -> Result<Val, String> {
 
 fn expected_type(kind: Kind) -> &'static str {
     match kind {
-        Kind::Port | Kind::Count | Kind::Seconds => "integer",
+        Kind::Port | Kind::Count => "integer",
         Kind::Size => "integer or string such as \"200mb\"",
+        Kind::Seconds { .. } => "integer or string such as \"5m\"",
         Kind::Bool => "boolean",
+        Kind::Scopes => "array of strings such as [\"@acme\"]",
         _ => "string",
     }
 }
@@ -430,9 +537,23 @@ fn expected_type(kind: Kind) -> &'static str {
 fn parse_toml(kind: Kind, v: &toml::Value) -> Result<Val, String> {
     match (kind, v) {
         (_, toml::Value::String(s)) => parse_text(kind, s),
-        (Kind::Port | Kind::Count | Kind::Size | Kind::Seconds, toml::Value::Integer(n)) => {
+        (Kind::Port | Kind::Count | Kind::Size | Kind::Seconds { .. }, toml::Value::Integer(n)) => {
             parse_text(kind, &n.to_string())
         }
+        (Kind::Scopes, toml::Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .ok_or_else(|| {
+                        format!(
+                            "a {} in the list where a scope string is expected",
+                            i.type_str()
+                        )
+                    })
+                    .and_then(parse_scope)
+            })
+            .collect::<Result<_, _>>()
+            .map(Val::List),
         (Kind::Bool, toml::Value::Boolean(b)) => Ok(Val::Bool(*b)),
         (_, other) => Err(format!(
             "a {} where a {} is expected",
@@ -635,6 +756,7 @@ pub fn load(inputs: &Inputs) -> Result<Effective, String> {
         other => unreachable!("{p} holds {other:?}"),
     };
     let boolean = |p: &str| matches!(values[p].0, Val::Bool(true));
+    let nonempty = |s: String| (!s.is_empty()).then_some(s);
     let public_url = text("server.public_url");
     let storage_type = StorageType::parse(&text("storage.type")).expect("checked by Kind::Choice");
     let endpoint = text("storage.s3.endpoint");
@@ -655,6 +777,26 @@ pub fn load(inputs: &Inputs) -> Result<Effective, String> {
     if storage_type == StorageType::S3 {
         check_s3(&s3)?;
     }
+    let mode = match text("uplink.mode").as_str() {
+        "redirect" => UplinkMode::Redirect,
+        "proxy" => UplinkMode::Proxy,
+        _ => UplinkMode::Off,
+    };
+    let uplink_url = nonempty(text("uplink.url"));
+    if mode != UplinkMode::Off && uplink_url.is_none() {
+        return Err(format!(
+            "uplink.mode = {:?} (from {}) needs uplink.url, the upstream registry's base URL; set uplink.url, or set uplink.mode = \"off\"",
+            text("uplink.mode"),
+            values["uplink.mode"].1
+        ));
+    }
+    let scopes = match &values["uplink.private_scopes"].0 {
+        Val::List(l) => l
+            .iter()
+            .map(|s| s.trim_start_matches('@').to_string())
+            .collect(),
+        other => unreachable!("uplink.private_scopes holds {other:?}"),
+    };
     let config = Config {
         server: Server {
             host: text("server.host"),
@@ -671,6 +813,15 @@ pub fn load(inputs: &Inputs) -> Result<Effective, String> {
         storage_path: PathBuf::from(text("storage.local.path")),
         s3,
         db_path: PathBuf::from(text("db.path")),
+        uplink: Uplink {
+            mode,
+            url: uplink_url,
+            token: nonempty(text("uplink.token")).map(Secret),
+            timeout: Duration::from_secs(int("uplink.timeout")),
+            maxage: Duration::from_secs(int("uplink.maxage")),
+            offline: boolean("uplink.offline"),
+            private_scopes: scopes,
+        },
     };
     let entries = KEYS
         .iter()
@@ -706,6 +857,14 @@ fn toml_value(v: &Val) -> String {
         Val::Text(s) => serde_json::to_string(s).expect("strings serialise"),
         Val::Int(n) => n.to_string(),
         Val::Bool(b) => b.to_string(),
+        Val::List(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|i| serde_json::to_string(i).expect("strings serialise"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -969,5 +1128,92 @@ mod tests {
             None,
         );
         assert!(!masked.contains("hunter2") && masked.contains("********"));
+    }
+
+    #[test]
+    fn uplink_settings_come_from_every_layer_and_read_back() {
+        let d = tempdir("uplink");
+        std::fs::write(
+            d.join("nmr.toml"),
+            "[uplink]\nmode = \"proxy\"\nurl = \"http://upstream.example.test/\"\nprivate_scopes = [\"@acme\", \"internal\"]\nmaxage = \"5m\"\n",
+        )
+        .unwrap();
+        let e = load(&inputs(&d)).unwrap();
+        let u = &e.config.uplink;
+        assert_eq!(u.mode, UplinkMode::Proxy);
+        assert_eq!(u.url.as_deref(), Some("http://upstream.example.test"));
+        assert_eq!(u.private_scopes, ["acme", "internal"]);
+        assert_eq!(u.maxage, Duration::from_secs(300));
+        assert_eq!(u.timeout, Duration::from_secs(30));
+        assert!(!u.offline && u.token.is_none());
+
+        let mut i = inputs(&d);
+        i.env
+            .push(("NMR_UPLINK__PRIVATE_SCOPES".into(), "@a, b,".into()));
+        i.env.push(("NMR_UPLINK__TOKEN".into(), "s3cret".into()));
+        i.flags
+            .push(("uplink.offline".into(), "true".into(), "--offline".into()));
+        i.flags.push((
+            "uplink.timeout".into(),
+            "2".into(),
+            "--set uplink.timeout".into(),
+        ));
+        let e = load(&i).unwrap();
+        let u = &e.config.uplink;
+        assert_eq!(u.private_scopes, ["a", "b"]);
+        assert_eq!(u.timeout, Duration::from_secs(2));
+        assert!(u.offline);
+        assert_eq!(u.token, Some(Secret("s3cret".into())));
+        assert!(!format!("{:?}", e.config).contains("s3cret"));
+
+        let text = render(&e.entries, e.file.as_deref());
+        assert!(text.contains("private_scopes = [\"@a\", \"@b\"]"), "{text}");
+        assert!(text.contains("token = \"********\"") && !text.contains("s3cret"));
+        std::fs::write(d.join("nmr.toml"), &text).unwrap();
+        let again = load(&inputs(&d)).unwrap().config.uplink;
+        assert_eq!(again.private_scopes, ["a", "b"]);
+        assert_eq!((again.timeout, again.offline), (u.timeout, true));
+    }
+
+    #[test]
+    fn bad_uplink_settings_stop_start_up_naming_the_keys() {
+        let d = tempdir("uplink-bad");
+        let err = |env: &[(&str, &str)]| {
+            let mut i = inputs(&d);
+            i.env
+                .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            load(&i).unwrap_err()
+        };
+        let e = err(&[("NMR_UPLINK__MODE", "redirect")]);
+        assert!(
+            e.contains("uplink.mode") && e.contains("uplink.url") && e.contains("NMR_UPLINK__MODE"),
+            "{e}"
+        );
+        let e = err(&[("NMR_UPLINK__PRIVATE_SCOPES", "@acme,@Bad")]);
+        assert!(
+            e.contains("uplink.private_scopes") && e.contains("@Bad"),
+            "{e}"
+        );
+        assert!(err(&[("NMR_UPLINK__MAXAGE", "soon")]).contains("uplink.maxage"));
+        assert!(err(&[("NMR_UPLINK__TIMEOUT", "0")]).contains("uplink.timeout"));
+        assert!(err(&[("NMR_UPLINK__URL", "upstream.example.test")]).contains("uplink.url"));
+        assert!(err(&[("NMR_UPLINK__MODE", "mirror")]).contains("uplink.mode"));
+    }
+
+    #[test]
+    fn the_readme_reference_table_lists_exactly_the_keys() {
+        let readme = include_str!("../README.md");
+        let listed: Vec<&str> = readme
+            .lines()
+            .skip_while(|l| !l.starts_with("| Key | Default | Meaning |"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.strip_prefix("| `")?.split_once("` |").map(|(k, _)| k))
+            .collect();
+        let keys: Vec<&str> = KEYS.iter().map(|k| k.path).collect();
+        assert_eq!(
+            listed, keys,
+            "README.md's configuration table and KEYS differ"
+        );
     }
 }

@@ -4,7 +4,8 @@ use std::fmt;
 
 /// Everything a handler can fail with. Each variant is one HTTP status; the message is what
 /// the npm client prints to the user, so it says what went wrong and what to do about it.
-#[derive(Debug)]
+/// `Clone` lets one upstream fetch hand its outcome to every request that waited for it.
+#[derive(Clone, Debug)]
 pub enum Error {
     /// 400: the request is malformed or breaks a publishing rule.
     BadRequest(String),
@@ -20,12 +21,15 @@ pub enum Error {
     TooLarge(String),
     /// 500: a real fault on our side (I/O, database). The detail goes to the log, not the client.
     Internal(String),
-    /// 502: the tarball storage answered, but with an error it will keep giving (refused
-    /// credentials, missing bucket): the operator has to act. The message names the storage.
+    /// 502: a service nmr depends on answered with an error it will keep giving, or sent
+    /// something unusable: the tarball storage (refused credentials, missing bucket) or the
+    /// upstream registry (with no cached copy to serve instead). The message names which.
     BadGateway(String),
-    /// 503: the tarball storage could not be reached or failed for now; trying again later may
-    /// work. The message names the storage.
+    /// 503: a service nmr depends on (tarball storage, GitHub) could not be reached or failed
+    /// for now; trying again later may work. The message names the service.
     Unavailable(String),
+    /// 504: the upstream registry did not answer within `uplink.timeout`.
+    GatewayTimeout(String),
 }
 
 /// Shorthand used by every fallible function in the request path.
@@ -44,6 +48,7 @@ impl Error {
             Error::Internal(_) => 500,
             Error::BadGateway(_) => 502,
             Error::Unavailable(_) => 503,
+            Error::GatewayTimeout(_) => 504,
         }
     }
 
@@ -57,7 +62,8 @@ impl Error {
             | Error::Gone(m)
             | Error::TooLarge(m)
             | Error::BadGateway(m)
-            | Error::Unavailable(m) => m,
+            | Error::Unavailable(m)
+            | Error::GatewayTimeout(m) => m,
             Error::Internal(_) => "internal server error; the registry log has the details",
         }
     }

@@ -7,6 +7,7 @@ pub mod log;
 
 pub mod access;
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod digest;
@@ -25,4 +26,5 @@ pub mod store;
 pub mod tags;
 pub mod tarball;
 pub mod time;
+pub mod uplink;
 pub mod user;

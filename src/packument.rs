@@ -3,7 +3,8 @@
 //!
 //! Tarball URLs depend on the host a client used, so templates hold a per-database marker where
 //! the base URL goes; a read splices in the base URL once per (package, revision, base) and
-//! caches the result, so serving a 500-version document does no JSON work.
+//! caches the result, so serving a 500-version document does no JSON work. Packuments cached from
+//! the upstream registry are templates of the same kind and are served by the same path.
 
 use crate::app::Ctx;
 use crate::digest::hex;
@@ -125,6 +126,18 @@ pub fn version_doc(
     Ok(Value::Object(doc))
 }
 
+/// The abbreviated form of one version's document: only what an installer needs.
+pub fn abbreviate_version(doc: &Map<String, Value>) -> Map<String, Value> {
+    let mut short: Map<String, Value> = ABBREVIATED_FIELDS
+        .iter()
+        .filter_map(|f| doc.get(*f).map(|x| (f.to_string(), x.clone())))
+        .collect();
+    if has_install_script(doc) {
+        short.insert("hasInstallScript".into(), json!(true));
+    }
+    short
+}
+
 fn has_install_script(doc: &Map<String, Value>) -> bool {
     doc.get("hasInstallScript")
         .and_then(Value::as_bool)
@@ -181,14 +194,7 @@ pub fn rebuild(tx: &rusqlite::Transaction, name: &str, marker: &str) -> Result<(
         let Value::Object(ref m) = doc else {
             unreachable!("version_doc returns an object")
         };
-        let mut short: Map<String, Value> = ABBREVIATED_FIELDS
-            .iter()
-            .filter_map(|f| m.get(*f).map(|x| (f.to_string(), x.clone())))
-            .collect();
-        if has_install_script(m) {
-            short.insert("hasInstallScript".into(), json!(true));
-        }
-        abbrev_versions.insert(v.version.clone(), Value::Object(short));
+        abbrev_versions.insert(v.version.clone(), Value::Object(abbreviate_version(m)));
         time.insert(v.version.clone(), json!(v.published));
         if latest.as_deref() == Some(v.version.as_str()) {
             latest_doc = Some(m.clone());
@@ -389,6 +395,11 @@ pub struct Rendered {
 }
 
 impl Rendered {
+    /// The document as sent without compression.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
     fn gzipped(&self) -> Arc<Vec<u8>> {
         self.gzip
             .get_or_init(|| {
@@ -402,12 +413,16 @@ impl Rendered {
     }
 }
 
-type CacheKey = (String, bool, String);
+pub use meta::Origin;
 
-/// Rendered packuments by (name, abbreviated, base URL), checked against the package revision on
+/// Revisions of local and upstream packuments are counted apart, so the origin is in the key.
+type CacheKey = (Origin, String, bool, String);
+
+/// Rendered packuments by (origin, name, abbreviated, base URL), checked against the revision on
 /// every read, so a change by any process is seen at once.
-#[derive(Default)]
 pub struct Cache {
+    /// The database's template marker.
+    marker: String,
     inner: Mutex<CacheInner>,
 }
 
@@ -421,16 +436,24 @@ struct CacheInner {
 const CACHE_MAX_BYTES: usize = 64 << 20;
 
 impl Cache {
+    /// An empty cache for templates that use `marker`.
+    pub fn new(marker: &str) -> Cache {
+        Cache {
+            marker: marker.to_string(),
+            inner: Mutex::default(),
+        }
+    }
+
     fn get(
         &self,
         conn: &Connection,
+        origin: Origin,
         name: &str,
         rev: i64,
         abbreviated: bool,
         base: &str,
-        marker: &str,
     ) -> Result<Option<Arc<Rendered>>> {
-        let key = (name.to_string(), abbreviated, base.to_string());
+        let key = (origin, name.to_string(), abbreviated, base.to_string());
         if let Some(r) = self
             .inner
             .lock()
@@ -442,10 +465,10 @@ impl Cache {
                 return Ok(Some(r.clone()));
             }
         }
-        let Some((rev, template)) = meta::template(conn, name, abbreviated)? else {
+        let Some((rev, template)) = meta::template(conn, origin, name, abbreviated)? else {
             return Ok(None);
         };
-        let body = splice(&template, marker, base);
+        let body = splice(&template, &self.marker, base);
         let etag = format!("\"{}\"", hex(&Sha1::digest(&body)));
         let rendered = Arc::new(Rendered {
             rev,
@@ -474,14 +497,42 @@ pub fn not_found(name: &str) -> Error {
 /// `GET /<name>`: the full packument, or the abbreviated one for the install Accept header.
 pub fn get(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Response> {
     let rev = meta::package_rev(ctx.db, name)?.ok_or_else(|| not_found(name))?;
+    serve(ctx, req, Origin::Local, name, rev)
+}
+
+/// Whether a packument request is answered with the abbreviated document. `?write=true` asks
+/// for the document to edit and write back, which is the full one.
+fn abbreviated(req: &Request) -> bool {
+    req.wants_abbreviated() && !req.query.split('&').any(|p| p == "write=true")
+}
+
+/// The stored document at revision `rev`, rendered for the base URL this request uses.
+pub fn rendered(
+    ctx: &mut Ctx,
+    req: &Request,
+    origin: Origin,
+    name: &str,
+    rev: i64,
+    abbreviated: bool,
+) -> Result<Arc<Rendered>> {
     let base = ctx.base_url(req)?;
-    // `?write=true` asks for the document to edit and write back, which is the full one.
-    let abbreviated = req.wants_abbreviated() && !req.query.split('&').any(|p| p == "write=true");
-    let r = ctx
-        .app
+    ctx.app
         .cache
-        .get(ctx.db, name, rev, abbreviated, &base, &ctx.app.marker)?
-        .ok_or_else(|| not_found(name))?;
+        .get(ctx.db, origin, name, rev, abbreviated, &base)?
+        .ok_or_else(|| not_found(name))
+}
+
+/// Answers a packument GET from a stored template: full or abbreviated by the Accept header, with
+/// a strong ETag, 304 on `If-None-Match`, and gzip when the client accepts it.
+pub fn serve(
+    ctx: &mut Ctx,
+    req: &Request,
+    origin: Origin,
+    name: &str,
+    rev: i64,
+) -> Result<Response> {
+    let abbreviated = abbreviated(req);
+    let r = rendered(ctx, req, origin, name, rev, abbreviated)?;
     let content_type = if abbreviated {
         CORGI
     } else {

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::name;
 use crate::packument;
-use crate::store::meta;
+use crate::store::{blob, meta};
 use crate::{revision, star};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -282,6 +282,9 @@ fn publish(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Respon
     let app = ctx.app;
     let _guard = app.lock_package(name);
     let pkg = meta::package(ctx.db, name)?;
+    if pkg.is_none() {
+        crate::uplink::check_publish(ctx, name)?;
+    }
     let existing: BTreeSet<String> = match &pkg {
         Some(p) => meta::versions(ctx.db, p.id)?
             .into_iter()
@@ -325,11 +328,7 @@ fn publish(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Respon
     let stored: Result<Vec<String>> = checked
         .iter()
         .map(|a| {
-            let (stem, ext) = a
-                .filename
-                .rsplit_once('.')
-                .expect("filenames have an extension");
-            let key = format!("{name}/{stem}-{}.{ext}", &a.digests.sha512_hex()[..16]);
+            let key = blob::content_key(name, &a.filename, &a.digests);
             if app.blobs.put(&key, &a.bytes)? {
                 created.push(key.clone());
             }

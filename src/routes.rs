@@ -5,7 +5,9 @@
 use crate::app::Ctx;
 use crate::error::{Error, Result};
 use crate::http::{Method, Request, Response};
-use crate::{access, name, packument, publish, revision, search, star, tags, tarball, user};
+use crate::{
+    access, audit, name, packument, publish, revision, search, star, tags, tarball, uplink, user,
+};
 use serde_json::json;
 
 /// One path segment of a route pattern.
@@ -58,9 +60,9 @@ pub static ROUTES: &[Route] = &[
     route!(Get [Lit("-"), Lit("whoami")] |c, r, _| user::whoami(c, r)),
     route!(Get [Lit("-"), Lit("v1"), Lit("search")] |c, r, _| search::get(c, r)),
     route!(Get [Lit("-"), Lit("_view"), Lit("starredByUser")] |c, r, _| star::starred_by(c, r)),
-    route!(Post [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), Lit("advisories"), Lit("bulk")] no_advisories),
-    route!(Post [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), Lit("audits"), Lit("quick")] no_advisories),
-    route!(Post [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), Lit("audits")] no_advisories),
+    route!(Post [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), Lit("advisories"), Lit("bulk")] |c, r, _| audit::bulk(c, r)),
+    route!(Post [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), Lit("audits"), Lit("quick")] |c, r, _| audit::tree(c, r)),
+    route!(Post [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), Lit("audits")] |c, r, _| audit::tree(c, r)),
     route!(Get [Lit("-"), Lit("npm"), Lit("v1"), Lit("tokens")] |c, r, _| user::tokens(c, r)),
     route!(Post [Lit("-"), Lit("npm"), Lit("v1"), Lit("tokens")] |c, r, _| user::token_change(c, r)),
     route!(Delete [Lit("-"), Lit("npm"), Lit("v1"), Lit("tokens"), Lit("token"), Param] |c, r, _| user::token_change(c, r)),
@@ -70,7 +72,7 @@ pub static ROUTES: &[Route] = &[
     route!(Put [Lit("-"), Lit("user"), Param] |c, r, p| user::login(c, r, p.arg(0))),
     route!(Put [Lit("-"), Lit("user"), Param, Lit("-rev"), Param] |c, r, p| user::login(c, r, p.arg(0))),
     route!(Get [Lit("-"), Lit("org"), Param, Lit("package")] |c, r, p| access::scope_packages(c, r, p.arg(0))),
-    route!(Get [Lit("-"), Lit("package"), Pkg, Lit("dist-tags")] |c, r, p| tags::list(c, r, &p.pkg)),
+    route!(Get [Lit("-"), Lit("package"), Pkg, Lit("dist-tags")] tag_list),
     route!(Put [Lit("-"), Lit("package"), Pkg, Lit("dist-tags"), Param] |c, r, p| tags::set(c, r, &p.pkg, p.arg(0))),
     route!(Delete [Lit("-"), Lit("package"), Pkg, Lit("dist-tags"), Param] |c, r, p| tags::remove(c, r, &p.pkg, p.arg(0))),
     route!(Get [Lit("-"), Lit("package"), Pkg, Lit("collaborators")] |c, r, p| access::collaborators(c, r, &p.pkg)),
@@ -78,23 +80,44 @@ pub static ROUTES: &[Route] = &[
     route!(Post [Lit("-"), Lit("package"), Pkg, Lit("access")] |c, r, p| access::set_access(c, r, &p.pkg)),
     route!(Put [Lit("-"), Lit("team"), Param, Param, Lit("package")] |c, r, p| access::teams(c, r, p.arg(0))),
     route!(Delete [Lit("-"), Lit("team"), Param, Param, Lit("package")] |c, r, p| access::teams(c, r, p.arg(0))),
-    route!(Get [Pkg] |c, r, p| packument::get(c, r, &p.pkg)),
+    route!(Get [Pkg] packument_get),
     route!(Put [Pkg] |c, r, p| publish::put(c, r, &p.pkg)),
     route!(Put [Pkg, Lit("-rev"), Param] |c, r, p| revision::put(c, r, &p.pkg, p.arg(0))),
     route!(Delete [Pkg, Lit("-rev"), Param] |c, r, p| revision::delete_package(c, r, &p.pkg, p.arg(0))),
-    route!(Get [Pkg, Lit("-"), Param] |c, r, p| tarball::get(c, r, &p.pkg, p.arg(0))),
+    route!(Get [Pkg, Lit("-"), Param] tarball_get),
     route!(Delete [Pkg, Lit("-"), Param, Lit("-rev"), Param] |c, r, p| revision::delete_tarball(c, r, &p.pkg, p.arg(0), p.arg(1))),
-    route!(Get [Pkg, Param] |c, r, p| packument::get_version(c, r, &p.pkg, p.arg(0))),
+    route!(Get [Pkg, Param] version_get),
 ];
 
-/// Audits: without a vulnerability database behind it, nmr says so. A 404 lets `npm install`
-/// carry on quietly, while `npm audit` prints this text and fails, rather than a made-up
-/// "found 0 vulnerabilities".
-fn no_advisories(ctx: &mut Ctx, req: &mut Request, _: &Params) -> Result<Response> {
-    req.read_body(ctx.app.config.settings.max_body_size)?;
-    Err(Error::NotFound(
-        "this registry has no security advisory data, so nothing was audited".into(),
-    ))
+// The GET handlers of package paths ask the uplink first: it answers only for names nmr does
+// not hold (see `uplink`), and nmr answers for everything else.
+
+fn tag_list(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
+    match uplink::dist_tags(ctx, req, &p.pkg)? {
+        Some(r) => Ok(r),
+        None => tags::list(ctx, req, &p.pkg),
+    }
+}
+
+fn packument_get(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
+    match uplink::packument(ctx, req, &p.pkg)? {
+        Some(r) => Ok(r),
+        None => packument::get(ctx, req, &p.pkg),
+    }
+}
+
+fn tarball_get(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
+    match uplink::tarball(ctx, req, &p.pkg, p.arg(0))? {
+        Some(r) => Ok(r),
+        None => tarball::get(ctx, req, &p.pkg, p.arg(0)),
+    }
+}
+
+fn version_get(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
+    match uplink::version(ctx, req, &p.pkg, p.arg(0))? {
+        Some(r) => Ok(r),
+        None => packument::get_version(ctx, req, &p.pkg, p.arg(0)),
+    }
 }
 
 /// Matches decoded path segments against a pattern.

@@ -1,13 +1,13 @@
-//! `GET`/`HEAD /<name>/-/<file>`: streams a stored tarball, or redirects to a presigned S3 URL
-//! when `storage.s3.redirect` is on. The file is looked up in the metadata, so the path segment
-//! is only ever a lookup key, never a filesystem path.
+//! `GET`/`HEAD /<name>/-/<file>`: streams a stored tarball (published here or cached from the
+//! upstream), or redirects to a presigned S3 URL when `storage.s3.redirect` is on. The file is
+//! looked up in the metadata, so the path segment is only ever a lookup key, never a path.
 
 use crate::app::Ctx;
 use crate::error::{Error, Result};
 use crate::http::{Body, Request, Response};
 use crate::store::meta;
 
-/// Serves one stored file with its length and digests.
+/// `GET /<name>/-/<file>` for a package published here.
 pub fn get(ctx: &mut Ctx, req: &mut Request, name: &str, file: &str) -> Result<Response> {
     let Some(f) = meta::file(ctx.db, name, file)? else {
         if let Some(v) = crate::revision::version_of_file(name, file) {
@@ -21,6 +21,12 @@ pub fn get(ctx: &mut Ctx, req: &mut Request, name: &str, file: &str) -> Result<R
             "{name} has no file {file:?}; the packument's dist.tarball has the right URL"
         )));
     };
+    serve(ctx, req, name, &f)
+}
+
+/// Streams one stored file with its length and digests.
+pub fn serve(ctx: &mut Ctx, req: &mut Request, name: &str, f: &meta::File) -> Result<Response> {
+    let file = &f.filename;
     let etag = format!("\"{}\"", f.sha1);
     // Published bytes never change, so caches may keep them for good, unless the operator
     // allows publishing over a version.

@@ -11,3 +11,4 @@ mod concurrency;
 mod protocol;
 mod rejections;
 mod s3;
+mod uplink;

@@ -179,13 +179,7 @@ fn pnpm_publishes_and_installs() {
     );
 
     let app = make_app(work.path(), "app", json!({"pnpm-plain": "^0.1.0"}));
-    std::fs::write(app.join(".npmrc"), format!("registry={}\n", c.registry)).unwrap();
-    let store = work.path().join("pnpm-store");
-    c.ok(
-        "pnpm",
-        &["install", "--store-dir", store.to_str().unwrap()],
-        &app,
-    );
+    c.pnpm_install(&app, &work.path().join("pnpm-store"));
     let gadget: Value =
         serde_json::from_str(
             &std::fs::read_to_string(app.join(

@@ -47,6 +47,13 @@ fn check_key(key: &str) -> Result<()> {
     }
 }
 
+/// The key for a file's bytes: `<dir>/<stem>-<16 hex of sha512>.<ext>`. Keys carry a content
+/// digest, so the bytes under a key never change.
+pub fn content_key(dir: &str, filename: &str, digests: &crate::digest::Digests) -> String {
+    let (stem, ext) = filename.rsplit_once('.').unwrap_or((filename, "bin"));
+    format!("{dir}/{stem}-{}.{ext}", &digests.sha512_hex()[..16])
+}
+
 impl BlobStore {
     /// Opens the backend of the given type from its section of the configuration.
     pub fn open(config: &Config, which: StorageType) -> Result<BlobStore> {

@@ -146,6 +146,38 @@ impl Registry {
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
+
+    /// The log once every request answered so far has been logged: a marker request is sent and
+    /// its access line awaited (workers log after answering, so lines may lag the answers).
+    pub fn settled_log(&self) -> String {
+        let marker = format!(
+            "/-/ping?settled={}",
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        assert_eq!(self.get(&marker).status, 200);
+        let line = format!("GET {marker} 200");
+        wait_for("the marker request in the log", || {
+            let log = self.log();
+            log.contains(&line).then_some(log)
+        })
+    }
+}
+
+/// Polls `check` until it returns something, for at most 30 s: waiting on a condition, never
+/// on the clock.
+pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(t) = check() {
+            return t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting for {what}"
+        );
+        // Only to spare the CPU between polls.
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 impl Drop for Registry {
@@ -195,7 +227,14 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, String> {
         let conn =
             rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
                 .unwrap();
-        for table in ["packages", "versions", "files", "dist_tags"] {
+        for table in [
+            "packages",
+            "versions",
+            "files",
+            "dist_tags",
+            "uplink_packages",
+            "uplink_files",
+        ] {
             let mut st = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
             let n = st.column_count();
             let rows = st
@@ -460,6 +499,17 @@ impl Client {
         );
         assert!(out.status.success(), "{program} {args:?} failed:\n{text}");
         text
+    }
+
+    /// `pnpm install` in `app` against this client's registry, with its own store.
+    pub fn pnpm_install(&self, app: &Path, store: &Path) -> String {
+        // pnpm reads the project's .npmrc for the registry.
+        std::fs::write(app.join(".npmrc"), format!("registry={}\n", self.registry)).unwrap();
+        self.ok(
+            "pnpm",
+            &["install", "--store-dir", store.to_str().unwrap()],
+            app,
+        )
     }
 }
 

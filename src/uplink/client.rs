@@ -1,0 +1,307 @@
+//! The HTTP side of the uplink: one ureq agent bounded by `uplink.timeout`, the token sent to
+//! the upstream's own origin only, and the upstream's health. After a failure nobody contacts
+//! the upstream for a while (1 s, doubling up to a minute); then one request probes it.
+
+use crate::config::{Secret, Uplink as Settings};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// An answer from the upstream below 500 (those count as failures).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub etag: Option<String>,
+    /// Decoded (gzip removed); empty for 304.
+    pub body: Vec<u8>,
+}
+
+/// Why the upstream gave no answer.
+#[derive(Debug)]
+pub enum Failure {
+    /// Refused, reset, unresolvable, TLS failure, or a 5xx answer. The upstream is marked down.
+    Down(String),
+    /// Nothing within `uplink.timeout`. The upstream is marked down.
+    Timeout(Duration),
+    /// Marked down by an earlier failure, so not contacted.
+    BackingOff { last: String, retry_in: Duration },
+    /// The body was over the limit; the upstream itself is fine.
+    TooLarge(u64),
+}
+
+impl Failure {
+    /// The reason, worded to follow "the upstream registry ... ".
+    pub fn reason(&self) -> String {
+        match self {
+            Failure::Down(why) => why.clone(),
+            Failure::Timeout(t) => format!(
+                "it did not answer within {} s (uplink.timeout)",
+                t.as_secs()
+            ),
+            Failure::BackingOff { last, retry_in } => format!(
+                "it failed recently ({last}); nmr tries it again in {} s",
+                retry_in.as_secs().max(1)
+            ),
+            Failure::TooLarge(n) => format!("its answer is larger than {n} bytes"),
+        }
+    }
+}
+
+#[derive(Default)]
+struct HealthState {
+    failures: u32,
+    retry_at: Option<Instant>,
+    last: String,
+}
+
+/// Whether the upstream may be contacted now.
+#[derive(Default)]
+struct Health {
+    state: Mutex<HealthState>,
+}
+
+fn backoff(failures: u32) -> Duration {
+    BACKOFF_FIRST
+        .saturating_mul(1 << failures.saturating_sub(1).min(16))
+        .min(BACKOFF_MAX)
+}
+
+impl Health {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HealthState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Lets a request through, or says how long the upstream is left alone. Once the wait is
+    /// over, the first caller becomes the probe and the others keep waiting for its outcome.
+    fn admit(&self, now: Instant) -> Result<(), Failure> {
+        let mut s = self.lock();
+        match s.retry_at {
+            None => Ok(()),
+            Some(t) if now >= t => {
+                s.retry_at = Some(now + backoff(s.failures));
+                Ok(())
+            }
+            Some(t) => Err(Failure::BackingOff {
+                last: s.last.clone(),
+                retry_in: t - now,
+            }),
+        }
+    }
+
+    fn succeeded(&self) {
+        let mut s = self.lock();
+        s.failures = 0;
+        s.retry_at = None;
+    }
+
+    /// Marks the upstream down; returns how long it is left alone.
+    fn failed(&self, now: Instant, why: &str) -> Duration {
+        let mut s = self.lock();
+        s.failures = s.failures.saturating_add(1);
+        let wait = backoff(s.failures);
+        s.retry_at = Some(now + wait);
+        s.last = why.to_string();
+        wait
+    }
+}
+
+/// `scheme://host[:port]` of a URL, lower-cased, for comparing origins.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    Some(format!("{scheme}://{host}").to_ascii_lowercase())
+}
+
+/// The connection to the upstream registry.
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    token: Option<Secret>,
+    timeout: Duration,
+    health: Health,
+}
+
+impl Client {
+    /// A client for `uplink.url` (empty when the uplink is off: then it is never called).
+    pub fn new(s: &Settings) -> Client {
+        let t = Some(s.timeout);
+        // A per-read timeout bounds a stalled upstream without capping a large download that
+        // keeps moving. Redirects never carry the token (ureq's default).
+        let agent = ureq::config::Config::builder()
+            .http_status_as_error(false)
+            .timeout_resolve(t)
+            .timeout_connect(t)
+            .timeout_per_read(t)
+            .timeout_per_write(t)
+            .user_agent(concat!("nmr/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Client {
+            agent,
+            base: s.url.clone().unwrap_or_default(),
+            token: s.token.clone(),
+            timeout: s.timeout,
+            health: Health::default(),
+        }
+    }
+
+    /// The upstream's base URL, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn authorize<B>(&self, rb: ureq::RequestBuilder<B>, url: &str) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(t) if origin(url).is_some() && origin(url) == origin(&self.base) => {
+                rb.header("Authorization", format!("Bearer {}", t.0))
+            }
+            _ => rb,
+        }
+    }
+
+    /// `GET url` with extra headers, reading at most `limit` body bytes.
+    pub fn get(&self, url: &str, headers: &[(&str, &str)], limit: u64) -> Result<Answer, Failure> {
+        self.call(url, || {
+            let mut rb = self.authorize(self.agent.get(url), url);
+            for (k, v) in headers {
+                rb = rb.header(*k, *v);
+            }
+            self.answer(rb.call(), limit)
+        })
+    }
+
+    /// `POST url` with a JSON body, reading at most `limit` body bytes.
+    pub fn post_json(&self, url: &str, body: &[u8], limit: u64) -> Result<Answer, Failure> {
+        self.call(url, || {
+            let rb = self
+                .authorize(self.agent.post(url), url)
+                .header("Content-Type", "application/json");
+            self.answer(rb.send(body), limit)
+        })
+    }
+
+    fn call(
+        &self,
+        url: &str,
+        exchange: impl FnOnce() -> Result<Answer, Failure>,
+    ) -> Result<Answer, Failure> {
+        self.health.admit(Instant::now())?;
+        let result = exchange();
+        match &result {
+            Err(f @ (Failure::Down(_) | Failure::Timeout(_))) => {
+                let why = f.reason();
+                let wait = self.health.failed(Instant::now(), &why);
+                crate::warn!(
+                    "uplink: {url}: {why}; not contacting {} for {} s",
+                    self.base,
+                    wait.as_secs()
+                );
+            }
+            _ => self.health.succeeded(),
+        }
+        result
+    }
+
+    fn answer(
+        &self,
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        limit: u64,
+    ) -> Result<Answer, Failure> {
+        let mut resp = resp.map_err(|e| self.failure(e))?;
+        let status = resp.status().as_u16();
+        if status >= 500 {
+            return Err(Failure::Down(format!("it answered {status}")));
+        }
+        let etag = resp
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = if status == 304 {
+            Vec::new()
+        } else {
+            resp.body_mut()
+                .with_config()
+                .limit(limit)
+                .read_to_vec()
+                .map_err(|e| self.failure(e))?
+        };
+        Ok(Answer { status, etag, body })
+    }
+
+    fn failure(&self, e: ureq::Error) -> Failure {
+        match e {
+            ureq::Error::Timeout(_) => Failure::Timeout(self.timeout),
+            ureq::Error::Io(io)
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                ) =>
+            {
+                Failure::Timeout(self.timeout)
+            }
+            ureq::Error::BodyExceedsLimit(n) => Failure::TooLarge(n),
+            other => Failure::Down(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_keeps_callers_away_until_one_probe_is_let_through() {
+        let h = Health::default();
+        let t0 = Instant::now();
+        assert!(h.admit(t0).is_ok());
+        assert_eq!(h.failed(t0, "connection refused"), Duration::from_secs(1));
+        match h.admit(t0 + Duration::from_millis(500)) {
+            Err(Failure::BackingOff { last, .. }) => assert_eq!(last, "connection refused"),
+            other => panic!("{other:?}"),
+        }
+        let later = t0 + Duration::from_secs(1);
+        assert!(
+            h.admit(later).is_ok(),
+            "the first caller after the wait probes"
+        );
+        assert!(h.admit(later).is_err(), "others wait for the probe");
+        assert_eq!(h.failed(later, "still refused"), Duration::from_secs(2));
+        h.succeeded();
+        assert!(h.admit(later).is_ok());
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_a_minute() {
+        let waits: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(backoff(u32::MAX), BACKOFF_MAX);
+    }
+
+    #[test]
+    fn the_token_goes_to_the_upstream_origin_only() {
+        let c = Client::new(&Settings {
+            mode: crate::config::UplinkMode::Proxy,
+            url: Some("https://upstream.example.test/npm".into()),
+            token: Some(Secret("s3cret".into())),
+            timeout: Duration::from_secs(1),
+            maxage: Duration::from_secs(1),
+            offline: false,
+            private_scopes: vec![],
+        });
+        let auth = |url: &str| {
+            c.authorize(c.agent.get(url), url)
+                .headers_ref()
+                .and_then(|h| h.get("authorization").cloned())
+        };
+        assert_eq!(
+            auth("https://UPSTREAM.example.test/npm/pkg").unwrap(),
+            "Bearer s3cret"
+        );
+        assert!(auth("https://cdn.example.test/pkg/-/pkg-1.0.0.tgz").is_none());
+        assert!(auth("http://upstream.example.test/npm/pkg").is_none());
+        assert!(auth("https://upstream.example.test:8443/npm/pkg").is_none());
+    }
+}

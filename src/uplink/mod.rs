@@ -1,0 +1,514 @@
+//! The upstream registry ("uplink"): which names go there, and what nmr does for them: redirect
+//! the client (`uplink.mode = redirect`), or fetch, cache and serve them itself (`proxy`), and
+//! keep serving the cache when the upstream is gone.
+//!
+//! Only names nmr does not hold go upstream. A local package is never merged with or shadowed
+//! by the upstream; a scope listed in `uplink.private_scopes`, or holding any local package,
+//! never goes upstream at all, so a private name is never answered by a public package.
+
+mod client;
+mod doc;
+mod flight;
+
+use crate::app::{App, Ctx};
+use crate::config::{self, UplinkMode};
+use crate::digest::{check_integrity, Digests};
+use crate::error::{Error, Result};
+use crate::http::{Request, Response};
+use crate::name;
+use crate::packument::{self, Origin};
+use crate::store::{blob, meta};
+use client::{Client, Failure};
+use flight::Flights;
+use rusqlite::Connection;
+use serde_json::{json, Map, Value};
+
+/// Largest upstream packument accepted; the biggest public ones are tens of megabytes.
+const MAX_PACKUMENT: u64 = 256 << 20;
+
+/// Largest upstream audit answer accepted.
+const MAX_AUDIT: u64 = 32 << 20;
+
+/// Blob-store directory for upstream tarballs. No package name starts with `_`, so these keys
+/// never meet the keys of published tarballs.
+const BLOB_DIR: &str = "_uplink";
+
+/// The `Warning` header of a cached answer the upstream could not confirm (RFC 7234 §5.5.1).
+const STALE: &str = "110 - \"Response is Stale\"";
+
+/// The uplink's shared state: the HTTP client (with the upstream's health) and the fetches in
+/// progress.
+pub struct Uplink {
+    client: Client,
+    flights: Flights,
+}
+
+impl Uplink {
+    pub fn new(settings: &config::Uplink) -> Uplink {
+        Uplink {
+            client: Client::new(settings),
+            flights: Flights::default(),
+        }
+    }
+}
+
+/// Who answers for a name.
+#[derive(Debug, PartialEq)]
+enum Target {
+    /// nmr itself: the name is local, private, or there is no (reachable) uplink.
+    Local,
+    Redirect,
+    Proxy,
+}
+
+fn target(ctx: &Ctx, name: &str) -> Result<Target> {
+    let cfg = &ctx.app.config.uplink;
+    let mode = match cfg.mode {
+        UplinkMode::Off => return Ok(Target::Local),
+        // Offline, a redirect would send the client to the upstream all the same.
+        UplinkMode::Redirect if cfg.offline => return Ok(Target::Local),
+        UplinkMode::Redirect => Target::Redirect,
+        UplinkMode::Proxy => Target::Proxy,
+    };
+    // Legacy upstream names may hold capitals; every other publishing rule still applies, so
+    // nothing malformed is sent upstream.
+    if name::validate(&name.to_ascii_lowercase()).is_err()
+        || meta::package_rev(ctx.db, name)?.is_some()
+    {
+        return Ok(Target::Local);
+    }
+    if let Some(scope) = name::scope(name) {
+        if cfg.private_scopes.iter().any(|s| s == scope) || meta::scope_has_local(ctx.db, scope)? {
+            return Ok(Target::Local);
+        }
+    }
+    Ok(mode)
+}
+
+/// 302 to the same path (and query) on the upstream.
+fn redirect(ctx: &Ctx, req: &Request) -> Response {
+    let mut location = format!("{}{}", ctx.app.uplink.client.base(), req.path);
+    if !req.query.is_empty() {
+        location = format!("{location}?{}", req.query);
+    }
+    Response::json(302, &json!({"ok": format!("see {location}")})).with_header("Location", location)
+}
+
+/// A cached upstream packument ready to serve.
+struct Cached {
+    rev: i64,
+    /// The upstream could not confirm it (down, or nmr is offline).
+    stale: bool,
+}
+
+fn mark_stale(resp: Response, c: &Cached) -> Response {
+    if c.stale {
+        resp.with_header("Warning", STALE)
+    } else {
+        resp
+    }
+}
+
+fn is_fresh(s: &meta::UplinkState, maxage: std::time::Duration) -> bool {
+    let age = crate::time::now_millis() - s.fetched_at;
+    (0..maxage.as_millis() as i64).contains(&age)
+}
+
+/// The error for something the upstream could not provide.
+fn unavailable(client: &Client, what: &str, f: &Failure) -> Error {
+    let msg = format!(
+        "cannot fetch {what} from the upstream registry {}: {}",
+        client.base(),
+        f.reason()
+    );
+    match f {
+        Failure::Timeout(_) => Error::GatewayTimeout(msg),
+        _ => Error::BadGateway(msg),
+    }
+}
+
+/// `: <text>` from an upstream `{"error": "<text>"}` body, or nothing.
+fn upstream_error(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(|e| format!(": {e}")))
+        .unwrap_or_default()
+}
+
+/// The path segment of a name on a registry: `@scope%2fname` or `name`.
+fn encode(name: &str) -> String {
+    name.replacen('/', "%2f", 1)
+}
+
+/// The cached packument of `name`: fresh for `uplink.maxage`, then revalidated with the
+/// upstream; stale when the upstream cannot answer.
+fn cached(ctx: &mut Ctx, name: &str) -> Result<Cached> {
+    let app = ctx.app;
+    let cfg = &app.config.uplink;
+    let state = meta::uplink_state(ctx.db, name)?;
+    match &state {
+        Some(s) if is_fresh(s, cfg.maxage) => {
+            return Ok(Cached {
+                rev: s.rev,
+                stale: false,
+            })
+        }
+        Some(s) if cfg.offline => {
+            return Ok(Cached {
+                rev: s.rev,
+                stale: true,
+            })
+        }
+        None if cfg.offline => {
+            return Err(Error::NotFound(format!(
+                "package {name} is not in this registry and not cached from the upstream; nmr is offline (uplink.offline), so it does not ask the upstream"
+            )))
+        }
+        _ => {}
+    }
+    let db = &mut *ctx.db;
+    let fetched = app
+        .uplink
+        .flights
+        .run(&format!("packument {name}"), || refresh(app, db, name));
+    match (fetched, meta::uplink_state(ctx.db, name)?) {
+        (Ok(()), Some(s)) => Ok(Cached {
+            rev: s.rev,
+            stale: false,
+        }),
+        (Err(e @ (Error::BadGateway(_) | Error::GatewayTimeout(_))), Some(s)) => {
+            crate::warn!(
+                "uplink: serving the cached packument of {name} stale: {}",
+                e.client_message()
+            );
+            Ok(Cached {
+                rev: s.rev,
+                stale: true,
+            })
+        }
+        (Err(e), _) => Err(e),
+        (Ok(()), None) => Err(Error::Internal(format!(
+            "the upstream packument of {name} is missing right after it was stored"
+        ))),
+    }
+}
+
+/// Fetches or revalidates the packument of `name` and stores the outcome.
+fn refresh(app: &App, db: &mut Connection, name: &str) -> Result<()> {
+    let state = meta::uplink_state(db, name)?;
+    if state
+        .as_ref()
+        .is_some_and(|s| is_fresh(s, app.config.uplink.maxage))
+    {
+        // Someone else refreshed it between our look and our turn.
+        return Ok(());
+    }
+    let client = &app.uplink.client;
+    let url = format!("{}/{}", client.base(), encode(name));
+    let mut headers = vec![("Accept", "application/json")];
+    if let Some(etag) = state.as_ref().and_then(|s| s.etag.as_deref()) {
+        headers.push(("If-None-Match", etag));
+    }
+    let what = format!("package {name}");
+    let a = client
+        .get(&url, &headers, MAX_PACKUMENT)
+        .map_err(|f| unavailable(client, &what, &f))?;
+    let now = crate::time::now_millis();
+    match a.status {
+        304 if state.is_some() => meta::uplink_confirmed(db, name, now),
+        200 => {
+            let doc = doc::build(name, &a.body, a.etag, &app.marker).map_err(|e| {
+                Error::BadGateway(format!(
+                    "the upstream registry {} sent an unusable packument for {name}: {e}",
+                    client.base()
+                ))
+            })?;
+            meta::uplink_store(db, name, now, &doc)?;
+            crate::info!("uplink: cached the packument of {name}");
+            Ok(())
+        }
+        404 => Err(Error::NotFound(format!(
+            "package {name} is neither in this registry nor in the upstream registry {}",
+            client.base()
+        ))),
+        s => Err(Error::BadGateway(format!(
+            "the upstream registry {} answered {s} for {what}{}{}",
+            client.base(),
+            upstream_error(&a.body),
+            if matches!(s, 401 | 403) {
+                " (check uplink.token)"
+            } else {
+                ""
+            }
+        ))),
+    }
+}
+
+/// The cached document as JSON, for the endpoints that answer with a part of it.
+fn cached_doc(
+    ctx: &mut Ctx,
+    req: &Request,
+    name: &str,
+    abbreviated: bool,
+) -> Result<(Value, Cached)> {
+    let c = cached(ctx, name)?;
+    let r = packument::rendered(ctx, req, Origin::Uplink, name, c.rev, abbreviated)?;
+    let doc = serde_json::from_slice(r.body())
+        .map_err(|e| Error::Internal(format!("cached packument of {name}: {e}")))?;
+    Ok((doc, c))
+}
+
+/// `GET /<name>` for a name the upstream answers; `None` when nmr answers itself.
+pub fn packument(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Option<Response>> {
+    Ok(match target(ctx, name)? {
+        Target::Local => None,
+        Target::Redirect => Some(redirect(ctx, req)),
+        Target::Proxy => {
+            let c = cached(ctx, name)?;
+            let resp = packument::serve(ctx, req, Origin::Uplink, name, c.rev)?;
+            Some(mark_stale(resp, &c))
+        }
+    })
+}
+
+/// `GET /-/package/<name>/dist-tags` for a name the upstream answers.
+pub fn dist_tags(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Option<Response>> {
+    Ok(match target(ctx, name)? {
+        Target::Local => None,
+        Target::Redirect => Some(redirect(ctx, req)),
+        Target::Proxy => {
+            let (doc, c) = cached_doc(ctx, req, name, true)?;
+            Some(mark_stale(Response::json(200, &doc["dist-tags"]), &c))
+        }
+    })
+}
+
+/// `GET /<name>/<version-or-tag>` for a name the upstream answers.
+pub fn version(
+    ctx: &mut Ctx,
+    req: &mut Request,
+    name: &str,
+    spec: &str,
+) -> Result<Option<Response>> {
+    Ok(match target(ctx, name)? {
+        Target::Local => None,
+        Target::Redirect => Some(redirect(ctx, req)),
+        Target::Proxy => {
+            let (doc, c) = cached_doc(ctx, req, name, false)?;
+            let version = doc["dist-tags"][spec].as_str().unwrap_or(spec);
+            let v = doc["versions"].get(version).ok_or_else(|| {
+                Error::NotFound(format!(
+                    "{name} has no version or tag {spec:?}; `npm view {name} versions` lists them"
+                ))
+            })?;
+            Some(mark_stale(Response::json(200, v), &c))
+        }
+    })
+}
+
+/// `GET /<name>/-/<file>` for a name the upstream answers: from the cache, else downloaded,
+/// verified and cached first.
+pub fn tarball(
+    ctx: &mut Ctx,
+    req: &mut Request,
+    name: &str,
+    file: &str,
+) -> Result<Option<Response>> {
+    match target(ctx, name)? {
+        Target::Local => return Ok(None),
+        Target::Redirect => return Ok(Some(redirect(ctx, req))),
+        Target::Proxy => {}
+    }
+    let f = match meta::uplink_file(ctx.db, name, file)? {
+        Some(f) => f,
+        None => {
+            // The packument says which files exist and what their bytes must be.
+            cached(ctx, name)?;
+            meta::uplink_file(ctx.db, name, file)?.ok_or_else(|| {
+                Error::NotFound(format!(
+                    "{name} has no file {file:?} in the upstream registry; the packument's dist.tarball has the right URL"
+                ))
+            })?
+        }
+    };
+    let stored = match f.stored {
+        Some(s) => s,
+        None => fetch_tarball(ctx, name, &f.dist)?,
+    };
+    crate::tarball::serve(ctx, req, name, &stored).map(Some)
+}
+
+fn fetch_tarball(ctx: &mut Ctx, name: &str, dist: &meta::UplinkDist) -> Result<meta::File> {
+    let app = ctx.app;
+    if app.config.uplink.offline {
+        return Err(Error::NotFound(format!(
+            "{name}/-/{} is not cached, and nmr is offline (uplink.offline), so it does not ask the upstream",
+            dist.filename
+        )));
+    }
+    let db = &mut *ctx.db;
+    app.uplink
+        .flights
+        .run(&format!("tarball {name}/{}", dist.filename), || {
+            download(app, db, name, dist)
+        })?;
+    meta::uplink_file(ctx.db, name, &dist.filename)?
+        .and_then(|f| f.stored)
+        .ok_or_else(|| {
+            Error::BadGateway(format!(
+                "the upstream packument of {name} changed while {} was downloaded; try again",
+                dist.filename
+            ))
+        })
+}
+
+/// Checks downloaded bytes against every digest the packument gives; at least one is needed.
+fn verify(dist: &meta::UplinkDist, bytes: &[u8]) -> std::result::Result<(), String> {
+    if dist.integrity.is_none() && dist.shasum.is_none() {
+        return Err("the packument gives neither integrity nor shasum for it".into());
+    }
+    if let Some(i) = &dist.integrity {
+        check_integrity(i, bytes)?;
+    }
+    if let Some(s) = &dist.shasum {
+        let got = Digests::of(bytes).sha1_hex;
+        if !s.eq_ignore_ascii_case(&got) {
+            return Err(format!(
+                "shasum {s} does not match the tarball (sha1 {got})"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Downloads one tarball, verifies it and stores it: bytes durable first, then the row.
+fn download(app: &App, db: &Connection, name: &str, dist: &meta::UplinkDist) -> Result<()> {
+    if meta::uplink_file(db, name, &dist.filename)?.is_some_and(|f| f.stored.is_some()) {
+        return Ok(());
+    }
+    let client = &app.uplink.client;
+    let what = format!("{name}/-/{}", dist.filename);
+    let a = client
+        .get(&dist.url, &[], app.config.settings.max_body_size)
+        .map_err(|f| unavailable(client, &what, &f))?;
+    if a.status != 200 {
+        return Err(Error::BadGateway(format!(
+            "the upstream registry {} answered {} for {what} ({}){}",
+            client.base(),
+            a.status,
+            dist.url,
+            upstream_error(&a.body)
+        )));
+    }
+    if let Err(e) = verify(dist, &a.body) {
+        crate::warn!("uplink: refused {what} from {}: {e}", dist.url);
+        return Err(Error::BadGateway(format!(
+            "the upstream registry {} sent a corrupt {what}: {e}; it was refused and not cached",
+            client.base()
+        )));
+    }
+    let digests = Digests::of(&a.body);
+    let key = blob::content_key(&format!("{BLOB_DIR}/{name}"), &dist.filename, &digests);
+    let created = app.blobs.put(&key, &a.body)?;
+    let len = a.body.len() as i64;
+    if meta::uplink_file_stored(db, name, dist, &key, len, &digests.sha1_hex)? {
+        crate::info!("uplink: cached {what} ({len} bytes)");
+    } else if created {
+        app.blobs.delete(&key)?;
+    }
+    Ok(())
+}
+
+/// Forwards the audit of upstream packages to the upstream (proxy mode, when online), leaving
+/// out local and private names. `None` when there is nothing to forward.
+pub fn audit(ctx: &mut Ctx, body: &[u8]) -> Result<Option<Response>> {
+    let cfg = &ctx.app.config.uplink;
+    if cfg.mode != UplinkMode::Proxy || cfg.offline {
+        return Ok(None);
+    }
+    let Ok(Value::Object(asked)) = serde_json::from_slice::<Value>(body) else {
+        return Ok(None);
+    };
+    let mut forwarded = Map::new();
+    for (name, versions) in asked {
+        if target(ctx, &name)? == Target::Proxy {
+            forwarded.insert(name, versions);
+        }
+    }
+    if forwarded.is_empty() {
+        return Ok(None);
+    }
+    let client = &ctx.app.uplink.client;
+    let url = format!("{}/-/npm/v1/security/advisories/bulk", client.base());
+    let body = serde_json::to_vec(&Value::Object(forwarded)).expect("JSON values serialise");
+    let a = client
+        .post_json(&url, &body, MAX_AUDIT)
+        .map_err(|f| unavailable(client, "the audit", &f))?;
+    Ok(Some(Response {
+        status: a.status,
+        headers: vec![("Content-Type", "application/json".into())],
+        body: crate::http::Body::Bytes(a.body),
+    }))
+}
+
+/// Refuses to publish a new local package where the upstream already serves: a name cached
+/// from it (clients would get a mix of two packages under one name), or the first local package
+/// of a scope it serves (which would take the whole scope off the upstream).
+pub fn check_publish(ctx: &Ctx, name: &str) -> Result<()> {
+    let cfg = &ctx.app.config.uplink;
+    if cfg.mode == UplinkMode::Off {
+        return Ok(());
+    }
+    let upstream = ctx.app.uplink.client.base();
+    if meta::uplink_cached(ctx.db, name)? {
+        return Err(Error::Conflict(format!(
+            "{name} is an upstream package: nmr serves it from the upstream registry {upstream}, so it cannot be published here as well; publish it under another name, or under a scope listed in uplink.private_scopes"
+        )));
+    }
+    let Some(scope) = name::scope(name) else {
+        return Ok(());
+    };
+    if cfg.private_scopes.iter().any(|s| s == scope) || meta::scope_has_local(ctx.db, scope)? {
+        return Ok(());
+    }
+    match meta::uplink_cached_in_scope(ctx.db, scope)? {
+        0 => Ok(()),
+        n => Err(Error::Conflict(format!(
+            "scope @{scope} is served by the upstream registry {upstream} ({n} package(s) cached); a local package would take the whole scope off the upstream and hide them; to own the scope here, add @{scope} to uplink.private_scopes"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dist(integrity: Option<&str>, shasum: Option<&str>) -> meta::UplinkDist {
+        meta::UplinkDist {
+            filename: "p-1.0.0.tgz".into(),
+            version: "1.0.0".into(),
+            url: "http://127.0.0.1:9/p/-/p-1.0.0.tgz".into(),
+            integrity: integrity.map(str::to_string),
+            shasum: shasum.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn downloads_are_checked_against_every_digest_given() {
+        let d = Digests::of(b"tarball");
+        assert!(verify(&dist(Some(&d.integrity), Some(&d.sha1_hex)), b"tarball").is_ok());
+        assert!(verify(&dist(None, Some(&d.sha1_hex.to_uppercase())), b"tarball").is_ok());
+        assert!(verify(&dist(Some(&d.integrity), None), b"tarbalL").is_err());
+        assert!(verify(&dist(None, Some(&d.sha1_hex)), b"tarbalL").is_err());
+        assert!(verify(&dist(Some(&d.integrity), Some("00")), b"tarball").is_err());
+        assert!(verify(&dist(None, None), b"tarball")
+            .unwrap_err()
+            .contains("neither"));
+    }
+
+    #[test]
+    fn names_are_encoded_as_clients_send_them() {
+        assert_eq!(encode("@acme/widget"), "@acme%2fwidget");
+        assert_eq!(encode("plainpkg"), "plainpkg");
+    }
+}

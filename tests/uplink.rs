@@ -1,0 +1,689 @@
+//! The upstream registry (uplink), with a second nmr as the upstream (and tiny fakes on
+//! 127.0.0.1 where nmr cannot misbehave on purpose):
+//! - proxy: npm and pnpm install through nmr; with the upstream stopped, clean-cache installs of the same
+//!   tree still work (stale packuments carry a `Warning`), uncached packages and tarballs fail
+//!   with 502 naming upstream and package, and a down upstream is not asked on every request;
+//! - revalidation after `uplink.maxage` (304 keeps the copy, a new upstream version shows up);
+//! - a tarball whose bytes do not match its integrity is refused and not cached;
+//! - concurrent requests for one uncached tarball make one upstream fetch;
+//! - local names and scopes (and `uplink.private_scopes`) never go upstream; publishing over
+//!   an upstream name or scope is refused;
+//! - redirect mode answers 302; offline mode serves only the cache;
+//! - timeouts give 504; audits and the token go to the upstream only as they should;
+//! - configuration errors name the keys, and `nmr config` masks the token.
+
+use crate::support::*;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::{Arc, Barrier, Mutex};
+
+const CORGI: &str = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*";
+
+/// A registry proxying `upstream`, with extra flags.
+fn proxy(upstream: &str, extra: &[&str]) -> Registry {
+    let url = format!("uplink.url={upstream}");
+    let mut args = vec!["--set", "uplink.mode=proxy", "--set", &url];
+    args.extend_from_slice(extra);
+    Registry::start_with(&args, &[])
+}
+
+/// Access-log lines for `method path` (path with query, exactly as requested).
+fn hits(log: &str, method: &str, path: &str) -> usize {
+    let needle = format!(" {method} {path} ");
+    log.lines().filter(|l| l.contains(&needle)).count()
+}
+
+fn db(reg: &Registry) -> rusqlite::Connection {
+    rusqlite::Connection::open_with_flags(
+        reg.dir.path().join("data/nmr.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap()
+}
+
+/// `None` if the proxy knows no such upstream file, else its blob key (`None` until stored).
+fn stored_blob(reg: &Registry, name: &str, file: &str) -> Option<Option<String>> {
+    db(reg)
+        .query_row(
+            "SELECT blob_key FROM uplink_files WHERE name = ?1 AND filename = ?2",
+            [name, file],
+            |r| r.get(0),
+        )
+        .ok()
+}
+
+fn packument_cached(reg: &Registry, name: &str) -> bool {
+    db(reg)
+        .query_row(
+            "SELECT COUNT(*) FROM uplink_packages WHERE name = ?1",
+            [name],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+        == 1
+}
+
+/// Files the proxy stored for upstream tarballs.
+fn uplink_blobs(reg: &Registry) -> Vec<String> {
+    reg.snapshot()
+        .into_keys()
+        .filter(|k| k.starts_with("file _uplink/"))
+        .collect()
+}
+
+/// Asserts an error status and that its `error` text mentions every one of `parts`.
+fn expect_error(r: &Resp, status: u16, parts: &[&str]) {
+    assert_eq!(r.status, status, "{}", r.text());
+    let e = r.error();
+    assert!(
+        parts.iter().all(|p| e.contains(p)),
+        "{e} lacks one of {parts:?}"
+    );
+}
+
+fn versions(doc: &Value) -> Vec<String> {
+    doc["versions"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn npm_publish(c: &Client, work: &Path, manifest: Value) {
+    c.ok("npm", &["publish"], &make_package(work, manifest));
+}
+
+#[test]
+fn uplink_proxy_installs_and_keeps_serving_when_the_upstream_is_gone() {
+    let up = Registry::start();
+    let work = TempDir::new("work");
+    let cu = Client::new(&up);
+    npm_publish(
+        &cu,
+        work.path(),
+        json!({"name": "uplinkdep", "version": "1.0.0", "main": "index.js", "license": "MIT"}),
+    );
+    npm_publish(
+        &cu,
+        work.path(),
+        json!({"name": "@up/lib", "version": "1.0.0", "main": "index.js", "license": "MIT",
+               "dependencies": {"uplinkdep": "^1.0.0"}}),
+    );
+    // Listed in the packument but never installed, so never cached.
+    raw_publish(&up, "@up/lib", "1.1.0");
+    raw_publish(&up, "notfetched", "1.0.0");
+    let up_url = up.url();
+
+    let px = proxy(&up_url, &["--set", "uplink.maxage=1"]);
+    let c = Client::new(&px);
+    let app = make_app(work.path(), "app", json!({"@up/lib": "1.0.0"}));
+    c.ok("npm", &["install"], &app);
+    let installed = std::fs::read_to_string(app.join("node_modules/@up/lib/index.js")).unwrap();
+    assert!(installed.contains("@up/lib@1.0.0"), "{installed}");
+    assert!(app.join("node_modules/uplinkdep/index.js").is_file());
+    let lock: Value =
+        serde_json::from_slice(&std::fs::read(app.join("package-lock.json")).unwrap()).unwrap();
+    assert_eq!(
+        lock["packages"]["node_modules/@up/lib"]["resolved"],
+        format!("{}/@up/lib/-/lib-1.0.0.tgz", px.url()),
+        "clients keep talking to nmr"
+    );
+    assert!(stored_blob(&px, "@up/lib", "lib-1.0.0.tgz")
+        .unwrap()
+        .is_some());
+    assert!(stored_blob(&px, "uplinkdep", "uplinkdep-1.0.0.tgz")
+        .unwrap()
+        .is_some());
+    assert_eq!(uplink_blobs(&px).len(), 2);
+    assert_eq!(
+        hits(
+            &up.settled_log(),
+            "POST",
+            "/-/npm/v1/security/advisories/bulk"
+        ),
+        1,
+        "the install's audit went upstream"
+    );
+    // pnpm resolves from abbreviated packuments.
+    let papp = make_app(work.path(), "papp", json!({"@up/lib": "1.0.0"}));
+    c.pnpm_install(&papp, &work.path().join("pnpm-store"));
+    assert!(papp.join("node_modules/@up/lib/index.js").is_file());
+
+    let _up_dir = up.stop();
+
+    // Once maxage has passed, the upstream cannot confirm the copy: served stale, flagged.
+    let stale = wait_for("a stale packument", || {
+        let r = px.get("/@up%2flib");
+        r.header("warning").is_some().then_some(r)
+    });
+    assert_eq!(stale.status, 200);
+    assert_eq!(stale.header("warning"), Some("110 - \"Response is Stale\""));
+    let doc = stale.json();
+    assert_eq!(versions(&doc), ["1.0.0", "1.1.0"]);
+    assert_eq!(
+        doc["versions"]["1.0.0"]["dist"]["tarball"],
+        format!("{}/@up/lib/-/lib-1.0.0.tgz", px.url())
+    );
+    assert!(px
+        .log()
+        .contains("serving the cached packument of @up/lib stale"));
+
+    // Clean caches: resolving from (stale) packuments, and from the lockfile.
+    let c2 = Client::new(&px);
+    let app2 = make_app(work.path(), "app2", json!({"@up/lib": "1.0.0"}));
+    c2.ok("npm", &["install"], &app2);
+    assert!(app2.join("node_modules/uplinkdep/index.js").is_file());
+    let c3 = Client::new(&px);
+    let app3 = make_app(work.path(), "app3", json!({"@up/lib": "1.0.0"}));
+    std::fs::copy(
+        app.join("package-lock.json"),
+        app3.join("package-lock.json"),
+    )
+    .unwrap();
+    c3.ok("npm", &["ci"], &app3);
+    assert!(app3.join("node_modules/@up/lib/index.js").is_file());
+
+    // What was never cached cannot be had, and the error says from where and what.
+    let out = c2.run(
+        "npm",
+        &["install", "notfetched", "--fetch-retries=0"],
+        &app2,
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        text.contains("502") && text.contains("notfetched") && text.contains(&up_url),
+        "{text}"
+    );
+    expect_error(&px.get("/notfetched"), 502, &["notfetched", &up_url]);
+    assert!(!packument_cached(&px, "notfetched"));
+
+    let r = px.get("/@up/lib/-/lib-1.1.0.tgz");
+    expect_error(&r, 502, &["@up/lib/-/lib-1.1.0.tgz", &up_url]);
+    assert_eq!(stored_blob(&px, "@up/lib", "lib-1.1.0.tgz"), Some(None));
+    assert_eq!(uplink_blobs(&px).len(), 2, "nothing new stored");
+
+    // Backing off: a burst of requests does not become a burst of connection attempts.
+    let failures = |log: &str| log.matches("not contacting").count();
+    let before = failures(&px.settled_log());
+    for _ in 0..10 {
+        assert_eq!(px.get("/notfetched").status, 502);
+    }
+    let after = failures(&px.settled_log());
+    assert!(
+        after - before <= 1,
+        "{} attempts for 10 requests",
+        after - before
+    );
+}
+
+#[test]
+fn uplink_revalidates_after_maxage_and_shows_new_upstream_versions() {
+    let up = Registry::start();
+    raw_publish(&up, "fresh", "1.0.0");
+    let px = proxy(&up.url(), &["--set", "uplink.maxage=1"]);
+
+    let first = px.get("/fresh");
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(versions(&first.json()), ["1.0.0"]);
+    assert!(first.header("warning").is_none());
+
+    // After maxage the copy is revalidated; the upstream's 304 keeps it.
+    wait_for("a revalidation answered 304", || {
+        assert_eq!(px.get("/fresh").status, 200);
+        up.log().contains("GET /fresh 304").then_some(())
+    });
+
+    let tgz = raw_publish(&up, "fresh", "1.1.0");
+    let doc = wait_for("the new version through the proxy", || {
+        let doc = px.get("/fresh").json();
+        (versions(&doc).len() == 2).then_some(doc)
+    });
+    assert_eq!(doc["dist-tags"]["latest"], "1.1.0");
+    assert_eq!(
+        doc["versions"]["1.1.0"]["dist"]["tarball"],
+        format!("{}/fresh/-/fresh-1.1.0.tgz", px.url())
+    );
+    let got = px.get("/fresh/-/fresh-1.1.0.tgz");
+    assert_eq!((got.status, &got.body), (200, &tgz));
+
+    // The abbreviated form, ETags and the other read endpoints work for proxied names too.
+    let abbr = px.request("GET", "/fresh", &[("Accept", CORGI)], b"");
+    assert_eq!(
+        abbr.header("content-type"),
+        Some("application/vnd.npm.install-v1+json")
+    );
+    let a = abbr.json();
+    assert!(a.get("readme").is_none() && a["versions"]["1.1.0"].get("description").is_none());
+    assert_eq!(
+        a["versions"]["1.1.0"]["dist"],
+        doc["versions"]["1.1.0"]["dist"]
+    );
+    let etag = abbr.header("etag").unwrap().to_string();
+    let again = px.request(
+        "GET",
+        "/fresh",
+        &[("Accept", CORGI), ("If-None-Match", &etag)],
+        b"",
+    );
+    assert_eq!(again.status, 304);
+    assert_eq!(
+        px.get("/-/package/fresh/dist-tags").json(),
+        json!({"latest": "1.1.0"})
+    );
+    let v = px.get("/fresh/latest").json();
+    assert_eq!(v["version"], "1.1.0");
+    assert_eq!(
+        v["dist"]["tarball"],
+        doc["versions"]["1.1.0"]["dist"]["tarball"]
+    );
+    assert_eq!(px.get("/nosuchpkg").status, 404);
+}
+
+#[test]
+fn uplink_refuses_a_tarball_that_does_not_match_its_integrity() {
+    let up = Registry::start();
+    raw_publish(&up, "corrupt", "1.0.0");
+    let blob_dir = up.dir.path().join("data/storage/corrupt");
+    let blob = std::fs::read_dir(&blob_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&blob, fake_tgz("tampered")).unwrap();
+
+    let px = proxy(&up.url(), &[]);
+    for attempt in 1..=2 {
+        let r = px.get("/corrupt/-/corrupt-1.0.0.tgz");
+        expect_error(&r, 502, &["corrupt-1.0.0.tgz", "integrity", &up.url()]);
+        assert_eq!(stored_blob(&px, "corrupt", "corrupt-1.0.0.tgz"), Some(None));
+        assert!(uplink_blobs(&px).is_empty());
+        assert_eq!(
+            hits(&up.settled_log(), "GET", "/corrupt/-/corrupt-1.0.0.tgz"),
+            attempt,
+            "a refused download is not cached, so it is fetched again"
+        );
+    }
+}
+
+#[test]
+fn uplink_fetches_an_uncached_tarball_once_for_concurrent_requests() {
+    let up = Registry::start();
+    let tgz = raw_publish(&up, "busy", "1.0.0");
+    let px = Arc::new(proxy(&up.url(), &["--workers", "8"]));
+    let barrier = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (px, barrier) = (px.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                px.get("/busy/-/busy-1.0.0.tgz")
+            })
+        })
+        .collect();
+    for t in threads {
+        let r = t.join().unwrap();
+        assert_eq!((r.status, &r.body), (200, &tgz));
+    }
+    let log = up.settled_log();
+    assert_eq!(hits(&log, "GET", "/busy/-/busy-1.0.0.tgz"), 1, "{log}");
+    assert_eq!(hits(&log, "GET", "/busy"), 1, "{log}");
+    assert_eq!(uplink_blobs(&px).len(), 1);
+}
+
+#[test]
+fn uplink_never_mixes_local_names_or_scopes_with_the_upstream() {
+    let up = Registry::start();
+    for (name, version) in [
+        ("shared", "1.0.0"),
+        ("shared", "2.0.0"),
+        ("@corp/a", "1.0.0"),
+        ("@internal/x", "1.0.0"),
+        ("@pub/ok", "1.0.0"),
+    ] {
+        raw_publish(&up, name, version);
+    }
+    let px = proxy(
+        &up.url(),
+        &["--set", "uplink.private_scopes=@internal,@other"],
+    );
+    let local = fake_tgz("the local shared");
+    let r = px.put_json(
+        "/shared",
+        &publish_body("shared", "1.0.0", &local, "latest"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    raw_publish(&px, "@corp/b", "1.0.0");
+
+    let doc = px.get("/shared").json();
+    assert_eq!(versions(&doc), ["1.0.0"], "never merged with the upstream");
+    assert_eq!(
+        doc["versions"]["1.0.0"]["dist"]["integrity"],
+        integrity(&local)
+    );
+    assert_eq!(px.get("/shared/-/shared-1.0.0.tgz").body, local);
+    assert_eq!(px.get("/shared/-/shared-2.0.0.tgz").status, 404);
+    assert_eq!(
+        px.get("/-/package/shared/dist-tags").json(),
+        json!({"latest": "1.0.0"})
+    );
+    for path in [
+        "/@corp%2fa",
+        "/@corp/a/-/a-1.0.0.tgz",
+        "/-/package/@corp%2fa/dist-tags",
+        "/@internal%2fx",
+        "/@internal/x/-/x-1.0.0.tgz",
+    ] {
+        assert_eq!(px.get(path).status, 404, "{path}");
+    }
+    assert_eq!(
+        px.get("/@pub%2fok").status,
+        200,
+        "other names do go upstream"
+    );
+    let log = up.settled_log();
+    for never in ["/shared", "@corp", "@internal"] {
+        assert!(
+            !log.lines()
+                .any(|l| l.contains(" GET ") && l.contains(never)),
+            "{never} was asked upstream:\n{log}"
+        );
+    }
+
+    // Publishing where the upstream serves is refused, and changes nothing.
+    let before = px.snapshot();
+    let r = px.put_json(
+        "/@pub%2fok",
+        &publish_body("@pub/ok", "9.0.0", &fake_tgz("hijack"), "latest"),
+    );
+    expect_error(&r, 409, &["@pub/ok", "upstream"]);
+    let r = px.put_json(
+        "/@pub%2fnew",
+        &publish_body("@pub/new", "1.0.0", &fake_tgz("new"), "latest"),
+    );
+    expect_error(&r, 409, &["@pub", "uplink.private_scopes"]);
+    assert_eq!(px.snapshot(), before);
+    // A private scope may be published to.
+    raw_publish(&px, "@other/mine", "1.0.0");
+}
+
+#[test]
+fn uplink_redirect_mode_sends_clients_to_the_same_path_upstream() {
+    let up = Registry::start();
+    let work = TempDir::new("work");
+    npm_publish(
+        &Client::new(&up),
+        work.path(),
+        json!({"name": "redir", "version": "1.0.0", "main": "index.js", "license": "MIT"}),
+    );
+    let px = Registry::start_with(
+        &[
+            "--set",
+            "uplink.mode=redirect",
+            "--set",
+            &format!("uplink.url={}/", up.url()),
+        ],
+        &[],
+    );
+    raw_publish(&px, "localpkg", "1.0.0");
+    for path in [
+        "/redir",
+        "/@x%2fy?write=true",
+        "/redir/-/redir-1.0.0.tgz",
+        "/-/package/redir/dist-tags",
+        "/redir/1.0.0",
+    ] {
+        let r = px.get(path);
+        assert_eq!(r.status, 302, "{path}");
+        assert_eq!(
+            r.header("location"),
+            Some(format!("{}{path}", up.url()).as_str())
+        );
+    }
+    assert_eq!(px.get("/localpkg").status, 200);
+
+    let c = Client::new(&px);
+    let app = make_app(work.path(), "app", json!({"redir": "^1.0.0"}));
+    c.ok("npm", &["install"], &app);
+    assert!(app.join("node_modules/redir/index.js").is_file());
+    let lock = std::fs::read_to_string(app.join("package-lock.json")).unwrap();
+    assert!(
+        lock.contains(&format!("{}/redir/-/redir-1.0.0.tgz", up.url())),
+        "{lock}"
+    );
+    assert!(px.snapshot().keys().all(|k| !k.starts_with("uplink")));
+}
+
+#[test]
+fn uplink_offline_serves_only_the_cache_and_never_asks_the_upstream() {
+    let up = Registry::start();
+    let tgz = raw_publish(&up, "offl", "1.0.0");
+    raw_publish(&up, "never", "1.0.0");
+    let px = proxy(&up.url(), &["--set", "uplink.maxage=1"]);
+    assert_eq!(px.get("/offl/-/offl-1.0.0.tgz").body, tgz);
+    let dir = px.stop();
+
+    let seen = up.settled_log().lines().count();
+    let args = [
+        "--set",
+        "uplink.mode=proxy",
+        "--set",
+        &format!("uplink.url={}", up.url()),
+        "--set",
+        "uplink.maxage=1",
+        "--offline",
+    ];
+    let px = Registry::start_in(dir, &args, &[]);
+    let doc = px.get("/offl").json();
+    assert_eq!(versions(&doc), ["1.0.0"]);
+    assert_eq!(px.get("/offl/-/offl-1.0.0.tgz").body, tgz);
+    expect_error(&px.get("/never"), 404, &["never", "offline"]);
+    let audit = px.request(
+        "POST",
+        "/-/npm/v1/security/advisories/bulk",
+        &[("Content-Type", "application/json")],
+        br#"{"offl":["1.0.0"]}"#,
+    );
+    assert_eq!(
+        audit.status, 404,
+        "offline: nothing was audited, and nmr says so"
+    );
+    assert!(audit.error().contains("no security advisory data"));
+    // The marker request itself is the only new line.
+    assert_eq!(up.settled_log().lines().count(), seen + 1);
+}
+
+/// One request as a fake upstream saw it.
+#[derive(Clone, Debug)]
+struct Seen {
+    method: String,
+    url: String,
+    auth: Option<String>,
+    body: Vec<u8>,
+}
+
+/// A tiny HTTP server on 127.0.0.1 that records requests and answers with `answer`.
+struct Fake {
+    server: Arc<tiny_http::Server>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Fake {
+    fn start(answer: impl Fn(&Seen) -> (u16, Vec<u8>) + Send + 'static) -> Fake {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (s, log) = (server.clone(), seen.clone());
+        std::thread::spawn(move || {
+            for mut rq in s.incoming_requests() {
+                let mut body = Vec::new();
+                std::io::Read::read_to_end(rq.as_reader(), &mut body).unwrap();
+                let req = Seen {
+                    method: rq.method().to_string(),
+                    url: rq.url().to_string(),
+                    auth: rq
+                        .headers()
+                        .iter()
+                        .find(|h| h.field.equiv("Authorization"))
+                        .map(|h| h.value.to_string()),
+                    body,
+                };
+                let (status, bytes) = answer(&req);
+                log.lock().unwrap().push(req);
+                let _ = rq.respond(tiny_http::Response::from_data(bytes).with_status_code(status));
+            }
+        });
+        Fake { server, seen }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.server.server_addr().to_ip().unwrap())
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+#[test]
+fn uplink_audits_go_upstream_without_local_or_private_names() {
+    let advisory = json!({"leftpad": [{"id": 1001, "title": "Prototype pollution", "severity": "high",
+                                       "vulnerable_versions": "<2.0.0"}]});
+    let answer = serde_json::to_vec(&advisory).unwrap();
+    let fake = Fake::start(move |r| {
+        if r.method == "POST" {
+            (200, answer.clone())
+        } else {
+            (404, br#"{"error":"no"}"#.to_vec())
+        }
+    });
+    let px = proxy(
+        &fake.url(),
+        &[
+            "--set",
+            "uplink.private_scopes=@internal",
+            "--set",
+            "uplink.token=s3cret",
+        ],
+    );
+    raw_publish(&px, "localsecret", "1.0.0");
+    let body = json!({"localsecret": ["1.0.0"], "@internal/x": ["1.0.0"], "leftpad": ["1.0.0"]});
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, body.to_string().as_bytes()).unwrap();
+    let r = px.request(
+        "POST",
+        "/-/npm/v1/security/advisories/bulk",
+        &[
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "gzip"),
+        ],
+        &gz.finish().unwrap(),
+    );
+    assert_eq!((r.status, r.json()), (200, advisory));
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].url, "/-/npm/v1/security/advisories/bulk");
+    let sent: Value = serde_json::from_slice(&seen[0].body).unwrap();
+    assert_eq!(sent, json!({"leftpad": ["1.0.0"]}));
+    assert_eq!(seen[0].auth.as_deref(), Some("Bearer s3cret"));
+
+    // Only local names: nothing to ask.
+    let r = px.request(
+        "POST",
+        "/-/npm/v1/security/advisories/bulk",
+        &[("Content-Type", "application/json")],
+        br#"{"localsecret":["1.0.0"]}"#,
+    );
+    assert_eq!(r.status, 404, "local names have no advisory data here");
+    assert_eq!(fake.seen().len(), 1);
+}
+
+#[test]
+fn uplink_sends_the_token_to_the_upstream_origin_only() {
+    let cdn = Fake::start(|_| (200, fake_tgz("from the cdn")));
+    let tgz = fake_tgz("from the cdn");
+    let doc = json!({
+        "name": "cdnpkg", "dist-tags": {"latest": "1.0.0"},
+        "versions": {"1.0.0": {"name": "cdnpkg", "version": "1.0.0", "dist": {
+            "tarball": format!("{}/cdnpkg/-/cdnpkg-1.0.0.tgz", cdn.url()),
+            "integrity": integrity(&tgz), "shasum": sha1_hex(&tgz)}}}
+    });
+    let body = serde_json::to_vec(&doc).unwrap();
+    let registry = Fake::start(move |_| (200, body.clone()));
+    let px = proxy(&registry.url(), &["--set", "uplink.token=s3cret"]);
+    let r = px.get("/cdnpkg/-/cdnpkg-1.0.0.tgz");
+    assert_eq!((r.status, &r.body), (200, &tgz));
+    let asked = registry.seen();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].url, "/cdnpkg");
+    assert_eq!(asked[0].auth.as_deref(), Some("Bearer s3cret"));
+    let fetched = cdn.seen();
+    assert_eq!(fetched.len(), 1);
+    assert_eq!(
+        fetched[0].auth, None,
+        "the token never leaves the upstream origin"
+    );
+}
+
+#[test]
+fn uplink_timeouts_answer_504_and_refusals_502() {
+    // Accepts connections (the kernel does) but never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let px = proxy(&silent_url, &["--set", "uplink.timeout=1"]);
+    let started = std::time::Instant::now();
+    expect_error(&px.get("/slowpkg"), 504, &["slowpkg", &silent_url]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert!(!packument_cached(&px, "slowpkg"));
+
+    let refusing = Fake::start(|_| (401, br#"{"error":"bad token"}"#.to_vec()));
+    let px = proxy(&refusing.url(), &[]);
+    let r = px.get("/private-thing");
+    expect_error(
+        &r,
+        502,
+        &["private-thing", "401", "bad token", "uplink.token"],
+    );
+}
+
+#[test]
+fn uplink_configuration_errors_name_the_keys_and_the_token_is_masked() {
+    let dir = TempDir::new("uplink-cli");
+    let out = nmr_command(dir.path())
+        .args(["serve", "--set", "uplink.mode=proxy"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("uplink.mode") && err.contains("uplink.url"),
+        "{err}"
+    );
+    assert!(!dir.path().join("data").exists());
+
+    let out = nmr_command(dir.path())
+        .args(["config", "--offline"])
+        .env("NMR_UPLINK__TOKEN", "s3cret")
+        .env("NMR_UPLINK__PRIVATE_SCOPES", "@acme,corp")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(
+        text.contains("token = \"********\"  # environment variable NMR_UPLINK__TOKEN"),
+        "{text}"
+    );
+    assert!(text.contains("offline = true  # flag --offline"), "{text}");
+    assert!(
+        text.contains("private_scopes = [\"@acme\", \"@corp\"]"),
+        "{text}"
+    );
+}
