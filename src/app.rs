@@ -24,6 +24,8 @@ pub struct App {
     pub uplink: Uplink,
     /// The stand-in for the base URL inside stored packument templates.
     pub marker: String,
+    /// HTTP client for the GitHub API (github mode).
+    pub github: ureq::Agent,
     locks: Vec<Mutex<()>>,
 }
 
@@ -31,6 +33,8 @@ pub struct App {
 pub struct Ctx<'a> {
     pub app: &'a App,
     pub db: &'a mut Connection,
+    /// The caller, once the route's access check has run.
+    pub who: crate::auth::Identity,
 }
 
 impl App {
@@ -54,6 +58,7 @@ impl App {
             blobs,
             cache: Cache::new(&marker),
             marker,
+            github: crate::auth::github::agent(),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }

@@ -1,6 +1,7 @@
-//! Command-line parsing and the subcommands: `nmr serve` (the default), `nmr config` and
-//! `nmr storage copy`.
+//! Command-line parsing and the subcommands: `nmr serve` (the default), `nmr config`,
+//! `nmr storage copy`, and the account commands `nmr user` / `nmr token` (see `accounts`).
 
+use crate::accounts;
 use crate::config::{self, Config, Inputs, StorageType};
 use crate::store::{blob::BlobStore, copy, meta};
 use std::io::IsTerminal;
@@ -56,6 +57,8 @@ const SWITCHES: &[(&str, &str)] = &[
 enum Command {
     Serve,
     Config,
+    /// `nmr user ...` (false) or `nmr token ...` (true), with the words after it.
+    Accounts(bool),
     /// `storage copy`; the ends are checked after parsing.
     StorageCopy,
 }
@@ -95,7 +98,8 @@ impl CopyEnds {
     }
 }
 
-fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds), String> {
+fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Vec<String>), String> {
+    let mut rest = Vec::new();
     let mut inputs = Inputs::default();
     let mut ends = CopyEnds::default();
     let mut command = None;
@@ -133,6 +137,20 @@ fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds), String> {
                     ends.from = Some(v);
                 }
             }
+            "user" | "token" if command.is_none() => {
+                command = Some(Command::Accounts(flag == "token"))
+            }
+            f if matches!(command, Some(Command::Accounts(_)))
+                && accounts::VALUE_OPTIONS.contains(&f) =>
+            {
+                rest.push(f.to_string());
+                rest.push(value("a value")?);
+            }
+            f if matches!(command, Some(Command::Accounts(_)))
+                && (accounts::SWITCH_OPTIONS.contains(&f) || !f.starts_with("--")) =>
+            {
+                rest.push(f.to_string());
+            }
             "--config" => inputs.config_path = Some(PathBuf::from(value("a path")?)),
             "--set" => {
                 let kv = value("KEY=VALUE")?;
@@ -158,7 +176,7 @@ fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds), String> {
             }
         }
     }
-    Ok((command.unwrap_or(Command::Serve), inputs, ends))
+    Ok((command.unwrap_or(Command::Serve), inputs, ends, rest))
 }
 
 /// `nmr storage copy`: exit 0 when every tarball is at the destination and verified, 1 when
@@ -231,14 +249,17 @@ fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
 /// Runs the command line and returns the process exit code.
 pub fn main(args: Vec<String>) -> i32 {
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        print!("{USAGE}");
+        print!(
+            "{USAGE}\naccounts (auth.type = local):\n{}",
+            accounts::USAGE
+        );
         return 0;
     }
     if args.iter().any(|a| a == "--version" || a == "-V") {
         println!("nmr {}", env!("CARGO_PKG_VERSION"));
         return 0;
     }
-    let (command, mut inputs, ends) = match parse(&args) {
+    let (command, mut inputs, ends, rest) = match parse(&args) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("nmr: {e}");
@@ -268,6 +289,7 @@ pub fn main(args: Vec<String>) -> i32 {
             0
         }
         Command::StorageCopy => storage_copy(&effective.config, ends),
+        Command::Accounts(token) => accounts::run(&effective.config, token, &rest),
         Command::Serve => {
             crate::log::set_level(effective.config.log_level);
             if let Some(f) = &effective.file {

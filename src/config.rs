@@ -113,9 +113,45 @@ pub const KEYS: &[Key] = &[
     ),
     key(
         "auth.type",
-        Kind::Choice(&["none"]),
+        Kind::Choice(&["none", "local", "github"]),
         "none",
-        "who may do what: none = anyone may do anything (development only)",
+        "who may do what: none = anyone may do anything (development only); local = users and tokens kept by nmr; github = GitHub tokens and repository permissions",
+    ),
+    key(
+        "auth.read",
+        Kind::Choice(&["public", "authenticated"]),
+        "authenticated",
+        "who may install: everyone, or only authenticated users (with auth.type = github: those who can read the package's repository)",
+    ),
+    key(
+        "auth.local.allow_registration",
+        Kind::Bool,
+        "false",
+        "let anyone create an account with npm adduser (otherwise the operator runs nmr user add)",
+    ),
+    key(
+        "auth.github.host",
+        Kind::Text,
+        "github.com",
+        "GitHub host; any other host is taken as GitHub Enterprise (API at https://HOST/api/v3)",
+    ),
+    key(
+        "auth.github.api_url",
+        Kind::BaseUrl,
+        "",
+        "GitHub API base URL, overriding the one derived from auth.github.host",
+    ),
+    key(
+        "auth.github.allow_unscoped",
+        Kind::Bool,
+        "false",
+        "allow unscoped packages in github mode (their repository still decides who may publish)",
+    ),
+    key(
+        "auth.github.cache.ttl",
+        Kind::Seconds { min: 0, max: MAX_SECONDS },
+        "300",
+        "seconds a GitHub answer is used before it is revalidated",
     ),
     key(
         "storage.type",
@@ -372,9 +408,33 @@ pub struct Uplink {
     pub private_scopes: Vec<String>,
 }
 
+/// Which authentication mode is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthType {
+    None,
+    Local,
+    GitHub,
+}
+
+/// `auth.*` settings.
+#[derive(Clone, Debug)]
+pub struct Auth {
+    pub kind: AuthType,
+    /// `auth.read = "public"`: installs need no credentials.
+    pub read_public: bool,
+    pub allow_registration: bool,
+    /// GitHub API base URL without a trailing slash.
+    pub github_api: String,
+    pub github_allow_unscoped: bool,
+    pub github_cache_ttl: u64,
+    /// The host repository URLs must name in github mode.
+    pub github_host: String,
+}
+
 /// The effective, checked configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
+    pub auth: Auth,
     pub server: Server,
     pub log_level: Level,
     pub settings: Settings,
@@ -797,7 +857,26 @@ pub fn load(inputs: &Inputs) -> Result<Effective, String> {
             .collect(),
         other => unreachable!("uplink.private_scopes holds {other:?}"),
     };
+    let github_host = text("auth.github.host").trim().to_ascii_lowercase();
+    let github_api = match text("auth.github.api_url") {
+        u if !u.is_empty() => u,
+        _ if github_host == "github.com" => "https://api.github.com".to_string(),
+        _ => format!("https://{github_host}/api/v3"),
+    };
     let config = Config {
+        auth: Auth {
+            kind: match text("auth.type").as_str() {
+                "local" => AuthType::Local,
+                "github" => AuthType::GitHub,
+                _ => AuthType::None,
+            },
+            read_public: text("auth.read") == "public",
+            allow_registration: boolean("auth.local.allow_registration"),
+            github_api,
+            github_allow_unscoped: boolean("auth.github.allow_unscoped"),
+            github_cache_ttl: int("auth.github.cache.ttl"),
+            github_host,
+        },
         server: Server {
             host: text("server.host"),
             port: int("server.port") as u16,
@@ -1001,7 +1080,7 @@ mod tests {
         assert!(load(&i).unwrap_err().contains("settings.max_body_size"));
 
         let mut i = inputs(&d);
-        i.env.push(("NMR_AUTH__TYPE".into(), "github".into()));
+        i.env.push(("NMR_AUTH__TYPE".into(), "ldap".into()));
         assert!(load(&i).unwrap_err().contains("auth.type"));
 
         let mut i = inputs(&d);

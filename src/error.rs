@@ -9,6 +9,10 @@ use std::fmt;
 pub enum Error {
     /// 400: the request is malformed or breaks a publishing rule.
     BadRequest(String),
+    /// 401: no credentials, or credentials that are wrong, expired or revoked.
+    Unauthorized(String),
+    /// 403: the caller is known but may not do this.
+    Forbidden(String),
     /// 404: no such package, version, tag, file or endpoint.
     NotFound(String),
     /// 405: the path exists but not for this method.
@@ -40,6 +44,8 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::BadRequest(_) => 400,
+            Error::Unauthorized(_) => 401,
+            Error::Forbidden(_) => 403,
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) => 409,
@@ -56,6 +62,8 @@ impl Error {
     pub fn client_message(&self) -> &str {
         match self {
             Error::BadRequest(m)
+            | Error::Unauthorized(m)
+            | Error::Forbidden(m)
             | Error::NotFound(m)
             | Error::MethodNotAllowed(m)
             | Error::Conflict(m)

@@ -28,6 +28,8 @@ pub struct Request<'a> {
     pub query: String,
     headers: Vec<(String, String)>,
     body: &'a mut dyn Read,
+    /// The peer's address, for tokens limited to address ranges.
+    pub remote: Option<std::net::IpAddr>,
 }
 
 impl<'a> Request<'a> {
@@ -49,7 +51,34 @@ impl<'a> Request<'a> {
             query: query.to_string(),
             headers,
             body,
+            remote: None,
         }
+    }
+
+    /// The bearer token, if the request carries one.
+    pub fn bearer(&self) -> Option<&str> {
+        let v = self.header("authorization")?.trim();
+        let (scheme, rest) = v.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| rest.trim())
+            .filter(|t| !t.is_empty())
+    }
+
+    /// `(user, password)` from a Basic authorization header.
+    pub fn basic(&self) -> Option<(String, String)> {
+        use base64::Engine;
+        let v = self.header("authorization")?.trim();
+        let (scheme, rest) = v.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()?;
+        let text = String::from_utf8(raw).ok()?;
+        let (u, p) = text.split_once(':')?;
+        Some((u.to_string(), p.to_string()))
     }
 
     /// The first value of a header, if present.

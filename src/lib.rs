@@ -6,8 +6,10 @@
 pub mod log;
 
 pub mod access;
+pub mod accounts;
 pub mod app;
 pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod digest;

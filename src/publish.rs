@@ -62,7 +62,8 @@ pub fn has_attachments(doc: &Map<String, Value>) -> bool {
 pub fn put(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Response> {
     let doc = read_doc(ctx, req, name)?;
     if has_attachments(&doc) {
-        publish(ctx, name, &doc)
+        let repo = crate::auth::check_write(ctx, name, body_repository(&doc))?;
+        publish(ctx, name, &doc, repo)
     } else if ["versions", "dist-tags", "maintainers"]
         .iter()
         .any(|k| doc.contains_key(*k))
@@ -218,7 +219,24 @@ fn stored_manifest(
     (Value::Object(m).to_string(), readme, deprecated)
 }
 
-fn publish(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Response> {
+/// The `repository` a publish body names: at the top, or in a version being published.
+fn body_repository(doc: &Map<String, Value>) -> Option<&Value> {
+    doc.get("repository").or_else(|| {
+        doc.get("versions")?
+            .as_object()?
+            .values()
+            .find_map(|v| v.get("repository"))
+    })
+}
+
+/// Publishes the versions whose tarballs the body carries. `repo` is the GitHub repository to
+/// record for a new package (github mode).
+fn publish(
+    ctx: &mut Ctx,
+    name: &str,
+    doc: &Map<String, Value>,
+    repo: Option<String>,
+) -> Result<Response> {
     if doc.get("name").and_then(Value::as_str) != Some(name) {
         return Err(bad(format!("body has no name field; it must be {name:?}")));
     }
@@ -335,6 +353,9 @@ fn publish(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Respon
             Ok(key)
         })
         .collect();
+    // The publisher, recorded with each version (`_npmUser`) and, on a package without
+    // maintainers (a new one), as its first maintainer.
+    let person = ctx.who.person();
     let commit = stored.and_then(|keys| {
         let now = crate::time::now_rfc3339();
         let tx = meta::write_tx(ctx.db)?;
@@ -342,13 +363,23 @@ fn publish(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Respon
             Some(p) => p.id,
             None => meta::insert_package(&tx, name, &now)?,
         };
+        let unowned = pkg.as_ref().is_none_or(|p| p.maintainers == "[]");
+        if let (Some(p), true) = (&person, unowned) {
+            meta::set_maintainers(&tx, id, &Value::Array(vec![p.clone()]).to_string())?;
+        }
+        if let Some(r) = &repo {
+            meta::set_repository(&tx, id, r)?;
+        }
         let mut replaced = Vec::new();
         for (a, key) in checked.iter().zip(&keys) {
             if a.filename.ends_with(".tgz") {
-                let m = versions[&a.version]
+                let mut m = versions[&a.version]
                     .as_object()
                     .expect("checked above")
                     .clone();
+                if let Some(p) = &person {
+                    m.insert("_npmUser".into(), p.clone());
+                }
                 let (manifest, readme, deprecated) = stored_manifest(m, &a.digests);
                 let readme = readme.or_else(|| readme_top.map(str::to_string));
                 meta::put_version(

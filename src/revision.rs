@@ -7,6 +7,7 @@
 //! written. A stale `_rev` is a 409, so two writers cannot silently undo each other.
 
 use crate::app::Ctx;
+use crate::config::AuthType;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::publish::{has_attachments, read_doc, validate_tag};
@@ -71,6 +72,30 @@ fn maintainers(v: &Value) -> Result<String> {
     Ok(Value::Array(out).to_string())
 }
 
+/// Who may be a maintainer depends on the auth mode: local accounts only, and never an empty
+/// list (nobody could publish again); github mode decides by repository instead.
+fn check_maintainers(ctx: &Ctx, list_json: &str) -> Result<()> {
+    let list: Vec<Value> = serde_json::from_str(list_json).unwrap_or_default();
+    match ctx.app.config.auth.kind {
+        AuthType::None => Ok(()),
+        AuthType::GitHub => Err(bad(
+            "with GitHub authentication, who may publish is decided by the repository's permissions, not by maintainers",
+        )),
+        AuthType::Local => {
+            if list.is_empty() {
+                return Err(bad("a package needs at least one maintainer"));
+            }
+            for m in &list {
+                let n = m["name"].as_str().unwrap_or("");
+                if meta::user(ctx.db, n)?.is_none() {
+                    return Err(bad(format!("there is no user {n:?} on this registry")));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
 /// `PUT /<name>/-rev/<rev>`: unpublish of versions, and owner changes.
 pub fn put(ctx: &mut Ctx, req: &mut Request, name: &str, rev: &str) -> Result<Response> {
     let doc = read_doc(ctx, req, name)?;
@@ -94,6 +119,7 @@ pub fn apply(
     let app = ctx.app;
     let _guard = app.lock_package(name);
     let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
+    crate::auth::check_write(ctx, name, None)?;
     if let Some(rev) = rev {
         check_rev(&pkg, rev)?;
     }
@@ -179,6 +205,9 @@ pub fn apply(
         }
     }
     let new_maintainers = doc.get("maintainers").map(maintainers).transpose()?;
+    if let Some(m) = new_maintainers.as_ref().filter(|m| **m != pkg.maintainers) {
+        check_maintainers(ctx, m)?;
+    }
 
     let changed = !removed.is_empty()
         || !deprecations.is_empty()

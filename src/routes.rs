@@ -3,6 +3,7 @@
 //! reach the same handler with the name `@scope/name`.
 
 use crate::app::Ctx;
+use crate::auth::{self, Access};
 use crate::error::{Error, Result};
 use crate::http::{Method, Request, Response};
 use crate::{
@@ -37,9 +38,11 @@ impl Params {
 
 type Handler = fn(&mut Ctx, &mut Request, &Params) -> Result<Response>;
 
-/// A method, a path pattern and the handler for them. `GET` routes also answer `HEAD`.
+/// A method, a path pattern, the access it needs and its handler. `GET` routes also answer
+/// `HEAD`.
 pub struct Route {
     pub method: Method,
+    pub access: Access,
     pub pattern: &'static [Seg],
     pub handler: Handler,
 }
@@ -48,45 +51,48 @@ use Method::{Delete, Get, Post, Put};
 use Seg::{Lit, Param, Pkg};
 
 macro_rules! route {
-    ($method:ident [$($seg:expr),*] $handler:expr) => {
-        Route { method: $method, pattern: &[$($seg),*], handler: $handler }
+    ($method:ident $access:ident [$($seg:expr),*] $handler:expr) => {
+        Route { method: $method, access: Access::$access, pattern: &[$($seg),*], handler: $handler }
     };
 }
 
 /// Every endpoint. Registry-own paths under `/-/` come first; package paths follow.
 #[rustfmt::skip]
 pub static ROUTES: &[Route] = &[
-    route!(Get [Lit("-"), Lit("ping")] |_, _, _| Ok(Response::json(200, &json!({})))),
-    route!(Get [Lit("-"), Lit("whoami")] |c, r, _| user::whoami(c, r)),
-    route!(Get [Lit("-"), Lit("v1"), Lit("search")] |c, r, _| search::get(c, r)),
-    route!(Get [Lit("-"), Lit("_view"), Lit("starredByUser")] |c, r, _| star::starred_by(c, r)),
-    route!(Post [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), Lit("advisories"), Lit("bulk")] |c, r, _| audit::bulk(c, r)),
-    route!(Post [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), Lit("audits"), Lit("quick")] |c, r, _| audit::tree(c, r)),
-    route!(Post [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), Lit("audits")] |c, r, _| audit::tree(c, r)),
-    route!(Get [Lit("-"), Lit("npm"), Lit("v1"), Lit("tokens")] |c, r, _| user::tokens(c, r)),
-    route!(Post [Lit("-"), Lit("npm"), Lit("v1"), Lit("tokens")] |c, r, _| user::token_change(c, r)),
-    route!(Delete [Lit("-"), Lit("npm"), Lit("v1"), Lit("tokens"), Lit("token"), Param] |c, r, _| user::token_change(c, r)),
-    route!(Delete [Lit("-"), Lit("user"), Lit("token"), Param] |c, r, p| user::logout(c, r, p.arg(0))),
-    route!(Get [Lit("-"), Lit("user"), Param, Lit("package")] |c, r, p| access::user_packages(c, r, p.arg(0))),
-    route!(Get [Lit("-"), Lit("user"), Param] |c, r, p| user::profile(c, r, p.arg(0))),
-    route!(Put [Lit("-"), Lit("user"), Param] |c, r, p| user::login(c, r, p.arg(0))),
-    route!(Put [Lit("-"), Lit("user"), Param, Lit("-rev"), Param] |c, r, p| user::login(c, r, p.arg(0))),
-    route!(Get [Lit("-"), Lit("org"), Param, Lit("package")] |c, r, p| access::scope_packages(c, r, p.arg(0))),
-    route!(Get [Lit("-"), Lit("package"), Pkg, Lit("dist-tags")] tag_list),
-    route!(Put [Lit("-"), Lit("package"), Pkg, Lit("dist-tags"), Param] |c, r, p| tags::set(c, r, &p.pkg, p.arg(0))),
-    route!(Delete [Lit("-"), Lit("package"), Pkg, Lit("dist-tags"), Param] |c, r, p| tags::remove(c, r, &p.pkg, p.arg(0))),
-    route!(Get [Lit("-"), Lit("package"), Pkg, Lit("collaborators")] |c, r, p| access::collaborators(c, r, &p.pkg)),
-    route!(Get [Lit("-"), Lit("package"), Pkg, Lit("visibility")] |c, r, p| access::visibility(c, r, &p.pkg)),
-    route!(Post [Lit("-"), Lit("package"), Pkg, Lit("access")] |c, r, p| access::set_access(c, r, &p.pkg)),
-    route!(Put [Lit("-"), Lit("team"), Param, Param, Lit("package")] |c, r, p| access::teams(c, r, p.arg(0))),
-    route!(Delete [Lit("-"), Lit("team"), Param, Param, Lit("package")] |c, r, p| access::teams(c, r, p.arg(0))),
-    route!(Get [Pkg] packument_get),
-    route!(Put [Pkg] |c, r, p| publish::put(c, r, &p.pkg)),
-    route!(Put [Pkg, Lit("-rev"), Param] |c, r, p| revision::put(c, r, &p.pkg, p.arg(0))),
-    route!(Delete [Pkg, Lit("-rev"), Param] |c, r, p| revision::delete_package(c, r, &p.pkg, p.arg(0))),
-    route!(Get [Pkg, Lit("-"), Param] tarball_get),
-    route!(Delete [Pkg, Lit("-"), Param, Lit("-rev"), Param] |c, r, p| revision::delete_tarball(c, r, &p.pkg, p.arg(0), p.arg(1))),
-    route!(Get [Pkg, Param] version_get),
+    route!(Get Open [Lit("-"), Lit("ping")] |_, _, _| Ok(Response::json(200, &json!({})))),
+    route!(Get Account [Lit("-"), Lit("whoami")] |c, r, _| user::whoami(c, r)),
+    route!(Get Read [Lit("-"), Lit("v1"), Lit("search")] |c, r, _| search::get(c, r)),
+    route!(Get Read [Lit("-"), Lit("_view"), Lit("starredByUser")] |c, r, _| star::starred_by(c, r)),
+    route!(Post Open [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), Lit("advisories"), Lit("bulk")] |c, r, _| audit::bulk(c, r)),
+    route!(Post Open [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), Lit("audits"), Lit("quick")] |c, r, _| audit::tree(c, r)),
+    route!(Post Open [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), Lit("audits")] |c, r, _| audit::tree(c, r)),
+    route!(Get Account [Lit("-"), Lit("npm"), Lit("v1"), Lit("tokens")] |c, r, _| user::tokens(c, r)),
+    route!(Post Account [Lit("-"), Lit("npm"), Lit("v1"), Lit("tokens")] |c, r, _| user::token_create(c, r)),
+    route!(Delete Account [Lit("-"), Lit("npm"), Lit("v1"), Lit("tokens"), Lit("token"), Param] |c, r, p| user::token_revoke(c, r, p.arg(0))),
+    // The token in the path is the credential being given up, so logout needs no other.
+    route!(Delete Open [Lit("-"), Lit("user"), Lit("token"), Param] |c, r, p| user::logout(c, r, p.arg(0))),
+    route!(Get Read [Lit("-"), Lit("user"), Param, Lit("package")] |c, r, p| access::user_packages(c, r, p.arg(0))),
+    route!(Get Account [Lit("-"), Lit("user"), Param] |c, r, p| user::profile(c, r, p.arg(0))),
+    // Login checks the password in the body itself.
+    route!(Put Open [Lit("-"), Lit("user"), Param] |c, r, p| user::login(c, r, p.arg(0))),
+    route!(Put Open [Lit("-"), Lit("user"), Param, Lit("-rev"), Param] |c, r, p| user::login(c, r, p.arg(0))),
+    route!(Get Read [Lit("-"), Lit("org"), Param, Lit("package")] |c, r, p| access::scope_packages(c, r, p.arg(0))),
+    route!(Get Read [Lit("-"), Lit("package"), Pkg, Lit("dist-tags")] tag_list),
+    route!(Put Write [Lit("-"), Lit("package"), Pkg, Lit("dist-tags"), Param] |c, r, p| tags::set(c, r, &p.pkg, p.arg(0))),
+    route!(Delete Write [Lit("-"), Lit("package"), Pkg, Lit("dist-tags"), Param] |c, r, p| tags::remove(c, r, &p.pkg, p.arg(0))),
+    route!(Get Read [Lit("-"), Lit("package"), Pkg, Lit("collaborators")] |c, r, p| access::collaborators(c, r, &p.pkg)),
+    route!(Get Read [Lit("-"), Lit("package"), Pkg, Lit("visibility")] |c, r, p| access::visibility(c, r, &p.pkg)),
+    route!(Post Write [Lit("-"), Lit("package"), Pkg, Lit("access")] |c, r, p| access::set_access(c, r, &p.pkg)),
+    route!(Put Account [Lit("-"), Lit("team"), Param, Param, Lit("package")] |c, r, p| access::teams(c, r, p.arg(0))),
+    route!(Delete Account [Lit("-"), Lit("team"), Param, Param, Lit("package")] |c, r, p| access::teams(c, r, p.arg(0))),
+    route!(Get Read [Pkg] packument_get),
+    // One URL for publish, deprecate and star: the handler checks write access for the first two.
+    route!(Put Account [Pkg] |c, r, p| publish::put(c, r, &p.pkg)),
+    route!(Put Write [Pkg, Lit("-rev"), Param] |c, r, p| revision::put(c, r, &p.pkg, p.arg(0))),
+    route!(Delete Write [Pkg, Lit("-rev"), Param] |c, r, p| revision::delete_package(c, r, &p.pkg, p.arg(0))),
+    route!(Get Read [Pkg, Lit("-"), Param] tarball_get),
+    route!(Delete Write [Pkg, Lit("-"), Param, Lit("-rev"), Param] |c, r, p| revision::delete_tarball(c, r, &p.pkg, p.arg(0), p.arg(1))),
+    route!(Get Read [Pkg, Param] version_get),
 ];
 
 // The GET handlers of package paths ask the uplink first: it answers only for names nmr does
@@ -158,6 +164,10 @@ pub fn dispatch(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     for route in ROUTES {
         if let Some(params) = matches(route.pattern, &segs) {
             if route.method == req.method || (req.method == Method::Head && route.method == Get) {
+                if route.access != Access::Open {
+                    ctx.who = auth::identify(ctx, req)?;
+                }
+                auth::check(ctx, route.access, &params.pkg)?;
                 return (route.handler)(ctx, req, &params);
             }
             path_known = true;

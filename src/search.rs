@@ -103,6 +103,22 @@ pub fn get(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
         size,
         from,
     )?;
+    // In github mode a hit is shown only to those who may read its repository. The page may
+    // then be shorter than `size`; `total` still counts every match.
+    let mut rows = rows;
+    if !ctx.app.config.auth.read_public {
+        let mut readable = Vec::with_capacity(rows.len());
+        for summary in rows {
+            let name = serde_json::from_str::<Value>(&summary)
+                .ok()
+                .and_then(|v| v["name"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            if crate::auth::can_read(ctx, &name)? {
+                readable.push(summary);
+            }
+        }
+        rows = readable;
+    }
     let count = rows.len().max(1) as f64;
     let objects: Vec<Value> = rows
         .iter()

@@ -141,8 +141,14 @@ fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) 
         })
         .collect();
     let resp = {
+        let remote = rq.remote_addr().map(|a| a.ip());
         let mut req = Request::new(m, &url, headers, rq.as_reader());
-        let mut ctx = Ctx { app, db };
+        req.remote = remote;
+        let mut ctx = Ctx {
+            app,
+            db,
+            who: crate::auth::Identity::Nobody,
+        };
         let run = || match declared {
             // Refused before routing, so no handler has to remember the limit.
             Some(n) if n > limit => Err(too_large()),

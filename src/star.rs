@@ -21,6 +21,19 @@ pub fn put(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Respon
     let app = ctx.app;
     let _guard = app.lock_package(name);
     let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
+    // With accounts, a caller may add or remove only their own star.
+    if let Some(me) = ctx.who.name() {
+        let old: Map<String, Value> = serde_json::from_str(&pkg.users).unwrap_or_default();
+        let changed = old
+            .keys()
+            .filter(|k| !set.contains_key(*k))
+            .chain(set.keys().filter(|k| !old.contains_key(*k)));
+        if let Some(other) = changed.into_iter().find(|k| k.as_str() != me) {
+            return Err(Error::Forbidden(format!(
+                "you ({me}) cannot star or unstar for {other}"
+            )));
+        }
+    }
     let tx = meta::write_tx(ctx.db)?;
     meta::set_users(&tx, pkg.id, &Value::Object(set).to_string())?;
     meta::touch(&tx, pkg.id, &crate::time::now_rfc3339())?;

@@ -1,67 +1,42 @@
-//! The user endpoints as `auth.type = "none"` answers them: there are no accounts, every
-//! caller is `anonymous`, and login and logout succeed so clients that insist on them work.
+//! The account endpoints npm's `login`, `adduser`, `whoami`, `logout`, `token` and `owner add`
+//! use, answered for each auth mode: `none` has no accounts (every caller is `anonymous` and
+//! login hands out a token that means nothing); `local` keeps accounts and tokens; `github`
+//! identifies callers by their GitHub token, so logins and nmr tokens do not apply.
 
 use crate::app::Ctx;
+use crate::auth::{local, Identity};
+use crate::config::AuthType;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
-use serde_json::json;
+use crate::store::meta;
+use serde_json::{json, Value};
 
 /// The name every caller has when the registry has no accounts.
 pub const ANONYMOUS: &str = "anonymous";
 
-/// `GET /-/whoami`.
-pub fn whoami(_ctx: &mut Ctx, _req: &mut Request) -> Result<Response> {
-    Ok(Response::json(200, &json!({"username": ANONYMOUS})))
-}
+/// Shortest password accepted for a new account.
+pub const MIN_PASSWORD: usize = 8;
 
-/// `GET /-/user/org.couchdb.user:<name>`: a profile for `npm owner add`. Without accounts any
-/// well-formed name is taken as given, with no e-mail address known.
-pub fn profile(_ctx: &mut Ctx, _req: &mut Request, user: &str) -> Result<Response> {
-    let name = user.strip_prefix("org.couchdb.user:").unwrap_or(user);
-    check_user_name(name)?;
-    Ok(Response::json(
-        200,
-        &json!({"_id": format!("org.couchdb.user:{name}"), "name": name, "email": ""}),
+fn github_has_no(what: &str) -> Error {
+    Error::BadRequest(format!(
+        "this registry uses GitHub authentication: {what}; put a GitHub personal access token in .npmrc as _authToken"
     ))
 }
 
-/// `PUT /-/user/org.couchdb.user:<name>` (login and adduser): any credentials work, so the
-/// answer is a token that, like every token here, grants nothing special.
-pub fn login(ctx: &mut Ctx, req: &mut Request, user: &str) -> Result<Response> {
-    req.read_json(ctx.app.config.settings.max_body_size.min(64 * 1024))?;
-    let name = user.strip_prefix("org.couchdb.user:").unwrap_or(user);
-    check_user_name(name)?;
-    let token = crate::random::hex_token(32)?;
-    Ok(Response::json(
-        201,
-        &json!({"ok": format!("you are {name}; auth.type is none, so any token works"), "token": token}),
-    ))
+fn user_of(path_user: &str) -> &str {
+    path_user
+        .strip_prefix("org.couchdb.user:")
+        .unwrap_or(path_user)
 }
 
-/// `DELETE /-/user/token/<token>` (logout).
-pub fn logout(_ctx: &mut Ctx, _req: &mut Request, _token: &str) -> Result<Response> {
-    Ok(Response::json(200, &json!({"ok": "Logged out"})))
-}
-
-/// `GET /-/npm/v1/tokens`: there are no stored tokens. `urls.next` is null, or pnpm loops.
-pub fn tokens(_ctx: &mut Ctx, _req: &mut Request) -> Result<Response> {
-    Ok(Response::json(
-        200,
-        &json!({"objects": [], "total": 0, "urls": {"next": null}}),
-    ))
-}
-
-/// `POST /-/npm/v1/tokens` and `DELETE /-/npm/v1/tokens/token/<key>`.
-pub fn token_change(_ctx: &mut Ctx, _req: &mut Request) -> Result<Response> {
-    Err(Error::BadRequest("this registry runs with auth.type = none: there are no tokens to create or revoke, and any token is accepted".into()))
-}
-
-fn check_user_name(name: &str) -> Result<()> {
+/// Checks a user name for a new account.
+pub fn check_user_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 214
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !name.starts_with('.');
     if ok {
         Ok(())
     } else {
@@ -69,4 +44,205 @@ fn check_user_name(name: &str) -> Result<()> {
             "user name {name:?} may use only letters, digits, '-', '_' and '.'"
         )))
     }
+}
+
+/// `GET /-/whoami`.
+pub fn whoami(ctx: &mut Ctx, _req: &mut Request) -> Result<Response> {
+    let name = ctx.who.name().unwrap_or(ANONYMOUS);
+    Ok(Response::json(200, &json!({"username": name})))
+}
+
+/// `GET /-/user/org.couchdb.user:<name>`: the profile `npm owner add` looks up.
+pub fn profile(ctx: &mut Ctx, _req: &mut Request, user: &str) -> Result<Response> {
+    let name = user_of(user);
+    match ctx.app.config.auth.kind {
+        AuthType::None => {
+            check_user_name(name)?;
+            Ok(Response::json(
+                200,
+                &json!({"_id": format!("org.couchdb.user:{name}"), "name": name, "email": ""}),
+            ))
+        }
+        AuthType::Local => {
+            let u = meta::user(ctx.db, name)?
+                .ok_or_else(|| Error::NotFound(format!("no user {name:?} on this registry")))?;
+            Ok(Response::json(
+                200,
+                &json!({"_id": format!("org.couchdb.user:{}", u.name), "name": u.name, "email": u.email}),
+            ))
+        }
+        AuthType::GitHub => Err(github_has_no(
+            "package owners are not used (repository permissions decide who may publish)",
+        )),
+    }
+}
+
+/// `PUT /-/user/org.couchdb.user:<name>` (and the legacy `/-rev/<rev>` form): `npm login` and
+/// `npm adduser`. Answers 201 with a token for a right password at once, so clients never take
+/// the 409 detour.
+pub fn login(ctx: &mut Ctx, req: &mut Request, user: &str) -> Result<Response> {
+    let basic = req.basic();
+    let body = req.read_json(64 * 1024)?;
+    let name = user_of(user).to_string();
+    check_user_name(&name)?;
+    if let Some(n) = body.get("name").and_then(Value::as_str) {
+        if n != name {
+            return Err(Error::BadRequest(format!(
+                "body name {n:?} does not match the user in the URL ({name})"
+            )));
+        }
+    }
+    let password = body
+        .get("password")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| basic.filter(|(u, _)| *u == name).map(|(_, p)| p));
+    match ctx.app.config.auth.kind {
+        AuthType::None => {
+            let token = crate::random::hex_token(32)?;
+            Ok(Response::json(
+                201,
+                &json!({"ok": format!("you are {name}; auth.type is none, so any token works"), "token": token}),
+            ))
+        }
+        AuthType::GitHub => Err(github_has_no("there is no login")),
+        AuthType::Local => {
+            let password = password.ok_or_else(|| Error::BadRequest("send a password".into()))?;
+            let account = match local::check_login(ctx.db, &name, &password)? {
+                Some(u) => u,
+                None if meta::user(ctx.db, &name)?.is_none() && ctx.app.config.auth.allow_registration => {
+                    register(ctx, &name, &password, body.get("email").and_then(Value::as_str).unwrap_or(""))?
+                }
+                None => {
+                    return Err(Error::Unauthorized(
+                        "wrong user name or password (new accounts are made by the operator: nmr user add)".into(),
+                    ))
+                }
+            };
+            let spec = local::TokenSpec {
+                name: Some("npm login".into()),
+                ..Default::default()
+            };
+            let (secret, _) = local::create_token(ctx.db, &account.name, spec)?;
+            crate::info!("user {} logged in", account.name);
+            Ok(Response::json(
+                201,
+                &json!({"ok": format!("you are logged in as {}", account.name), "token": secret}),
+            ))
+        }
+    }
+}
+
+/// Creates an account (self-registration, or `nmr user add`).
+pub fn register(ctx: &mut Ctx, name: &str, password: &str, email: &str) -> Result<meta::User> {
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(Error::BadRequest(format!(
+            "passwords need at least {MIN_PASSWORD} characters"
+        )));
+    }
+    let u = meta::User {
+        name: name.to_string(),
+        email: email.to_string(),
+        password: local::hash_password(password)?,
+    };
+    if !meta::insert_user(ctx.db, &u, &crate::time::now_rfc3339())? {
+        return Err(Error::Conflict(format!("user {name} exists")));
+    }
+    crate::info!("registered user {name}");
+    Ok(u)
+}
+
+/// `DELETE /-/user/token/<token>` (logout): revokes the token in the path. Answers 200 even
+/// for an unknown token, so a client can always forget its copy.
+pub fn logout(ctx: &mut Ctx, _req: &mut Request, token: &str) -> Result<Response> {
+    if ctx.app.config.auth.kind == AuthType::Local {
+        meta::delete_token_by_hash(ctx.db, &local::token_hash(token))?;
+    }
+    Ok(Response::json(200, &json!({"ok": "Logged out"})))
+}
+
+fn local_user(ctx: &Ctx) -> Result<String> {
+    match (&ctx.app.config.auth.kind, &ctx.who) {
+        (AuthType::GitHub, _) => Err(github_has_no("nmr keeps no tokens")),
+        (AuthType::None, _) => Err(Error::BadRequest("this registry runs with auth.type = none: there are no tokens to create or revoke, and any token is accepted".into())),
+        (AuthType::Local, Identity::User { name, .. }) => Ok(name.clone()),
+        (AuthType::Local, _) => Err(Error::Unauthorized("log in first: npm login".into())),
+    }
+}
+
+/// `GET /-/npm/v1/tokens`. `urls.next` is null, or pnpm asks again forever.
+pub fn tokens(ctx: &mut Ctx, _req: &mut Request) -> Result<Response> {
+    if ctx.app.config.auth.kind == AuthType::None {
+        return Ok(Response::json(
+            200,
+            &json!({"objects": [], "total": 0, "urls": {"next": null}}),
+        ));
+    }
+    let user = local_user(ctx)?;
+    let objects: Vec<Value> = meta::tokens_of(ctx.db, &user)?
+        .into_iter()
+        .map(|t| {
+            json!({
+                "key": t.key, "token": t.prefix, "name": t.name, "created": t.created, "updated": t.created,
+                "readonly": t.readonly, "cidr_whitelist": serde_json::from_str::<Value>(&t.cidr).unwrap_or(json!([])),
+                "expires": t.expires.map(|e| crate::time::format_millis(e * 1000)),
+            })
+        })
+        .collect();
+    let total = objects.len();
+    Ok(Response::json(
+        200,
+        &json!({"objects": objects, "total": total, "urls": {"next": null}}),
+    ))
+}
+
+/// `POST /-/npm/v1/tokens` (`npm token create`): needs the account's password again.
+pub fn token_create(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
+    let user = local_user(ctx)?;
+    let body = req.read_json(64 * 1024)?;
+    let password = body.get("password").and_then(Value::as_str).unwrap_or("");
+    if local::check_login(ctx.db, &user, password)?.is_none() {
+        return Err(Error::Unauthorized(
+            "wrong password: creating a token needs your password".into(),
+        ));
+    }
+    let list = |k: &str| -> Vec<String> {
+        body.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let readonly = body
+        .get("readonly")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        || body
+            .get("packages_and_scopes_permission")
+            .and_then(Value::as_str)
+            == Some("read-only");
+    let spec = local::TokenSpec {
+        name: body.get("name").and_then(Value::as_str).map(str::to_string),
+        readonly,
+        cidr: list("cidr_whitelist"),
+        expires_days: body.get("expires").and_then(Value::as_u64),
+    };
+    let (secret, t) = local::create_token(ctx.db, &user, spec)?;
+    Ok(Response::json(
+        200,
+        &json!({"token": secret, "key": t.key, "name": t.name, "readonly": t.readonly, "cidr_whitelist": list("cidr_whitelist"), "created": t.created}),
+    ))
+}
+
+/// `DELETE /-/npm/v1/tokens/token/<key>` (`npm token revoke`): one of the caller's tokens.
+pub fn token_revoke(ctx: &mut Ctx, _req: &mut Request, key: &str) -> Result<Response> {
+    let user = local_user(ctx)?;
+    if !meta::delete_token_by_key(ctx.db, key, Some(&user))? {
+        return Err(Error::NotFound(format!("you have no token with id {key}")));
+    }
+    Ok(Response::json(200, &json!({})))
 }

@@ -3,6 +3,8 @@
 
 mod support;
 
+mod auth_github;
+mod auth_local;
 mod blob_contract;
 mod cli;
 mod clients;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Schema version recorded in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS packages (
     modified    TEXT NOT NULL,
     users       TEXT NOT NULL DEFAULT '{}',
     maintainers TEXT NOT NULL DEFAULT '[]',
+    repository  TEXT,
     doc_full    BLOB NOT NULL DEFAULT x'',
     doc_abbrev  BLOB NOT NULL DEFAULT x''
 );
@@ -53,6 +54,30 @@ CREATE TABLE IF NOT EXISTS deleted_versions (
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (
     name, description, keywords, author, maintainers, summary UNINDEXED
+);
+CREATE TABLE IF NOT EXISTS users (
+    name     TEXT PRIMARY KEY,
+    email    TEXT NOT NULL DEFAULT '',
+    password TEXT NOT NULL,
+    created  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    key      TEXT PRIMARY KEY,
+    hash     TEXT NOT NULL UNIQUE,
+    user     TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    prefix   TEXT NOT NULL,
+    name     TEXT,
+    readonly INTEGER NOT NULL DEFAULT 0,
+    cidr     TEXT NOT NULL DEFAULT '[]',
+    created  TEXT NOT NULL,
+    expires  INTEGER
+);
+CREATE TABLE IF NOT EXISTS github_cache (
+    key     TEXT PRIMARY KEY,
+    status  INTEGER NOT NULL,
+    etag    TEXT,
+    body    TEXT NOT NULL,
+    fetched INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dist_tags (
     package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
@@ -106,6 +131,21 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         return Err(Error::Internal(format!("database schema {version} is newer than this nmr understands ({SCHEMA_VERSION}); upgrade nmr")));
     }
     tx.execute_batch(SCHEMA)?;
+    // Columns added after a table was first created; CREATE TABLE IF NOT EXISTS leaves an
+    // existing table as it was.
+    // Rank hits by BM25 with a name hit worth most, then keywords, then description.
+    tx.execute(
+        "INSERT INTO search (search, rank) VALUES ('rank', 'bm25(10.0, 2.0, 4.0, 1.0, 1.0, 0.0)')",
+        [],
+    )?;
+    let has_repository: bool = tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM pragma_table_info('packages') WHERE name = 'repository')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_repository {
+        tx.execute_batch("ALTER TABLE packages ADD COLUMN repository TEXT")?;
+    }
     // Rank hits by BM25 with a name hit worth most, then keywords, then description.
     tx.execute(
         "INSERT INTO search (search, rank) VALUES ('rank', 'bm25(10.0, 2.0, 4.0, 1.0, 1.0, 0.0)')",
@@ -795,6 +835,181 @@ pub fn uplink_cached_in_scope(conn: &Connection, scope: &str) -> Result<i64> {
         params![format!("@{scope}/"), format!("@{scope}0")],
         |r| r.get(0),
     )?)
+}
+
+/// The `owner/repo` a package belongs to in github mode, fixed when it was first published.
+pub fn repository(conn: &Connection, name: &str) -> Result<Option<String>> {
+    let mut st = conn.prepare_cached("SELECT repository FROM packages WHERE name = ?1")?;
+    Ok(st
+        .query_row([name], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
+/// Records the repository of a new package.
+pub fn set_repository(tx: &Transaction, id: i64, repo: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE packages SET repository = ?2 WHERE id = ?1",
+        params![id, repo],
+    )?;
+    Ok(())
+}
+
+/// A local account.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub name: String,
+    pub email: String,
+    /// The password hash in its self-describing form.
+    pub password: String,
+}
+
+/// Looks a user up.
+pub fn user(conn: &Connection, name: &str) -> Result<Option<User>> {
+    let mut st = conn.prepare_cached("SELECT name, email, password FROM users WHERE name = ?1")?;
+    Ok(st
+        .query_row([name], |r| {
+            Ok(User {
+                name: r.get(0)?,
+                email: r.get(1)?,
+                password: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+/// All user names and e-mail addresses.
+pub fn users(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let mut st = conn.prepare_cached("SELECT name, email FROM users ORDER BY name")?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Creates a user; returns false if the name is taken.
+pub fn insert_user(conn: &Connection, u: &User, now: &str) -> Result<bool> {
+    Ok(conn.execute(
+        "INSERT OR IGNORE INTO users (name, email, password, created) VALUES (?1, ?2, ?3, ?4)",
+        params![u.name, u.email, u.password, now],
+    )? > 0)
+}
+
+/// Replaces a user's password hash; returns false if there is no such user.
+pub fn set_password(conn: &Connection, name: &str, hash: &str) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE users SET password = ?2 WHERE name = ?1",
+        params![name, hash],
+    )? > 0)
+}
+
+/// Deletes a user and, with them, their tokens.
+pub fn delete_user(conn: &Connection, name: &str) -> Result<bool> {
+    conn.execute("DELETE FROM tokens WHERE user = ?1", [name])?;
+    Ok(conn.execute("DELETE FROM users WHERE name = ?1", [name])? > 0)
+}
+
+/// A stored token; the secret itself is never stored, only its SHA-256.
+#[derive(Clone, Debug)]
+pub struct Token {
+    /// Public id, used to list and revoke.
+    pub key: String,
+    pub user: String,
+    /// The first characters of the secret, for listings.
+    pub prefix: String,
+    pub name: Option<String>,
+    pub readonly: bool,
+    /// JSON list of CIDR ranges the token may be used from; empty = anywhere.
+    pub cidr: String,
+    pub created: String,
+    /// Unix seconds after which the token is dead.
+    pub expires: Option<i64>,
+}
+
+fn token_row(r: &rusqlite::Row) -> rusqlite::Result<Token> {
+    Ok(Token {
+        key: r.get(0)?,
+        user: r.get(1)?,
+        prefix: r.get(2)?,
+        name: r.get(3)?,
+        readonly: r.get(4)?,
+        cidr: r.get(5)?,
+        created: r.get(6)?,
+        expires: r.get(7)?,
+    })
+}
+
+const TOKEN_COLUMNS: &str = "key, user, prefix, name, readonly, cidr, created, expires";
+
+/// Stores a token under the hash of its secret.
+pub fn insert_token(conn: &Connection, t: &Token, hash: &str) -> Result<()> {
+    conn.execute(
+        &format!("INSERT INTO tokens ({TOKEN_COLUMNS}, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        params![t.key, t.user, t.prefix, t.name, t.readonly, t.cidr, t.created, t.expires, hash],
+    )?;
+    Ok(())
+}
+
+/// The token whose secret hashes to `hash`.
+pub fn token_by_hash(conn: &Connection, hash: &str) -> Result<Option<Token>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"
+    ))?;
+    Ok(st.query_row([hash], token_row).optional()?)
+}
+
+/// A user's tokens, oldest first.
+pub fn tokens_of(conn: &Connection, user: &str) -> Result<Vec<Token>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE user = ?1 ORDER BY created, key"
+    ))?;
+    let rows = st.query_map([user], token_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Revokes a token by its secret's hash; returns whether one was removed.
+pub fn delete_token_by_hash(conn: &Connection, hash: &str) -> Result<bool> {
+    Ok(conn.execute("DELETE FROM tokens WHERE hash = ?1", [hash])? > 0)
+}
+
+/// Revokes one of a user's tokens by key (or, for the operator, any user's with `user` None).
+pub fn delete_token_by_key(conn: &Connection, key: &str, user: Option<&str>) -> Result<bool> {
+    Ok(conn.execute(
+        "DELETE FROM tokens WHERE key = ?1 AND (?2 IS NULL OR user = ?2)",
+        params![key, user],
+    )? > 0)
+}
+
+/// A cached GitHub answer.
+pub struct Cached {
+    pub status: u16,
+    pub etag: Option<String>,
+    pub body: String,
+    /// Unix seconds.
+    pub fetched: i64,
+}
+
+/// Looks up a cached GitHub answer.
+pub fn github_cached(conn: &Connection, key: &str) -> Result<Option<Cached>> {
+    let mut st =
+        conn.prepare_cached("SELECT status, etag, body, fetched FROM github_cache WHERE key = ?1")?;
+    Ok(st
+        .query_row([key], |r| {
+            Ok(Cached {
+                status: r.get(0)?,
+                etag: r.get(1)?,
+                body: r.get(2)?,
+                fetched: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Stores a GitHub answer.
+pub fn github_store(conn: &Connection, key: &str, c: &Cached) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO github_cache (key, status, etag, body, fetched) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![key, c.status, c.etag, c.body, c.fetched],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

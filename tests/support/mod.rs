@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod auth;
+pub mod github;
 pub mod s3;
 
 use std::collections::BTreeMap;
@@ -127,6 +129,16 @@ impl Registry {
 
     pub fn get(&self, path: &str) -> Resp {
         self.request("GET", path, &[], b"")
+    }
+
+    /// A GET with `Authorization: Bearer <token>`.
+    pub fn get_as(&self, path: &str, token: &str) -> Resp {
+        self.request(
+            "GET",
+            path,
+            &[("Authorization", &format!("Bearer {token}"))],
+            b"",
+        )
     }
 
     pub fn put_json(&self, path: &str, body: &serde_json::Value) -> Resp {
@@ -464,11 +476,32 @@ impl Client {
         Client { home, registry }
     }
 
+    /// Replaces the token this client sends (`None`: send none).
+    pub fn set_token(&self, token: Option<&str>) {
+        let hostpath = self.registry.trim_start_matches("http:");
+        let line = token.map_or(String::new(), |t| format!("{hostpath}:_authToken={t}\n"));
+        std::fs::write(
+            self.home.path().join("npmrc"),
+            format!("registry={}\n{line}", self.registry),
+        )
+        .unwrap();
+    }
+
     /// Runs a client command in `cwd` and returns its output.
     pub fn run(&self, program: &str, args: &[&str], cwd: &Path) -> Output {
+        self.command(program, args, cwd)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {program}: {e} (is it installed? .ci/run installs it)")
+            })
+    }
+
+    /// The command for a client, with this client's isolated configuration.
+    pub fn command(&self, program: &str, args: &[&str], cwd: &Path) -> Command {
         let h = self.home.path();
-        Command::new(program)
-            .args(args)
+        let mut cmd = Command::new(program);
+        cmd.args(args)
             .current_dir(cwd)
             .env("HOME", h)
             .env("npm_config_userconfig", h.join("npmrc"))
@@ -481,12 +514,8 @@ impl Client {
             .env("XDG_CACHE_HOME", h.join("xdg-cache"))
             .env("XDG_STATE_HOME", h.join("xdg-state"))
             .env("YARN_CACHE_FOLDER", h.join("yarn-cache"))
-            .env_remove("CI")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("cannot run {program}: {e} (is it installed? .ci/run installs it)")
-            })
+            .env_remove("CI");
+        cmd
     }
 
     /// Runs a client command and panics with its output unless it succeeds.

@@ -1,0 +1,245 @@
+//! Who is calling, and what they may do. Every endpoint declares the access it needs in the
+//! routing table ([`Access`]); package-level write checks always use the package named in the
+//! URL. Three modes: `none` (anyone may do anything), `local` (accounts and tokens kept by nmr,
+//! maintainers decide who writes) and `github` (GitHub tokens, repository permissions decide).
+
+pub mod github;
+pub mod local;
+
+use crate::app::Ctx;
+use crate::config::AuthType;
+use crate::error::{Error, Result};
+use crate::http::Request;
+use crate::store::meta;
+use serde_json::Value;
+
+/// The caller.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Identity {
+    /// `auth.type = "none"`: nobody is known and everyone may do everything.
+    Anyone,
+    /// No credentials were presented.
+    Nobody,
+    /// A local account, through one of its tokens.
+    User {
+        name: String,
+        email: String,
+        readonly: bool,
+    },
+    /// A GitHub user, with the token used to ask GitHub about repositories.
+    GitHub { login: String, token: String },
+}
+
+impl Identity {
+    /// The user name, for identities that have one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Identity::User { name, .. } => Some(name),
+            Identity::GitHub { login, .. } => Some(login),
+            Identity::Anyone | Identity::Nobody => None,
+        }
+    }
+
+    /// `{name, email}` as package documents record people.
+    pub fn person(&self) -> Option<Value> {
+        match self {
+            Identity::User { name, email, .. } => {
+                Some(serde_json::json!({"name": name, "email": email}))
+            }
+            Identity::GitHub { login, .. } => Some(serde_json::json!({"name": login, "email": ""})),
+            _ => None,
+        }
+    }
+}
+
+/// The access an endpoint needs, checked before its handler runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (ping, login, audit).
+    Open,
+    /// Installing and reading: `auth.read`, and in github mode read access to the repository
+    /// of the package in the URL.
+    Read,
+    /// Any authenticated caller (whoami, tokens, starring).
+    Account,
+    /// Changing the package in the URL: an authenticated, non-read-only caller who is a
+    /// maintainer (local) or may push to its repository (github). Checked when the package
+    /// exists; creating one is checked by the publish handler, which knows the repository.
+    Write,
+}
+
+fn need_login(ctx: &Ctx) -> Error {
+    Error::Unauthorized(match ctx.app.config.auth.kind {
+        AuthType::GitHub => "this registry needs a GitHub personal access token: put it in .npmrc as //HOST/:_authToken=<token>".into(),
+        _ => "this registry needs you to log in: run npm login".into(),
+    })
+}
+
+/// Works out the caller from the request's credentials.
+pub fn identify(ctx: &mut Ctx, req: &Request) -> Result<Identity> {
+    let app = ctx.app;
+    match app.config.auth.kind {
+        AuthType::None => Ok(Identity::Anyone),
+        AuthType::Local => match req.bearer() {
+            None if req.basic().is_some() => Err(Error::Unauthorized(
+                "send a token (Authorization: Bearer), not a password; npm login gives you one"
+                    .into(),
+            )),
+            None => Ok(Identity::Nobody),
+            Some(token) => {
+                let t = local::verify_token(ctx.db, token, req.remote)?;
+                let email = meta::user(ctx.db, &t.user)?
+                    .map(|u| u.email)
+                    .unwrap_or_default();
+                Ok(Identity::User {
+                    name: t.user,
+                    email,
+                    readonly: t.readonly,
+                })
+            }
+        },
+        AuthType::GitHub => match req.bearer() {
+            None => Ok(Identity::Nobody),
+            Some(token) => {
+                let login = github::user(app, ctx.db, token)?;
+                Ok(Identity::GitHub {
+                    login,
+                    token: token.to_string(),
+                })
+            }
+        },
+    }
+}
+
+/// Checks the route's declared access. `pkg` is the package in the URL, if any.
+pub fn check(ctx: &mut Ctx, access: Access, pkg: &str) -> Result<()> {
+    if matches!(ctx.who, Identity::Anyone) || access == Access::Open {
+        return Ok(());
+    }
+    match access {
+        Access::Open => Ok(()),
+        Access::Read => {
+            if ctx.app.config.auth.read_public {
+                return Ok(());
+            }
+            if ctx.who == Identity::Nobody {
+                return Err(need_login(ctx));
+            }
+            if pkg.is_empty() || !can_read(ctx, pkg)? {
+                return if pkg.is_empty() {
+                    Ok(())
+                } else {
+                    Err(Error::Forbidden(format!(
+                        "you may not read {pkg}: ask for read access to its GitHub repository"
+                    )))
+                };
+            }
+            Ok(())
+        }
+        Access::Account => match ctx.who {
+            Identity::Nobody => Err(need_login(ctx)),
+            _ => Ok(()),
+        },
+        Access::Write => {
+            if meta::package(ctx.db, pkg)?.is_some() {
+                check_write(ctx, pkg, None).map(|_| ())
+            } else {
+                writer(ctx).map(|_| ())
+            }
+        }
+    }
+}
+
+/// Whether the caller may read `pkg` (github mode asks GitHub; other modes let every
+/// authenticated caller read everything).
+pub fn can_read(ctx: &mut Ctx, pkg: &str) -> Result<bool> {
+    if ctx.app.config.auth.read_public {
+        return Ok(true);
+    }
+    match ctx.who.clone() {
+        Identity::Anyone | Identity::User { .. } => Ok(true),
+        Identity::Nobody => Ok(false),
+        Identity::GitHub { token, .. } => match meta::repository(ctx.db, pkg)?
+            .as_deref()
+            .and_then(github::Repo::from_full)
+        {
+            Some(repo) => Ok(github::permission(ctx.app, ctx.db, &token, &repo)?.pull),
+            // Only packages that exist have a repository; for the rest the handler's 404 is the answer.
+            None => Ok(true),
+        },
+    }
+}
+
+/// The caller, if they may write at all (authenticated, and not through a read-only token).
+fn writer<'a>(ctx: &'a Ctx<'_>) -> Result<&'a Identity> {
+    match &ctx.who {
+        Identity::Nobody => Err(need_login(ctx)),
+        Identity::User { readonly: true, .. } => Err(Error::Forbidden(
+            "this token is read-only; use a token that may publish".into(),
+        )),
+        who => Ok(who),
+    }
+}
+
+/// Checks that the caller may change `pkg`. For a package that does not exist yet (a first
+/// publish), `body_repo` is the publish body's `repository`, which github mode needs.
+/// Returns the repository to record for a new package in github mode.
+pub fn check_write(ctx: &mut Ctx, pkg: &str, body_repo: Option<&Value>) -> Result<Option<String>> {
+    let who = writer(ctx)?.clone();
+    match who {
+        Identity::Anyone => Ok(None),
+        Identity::Nobody => Err(need_login(ctx)),
+        Identity::User { name, .. } => match meta::package(ctx.db, pkg)? {
+            None => Ok(None),
+            Some(p) => {
+                let maintainers: Vec<Value> =
+                    serde_json::from_str(&p.maintainers).unwrap_or_default();
+                // A package without maintainers (published while auth.type was none) belongs
+                // to whoever writes to it first, as a new package does.
+                let listed = maintainers
+                    .iter()
+                    .any(|m| m["name"].as_str() == Some(name.as_str()));
+                if maintainers.is_empty() || listed {
+                    Ok(None)
+                } else {
+                    Err(Error::Forbidden(format!("{name} is not a maintainer of {pkg}; a maintainer can add you with npm owner add {name} {pkg}")))
+                }
+            }
+        },
+        Identity::GitHub { login, token } => {
+            let cfg = &ctx.app.config.auth;
+            let (repo, is_new) = match meta::repository(ctx.db, pkg)? {
+                Some(r) => (
+                    github::Repo::from_full(&r).ok_or_else(|| {
+                        Error::Internal(format!("stored repository {r:?} of {pkg}"))
+                    })?,
+                    false,
+                ),
+                None => {
+                    let v = body_repo.ok_or_else(|| Error::BadRequest(format!("{pkg} has no repository field: with GitHub authentication, package.json must name the GitHub repository that decides who may publish")))?;
+                    (
+                        github::parse_repository(v, &cfg.github_host).map_err(Error::BadRequest)?,
+                        true,
+                    )
+                }
+            };
+            match crate::name::scope(pkg) {
+                Some(scope) if !scope.eq_ignore_ascii_case(&repo.owner) => {
+                    return Err(Error::Forbidden(format!(
+                        "the scope of {pkg} must be the repository owner: @{} for {}",
+                        repo.owner.to_lowercase(),
+                        repo.full()
+                    )));
+                }
+                None if !cfg.github_allow_unscoped => {
+                    return Err(Error::Forbidden(format!("unscoped packages cannot be published with GitHub authentication; name it @{}/{pkg} (or set auth.github.allow_unscoped)", repo.owner.to_lowercase())));
+                }
+                _ => {}
+            }
+            if !github::permission(ctx.app, ctx.db, &token, &repo)?.push {
+                return Err(Error::Forbidden(format!("{login} may not write to {}, so may not change {pkg}; ask for write access to the repository", repo.full())));
+            }
+            Ok(is_new.then(|| repo.full()))
+        }
+    }
+}
