@@ -133,6 +133,17 @@ fn repository_permissions_decide_who_reads_and_writes() {
     let r = publish_as(&reg, "tok-alice", "plainpkg", "1.0.0", Some("acme/plain"));
     assert_eq!(r.status, 403);
     assert!(r.error().contains("unscoped"), "{}", r.error());
+    // A body that names another package than the URL is refused before any permission talk.
+    let mut other = publish_body("@acme/widget", "1.3.0", &fake_tgz("x"), "latest");
+    other["versions"]["1.3.0"]["repository"] = json!(format!("https://{HOST}/acme/widget"));
+    let r = as_user(
+        &reg,
+        "tok-alice",
+        "PUT",
+        "/@acme%2fthing",
+        other.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
     let r = publish_as(&reg, "tok-alice", "@acme/norepo", "1.0.0", None);
     assert_eq!(r.status, 400);
     assert!(r.error().contains("repository"), "{}", r.error());
