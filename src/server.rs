@@ -167,13 +167,15 @@ fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) 
     };
     let (status, len) = (resp.status, resp.body_len());
     let method_text = rq.method().to_string();
-    if let Err(e) = rq.respond(to_tiny(resp)) {
-        crate::debug!("{method_text} {shown}: client went away: {e}");
-    }
+    // Logged before the body goes out, so a client holding an answer can rely on its line being
+    // in the log already; the time is therefore the time to the first byte.
     crate::info!(
         "{method_text} {shown} {status} {len}B {:.1}ms",
         start.elapsed().as_secs_f64() * 1000.0
     );
+    if let Err(e) = rq.respond(to_tiny(resp)) {
+        crate::debug!("{method_text} {shown}: client went away: {e}");
+    }
 }
 
 /// Binds the listening socket with `TCP_NODELAY`, which Linux copies to every accepted

@@ -142,14 +142,14 @@ fn npm_installs_into_a_fresh_project_and_ci_reproduces_it() {
     std::fs::remove_dir_all(app.join("node_modules")).unwrap();
     let fresh = Client::new(&reg);
     let before = reg
-        .log()
+        .settled_log()
         .matches("GET /@acme/widget/-/widget-1.1.0.tgz 200")
         .count();
     fresh.ok("npm", &["ci"], &app);
     assert!(app.join("node_modules/plainpkg/index.js").exists());
     assert!(app.join("node_modules/@acme/widget/index.js").exists());
     let after = reg
-        .log()
+        .settled_log()
         .matches("GET /@acme/widget/-/widget-1.1.0.tgz 200")
         .count();
     assert_eq!(
@@ -195,7 +195,7 @@ fn pnpm_publishes_and_installs() {
         "{lock}"
     );
     assert!(
-        reg.log()
+        reg.settled_log()
             .contains("GET /@acme/gadget/-/gadget-1.0.0.tgz 200"),
         "pnpm fetched the canonical tarball path"
     );

@@ -274,7 +274,7 @@ fn install_stays_quiet_while_npm_audit_says_there_is_no_advisory_data() {
         "{out}"
     );
     assert!(
-        reg.log()
+        reg.settled_log()
             .contains("POST /-/npm/v1/security/advisories/bulk 404"),
         "npm did ask"
     );
@@ -373,7 +373,7 @@ fn token_and_logout_commands_answer_clearly_without_accounts() {
         "{text}"
     );
     c.ok("npm", &["logout"], work.path());
-    let log = reg.log();
+    let log = reg.settled_log();
     assert!(
         log.contains("DELETE /-/user/token/<redacted> 200") && !log.contains("test-token"),
         "{log}"

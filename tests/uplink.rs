@@ -166,7 +166,7 @@ fn uplink_proxy_installs_and_keeps_serving_when_the_upstream_is_gone() {
         format!("{}/@up/lib/-/lib-1.0.0.tgz", px.url())
     );
     assert!(px
-        .log()
+        .settled_log()
         .contains("serving the cached packument of @up/lib stale"));
 
     // Clean caches: resolving from (stale) packuments, and from the lockfile.
