@@ -13,6 +13,8 @@ pub mod config;
 pub mod digest;
 pub mod error;
 pub mod http;
+pub mod lockfile;
+pub mod mirror;
 pub mod name;
 pub mod packument;
 pub mod publish;
