@@ -77,13 +77,16 @@ fn parse_spec(spec: &str) -> Result<Spec, String> {
     }
 }
 
+/// `(name, version)` to mirror, with the integrities lockfiles pin for it.
+type Wanted = BTreeMap<(String, String), Vec<String>>;
+
 /// Reads every lockfile and checks every spec before anything is fetched, so bad input changes
 /// nothing. Returns the entries in order with the integrities pinned for each.
 fn gather(
     req: &Request,
     out: &mut dyn Write,
-) -> Result<(BTreeMap<(String, String), Vec<String>>, Vec<Spec>), String> {
-    let mut wanted: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+) -> Result<(Wanted, Vec<Spec>), String> {
+    let mut wanted = Wanted::new();
     for path in &req.lockfiles {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read lockfile {}: {e}", path.display()))?;

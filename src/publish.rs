@@ -194,8 +194,9 @@ fn check_attachment(
 }
 
 /// The stored form of a version's manifest: the client's document without what we derive
-/// ourselves (tarball URL, digests) or keep apart (readme, deprecation).
-fn stored_manifest(
+/// ourselves (tarball URL, digests) or keep apart (readme, deprecation). Imports store
+/// bundled manifests through the same door.
+pub fn stored_manifest(
     mut m: Map<String, Value>,
     digests: &Digests,
 ) -> (String, Option<String>, Option<String>) {
