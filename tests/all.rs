@@ -3,6 +3,7 @@
 
 mod support;
 
+mod airgap;
 mod blob_contract;
 mod cli;
 mod clients;
