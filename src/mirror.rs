@@ -82,10 +82,7 @@ type Wanted = BTreeMap<(String, String), Vec<String>>;
 
 /// Reads every lockfile and checks every spec before anything is fetched, so bad input changes
 /// nothing. Returns the entries in order with the integrities pinned for each.
-fn gather(
-    req: &Request,
-    out: &mut dyn Write,
-) -> Result<(Wanted, Vec<Spec>), String> {
+fn gather(req: &Request, out: &mut dyn Write) -> Result<(Wanted, Vec<Spec>), String> {
     let mut wanted = Wanted::new();
     for path in &req.lockfiles {
         let text = std::fs::read_to_string(path)

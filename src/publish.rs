@@ -377,15 +377,7 @@ fn publish(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Respon
         for (tag, v) in &tags {
             meta::set_tag(&tx, id, tag, v)?;
         }
-        if !meta::tags(&tx, id)?.iter().any(|(t, _)| t == "latest") {
-            let all: Vec<String> = meta::versions(&tx, id)?
-                .into_iter()
-                .map(|v| v.version)
-                .collect();
-            if let Some(l) = packument::default_latest(&all) {
-                meta::set_tag(&tx, id, "latest", &l)?;
-            }
-        }
+        packument::ensure_latest(&tx, id)?;
         meta::touch(&tx, id, &now)?;
         packument::rebuild(&tx, name, &app.marker)?;
         tx.commit()?;

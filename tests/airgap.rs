@@ -635,43 +635,23 @@ fn airgap_export_and_import_with_tarballs_on_s3() {
     let tgz = raw_publish(&r, "@s3/pkg", "1.0.0");
     raw_publish(&r, "s3plain", "1.0.0");
     let bundle = work.path().join("s3.tar");
-    let out = s3
-        .nmr(
-            r.dir.path(),
-            &[
-                "export",
-                "--out",
-                path_str(&bundle),
-                "--set",
-                "storage.s3.prefix=from/",
-            ],
-        )
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // Each registry keeps its objects under its own prefix of the one bucket.
+    let run = |dir: &Path, command: &[&str], prefix: &str| {
+        let set = format!("storage.s3.prefix={prefix}");
+        let out = s3.nmr(dir, command).args(["--set", &set]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(
+        r.dir.path(),
+        &["export", "--out", path_str(&bundle)],
+        "from/",
     );
-
     let c = s3.registry(&["--set", "storage.s3.prefix=to/"]);
-    let out = s3
-        .nmr(
-            c.dir.path(),
-            &[
-                "import",
-                path_str(&bundle),
-                "--set",
-                "storage.s3.prefix=to/",
-            ],
-        )
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run(c.dir.path(), &["import", path_str(&bundle)], "to/");
     let got = c.get("/@s3/pkg/-/pkg-1.0.0.tgz");
     assert_eq!((got.status, &got.body), (200, &tgz));
     let to: Vec<String> = s3

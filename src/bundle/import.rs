@@ -469,15 +469,7 @@ fn commit(
         if added.is_empty() && !retagged {
             continue;
         }
-        if !meta::tags(&tx, id)?.iter().any(|(t, _)| t == "latest") {
-            let all: Vec<String> = meta::versions(&tx, id)?
-                .into_iter()
-                .map(|v| v.version)
-                .collect();
-            if let Some(l) = packument::default_latest(&all) {
-                meta::set_tag(&tx, id, "latest", &l)?;
-            }
-        }
+        packument::ensure_latest(&tx, id)?;
         meta::touch(&tx, id, &now)?;
         packument::rebuild(&tx, name, &app.marker)?;
         s.packages += 1;
