@@ -259,11 +259,13 @@ fn pnpm(text: &str) -> Result<Parsed, String> {
         }
         let body = line.trim();
         if let Some(r) = body.strip_prefix("resolution:") {
-            // `{integrity: sha512-...}`; a `tarball:` or `type: git` resolution is not a registry's.
+            // `{integrity: sha512-...}`, with `tarball:` when a registry's URL is not the
+            // canonical one; a `type: git`, a directory or another URL is not a registry's.
             let r = r.trim().trim_start_matches('{').trim_end_matches('}');
             for field in r.split(',') {
                 match field.split_once(':').map(|(k, v)| (k.trim(), unquote(v))) {
                     Some(("integrity", v)) => integrity = Some(v.to_string()),
+                    Some(("tarball", url)) if url.contains("/-/") => {}
                     Some(("tarball" | "type" | "repo" | "directory", _)) => {
                         if let Some((n, v)) = current.take() {
                             out.skipped
@@ -407,10 +409,10 @@ mod tests {
 
     #[test]
     fn pnpm_9_6_and_5_keys() {
-        let v9 = "lockfileVersion: '9.0'\n\nsettings:\n  autoInstallPeers: true\n\nimporters:\n\n  .:\n    dependencies:\n      '@up/lib':\n        specifier: 1.0.0\n        version: 1.0.0\n\npackages:\n\n  '@up/lib@1.0.0':\n    resolution: {integrity: sha512-AA==}\n\n  dep@1.0.0:\n    resolution: {integrity: sha512-BB==}\n    engines: {node: '>=8'}\n\n  tb@https://example.test/tb.tgz:\n    resolution: {tarball: https://example.test/tb.tgz}\n    version: 1.0.0\n\n  gitdep@1.0.0:\n    resolution: {type: git, repo: x, commit: y}\n\nsnapshots:\n\n  '@up/lib@1.0.0':\n    dependencies:\n      dep: 1.0.0\n";
+        let v9 = "lockfileVersion: '9.0'\n\nsettings:\n  autoInstallPeers: true\n\nimporters:\n\n  .:\n    dependencies:\n      '@up/lib':\n        specifier: 1.0.0\n        version: 1.0.0\n\npackages:\n\n  '@up/lib@1.0.0':\n    resolution: {integrity: sha512-AA==}\n\n  dep@1.0.0:\n    resolution: {integrity: sha512-BB==}\n    engines: {node: '>=8'}\n\n  tb@https://example.test/tb.tgz:\n    resolution: {tarball: https://example.test/tb.tgz}\n    version: 1.0.0\n\n  odd@2.0.0:\n    resolution: {integrity: sha512-CC==, tarball: 'http://127.0.0.1:1/odd/-/odd-2.0.0.tgz'}\n\n  gitdep@1.0.0:\n    resolution: {type: git, repo: x, commit: y}\n\nsnapshots:\n\n  '@up/lib@1.0.0':\n    dependencies:\n      dep: 1.0.0\n";
         let p = parse(v9).unwrap();
         assert_eq!(p.kind, "pnpm-lock.yaml 9.0");
-        assert_eq!(pairs(&p), ["@up/lib@1.0.0", "dep@1.0.0"]);
+        assert_eq!(pairs(&p), ["@up/lib@1.0.0", "dep@1.0.0", "odd@2.0.0"]);
         assert_eq!(p.entries[1].integrity.as_deref(), Some("sha512-BB=="));
         assert_eq!(p.skipped.len(), 2, "{:?}", p.skipped);
 
