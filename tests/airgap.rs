@@ -493,6 +493,19 @@ fn airgap_bad_input_is_refused_clearly_and_changes_nothing() {
         assert!(err.contains(says), "{}: {err}", file.display());
         assert_eq!(c.snapshot(), before, "{}", file.display());
     }
+    // One tarball at a time is held in memory on import, so each is capped like a publish.
+    let (code, _, err) = nmr(
+        c.dir.path(),
+        &[
+            "import",
+            path_str(&bundle),
+            "--set",
+            "settings.max_body_size=16",
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("over settings.max_body_size"), "{err}");
+    assert_eq!(c.snapshot(), before);
     // The intact bundle imports.
     let (code, out, err) = import(&bundle);
     assert_eq!(code, 0, "{out}\n{err}");
