@@ -1,8 +1,12 @@
 //! Command-line parsing and the subcommands: `nmr serve` (the default), `nmr config`,
-//! `nmr storage copy`, and the account commands `nmr user` / `nmr token` (see `accounts`).
+//! `nmr storage copy`, the account commands `nmr user` / `nmr token` (see `accounts`), and the
+//! air-gap transfer: `nmr mirror`, `nmr export`, `nmr import`.
 
 use crate::accounts;
+use crate::app::App;
+use crate::bundle::{export, import};
 use crate::config::{self, Config, Inputs, StorageType};
+use crate::mirror;
 use crate::store::{blob::BlobStore, copy, meta};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -17,6 +21,17 @@ usage:
                           copy every tarball the metadata knows to the other storage backend
                           (storage.local.* and storage.s3.* say where), verifying each sha512;
                           run it again to resume: verified objects already there are skipped
+  nmr mirror [LOCKFILE...] [--package NAME[@VERSION|@TAG]...] [options]
+                          fetch every registry package the lockfiles (package-lock.json,
+                          npm-shrinkwrap.json, pnpm-lock.yaml, yarn.lock v1) or specs name
+                          from the upstream (uplink.url) into the proxy cache, verified;
+                          run it again to resume
+  nmr export --out FILE [--since TIME] [--package NAME...] [options]
+                          write the packages held here (published or cached) to one bundle;
+                          --since 2026-11-01 or 2026-11-01T12:00:00Z: only what arrived since
+  nmr import FILE [options]
+                          verify a bundle whole, then add its packages here as local packages;
+                          versions already here are skipped, conflicting ones reported
   nmr --help | --version
 
 options (each overrides the config file and NMR_* environment variables):
@@ -61,6 +76,20 @@ enum Command {
     Accounts(bool),
     /// `storage copy`; the ends are checked after parsing.
     StorageCopy,
+    Mirror,
+    Export,
+    Import,
+}
+
+/// The arguments of the air-gap commands.
+#[derive(Default)]
+struct Transfer {
+    /// Lockfiles for `mirror`, the bundle for `import`.
+    files: Vec<PathBuf>,
+    /// `--package`: specs for `mirror`, names for `export`.
+    packages: Vec<String>,
+    out: Option<PathBuf>,
+    since: Option<String>,
 }
 
 /// `--from` / `--to` of `nmr storage copy`.
@@ -98,10 +127,11 @@ impl CopyEnds {
     }
 }
 
-fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Vec<String>), String> {
+fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Transfer, Vec<String>), String> {
     let mut rest = Vec::new();
     let mut inputs = Inputs::default();
     let mut ends = CopyEnds::default();
+    let mut transfer = Transfer::default();
     let mut command = None;
     let mut it = args.iter().peekable();
     while let Some(arg) = it.next() {
@@ -129,6 +159,23 @@ fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Vec<String>), St
                     ))
                 }
             },
+            "mirror" if command.is_none() => command = Some(Command::Mirror),
+            "export" if command.is_none() => command = Some(Command::Export),
+            "import" if command.is_none() => command = Some(Command::Import),
+            "--package" if matches!(command, Some(Command::Mirror | Command::Export)) => {
+                transfer.packages.push(value("a package")?)
+            }
+            "--out" if matches!(command, Some(Command::Export)) => {
+                transfer.out = Some(PathBuf::from(value("a file")?))
+            }
+            "--since" if matches!(command, Some(Command::Export)) => {
+                transfer.since = Some(value("a date or time")?)
+            }
+            _ if !arg.starts_with('-')
+                && matches!(command, Some(Command::Mirror | Command::Import)) =>
+            {
+                transfer.files.push(PathBuf::from(arg))
+            }
             "--to" | "--from" if matches!(command, Some(Command::StorageCopy)) => {
                 let v = value("local or s3")?;
                 if flag == "--to" {
@@ -176,7 +223,13 @@ fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Vec<String>), St
             }
         }
     }
-    Ok((command.unwrap_or(Command::Serve), inputs, ends, rest))
+    Ok((
+        command.unwrap_or(Command::Serve),
+        inputs,
+        ends,
+        transfer,
+        rest,
+    ))
 }
 
 /// `nmr storage copy`: exit 0 when every tarball is at the destination and verified, 1 when
@@ -246,6 +299,173 @@ fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
     }
 }
 
+/// Opens the registry's state for an operator command that works beside a running server
+/// (SQLite in WAL mode lets both write). `existing` refuses a missing database, which opening
+/// would create empty.
+fn open_app(config: &Config, existing: bool) -> Result<(App, rusqlite::Connection), String> {
+    if existing && !config.db_path.is_file() {
+        return Err(format!(
+            "no database at {} (db.path): this registry holds nothing",
+            config.db_path.display()
+        ));
+    }
+    let app = App::open(config.clone()).map_err(|e| e.message().to_string())?;
+    let db = app.connect().map_err(|e| e.message().to_string())?;
+    Ok((app, db))
+}
+
+/// The operator commands print their own progress; the `info` lines of the code they share
+/// with the server would repeat it, so they log warnings and errors unless asked for debug.
+fn quiet_logs(config: &Config) {
+    let level = match config.log_level {
+        crate::log::Level::Info => crate::log::Level::Warn,
+        other => other,
+    };
+    crate::log::set_level(level);
+}
+
+/// `nmr mirror`: exit 0 when every package is here and verified, 1 when any failed (each named),
+/// 2 for bad input (arguments, lockfiles, configuration), when nothing was fetched.
+fn mirror_cmd(config: &Config, t: Transfer) -> i32 {
+    if t.files.is_empty() && t.packages.is_empty() {
+        eprintln!("nmr: nmr mirror needs lockfiles, or --package NAME[@VERSION]");
+        return 2;
+    }
+    let (app, mut db) = match open_app(config, false) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("nmr: mirror: {e}");
+            return 2;
+        }
+    };
+    let progress = if std::io::stdout().is_terminal() {
+        mirror::Progress::Line
+    } else {
+        mirror::Progress::Lines
+    };
+    let req = mirror::Request {
+        lockfiles: t.files,
+        specs: t.packages,
+    };
+    match mirror::run(
+        &app,
+        &mut db,
+        &req,
+        progress,
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    ) {
+        Ok(s) if s.failed.is_empty() => 0,
+        Ok(s) => {
+            eprintln!("nmr: mirror: {} of {} failed:", s.failed.len(), s.total);
+            for (what, why) in &s.failed {
+                eprintln!("  {what}: {why}");
+            }
+            eprintln!("fix the cause and run the same command again: what is here already is not fetched again");
+            1
+        }
+        Err(e) => {
+            eprintln!("nmr: mirror: {e}; nothing was fetched");
+            2
+        }
+    }
+}
+
+/// `nmr export`: exit 0 with the bundle written, 1 if it could not be, 2 for usage errors.
+fn export_cmd(config: &Config, t: Transfer) -> i32 {
+    let usage = (|| {
+        let out = t.out.clone().ok_or("nmr export needs --out FILE")?;
+        export::check_out(&out)?;
+        let since = t.since.as_deref().map(export::since).transpose()?;
+        Ok::<_, String>(export::Options {
+            out,
+            since,
+            packages: t.packages.clone(),
+        })
+    })();
+    let opts = match usage {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("nmr: {e}");
+            return 2;
+        }
+    };
+    let (app, db) = match open_app(config, true) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("nmr: export: {e}");
+            return 2;
+        }
+    };
+    if let Err(e) = export::check_packages(&db, &opts.packages) {
+        eprintln!("nmr: {e}");
+        return 2;
+    }
+    match export::run(&db, &app.blobs, &opts, &mut std::io::stdout()) {
+        Ok(s) => {
+            println!(
+                "exported {} packages ({} versions, {} files, {}) to {}",
+                s.packages,
+                s.versions,
+                s.files,
+                mirror::human(s.bytes),
+                opts.out.display()
+            );
+            println!(
+                "for the next transfer: nmr export --since {} picks up what arrives after this one",
+                s.created
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("nmr: export failed, no bundle was written: {e}");
+            1
+        }
+    }
+}
+
+/// `nmr import`: exit 0 when every version is here, 1 when the bundle was refused or any
+/// version conflicts (each named), 2 for usage errors.
+fn import_cmd(config: &Config, t: Transfer) -> i32 {
+    let [file] = t.files.as_slice() else {
+        eprintln!("nmr: nmr import needs exactly one bundle file");
+        return 2;
+    };
+    let (app, mut db) = match open_app(config, false) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("nmr: import: {e}");
+            return 2;
+        }
+    };
+    match import::run(&app, &mut db, file, &mut std::io::stdout()) {
+        Ok(s) => {
+            println!(
+                "done: {} versions imported into {} packages, {} already here, {} conflicts",
+                s.imported,
+                s.packages,
+                s.present,
+                s.conflicts.len()
+            );
+            if s.conflicts.is_empty() {
+                return 0;
+            }
+            eprintln!(
+                "nmr: import: {} versions conflict and were left as they are:",
+                s.conflicts.len()
+            );
+            for (what, why) in &s.conflicts {
+                eprintln!("  {what}: {why}");
+            }
+            1
+        }
+        Err(e) => {
+            eprintln!("nmr: {e}");
+            1
+        }
+    }
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main(args: Vec<String>) -> i32 {
     if args.iter().any(|a| a == "--help" || a == "-h") {
@@ -259,7 +479,7 @@ pub fn main(args: Vec<String>) -> i32 {
         println!("nmr {}", env!("CARGO_PKG_VERSION"));
         return 0;
     }
-    let (command, mut inputs, ends, rest) = match parse(&args) {
+    let (command, mut inputs, ends, transfer, rest) = match parse(&args) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("nmr: {e}");
@@ -290,6 +510,14 @@ pub fn main(args: Vec<String>) -> i32 {
         }
         Command::StorageCopy => storage_copy(&effective.config, ends),
         Command::Accounts(token) => accounts::run(&effective.config, token, &rest),
+        Command::Mirror | Command::Export | Command::Import => {
+            quiet_logs(&effective.config);
+            match command {
+                Command::Mirror => mirror_cmd(&effective.config, transfer),
+                Command::Export => export_cmd(&effective.config, transfer),
+                _ => import_cmd(&effective.config, transfer),
+            }
+        }
         Command::Serve => {
             crate::log::set_level(effective.config.log_level);
             if let Some(f) = &effective.file {

@@ -81,6 +81,22 @@ pub fn default_latest(versions: &[String]) -> Option<String> {
         .cloned()
 }
 
+/// Points `latest` at [`default_latest`] when a package has no `latest` tag (its first publish
+/// or import did not name one).
+pub fn ensure_latest(tx: &rusqlite::Transaction, id: i64) -> Result<()> {
+    if meta::tags(tx, id)?.iter().any(|(t, _)| t == "latest") {
+        return Ok(());
+    }
+    let all: Vec<String> = meta::versions(tx, id)?
+        .into_iter()
+        .map(|v| v.version)
+        .collect();
+    match default_latest(&all) {
+        Some(l) => meta::set_tag(tx, id, "latest", &l),
+        None => Ok(()),
+    }
+}
+
 /// The `_rev` clients echo back on writes.
 pub fn rev_string(name: &str, rev: i64, modified: &str) -> String {
     let h = Sha1::digest(format!("{name}\n{rev}\n{modified}").as_bytes());

@@ -195,8 +195,9 @@ fn check_attachment(
 }
 
 /// The stored form of a version's manifest: the client's document without what we derive
-/// ourselves (tarball URL, digests) or keep apart (readme, deprecation).
-fn stored_manifest(
+/// ourselves (tarball URL, digests) or keep apart (readme, deprecation). Imports store
+/// bundled manifests through the same door.
+pub fn stored_manifest(
     mut m: Map<String, Value>,
     digests: &Digests,
 ) -> (String, Option<String>, Option<String>) {
@@ -407,15 +408,7 @@ fn publish(
         for (tag, v) in &tags {
             meta::set_tag(&tx, id, tag, v)?;
         }
-        if !meta::tags(&tx, id)?.iter().any(|(t, _)| t == "latest") {
-            let all: Vec<String> = meta::versions(&tx, id)?
-                .into_iter()
-                .map(|v| v.version)
-                .collect();
-            if let Some(l) = packument::default_latest(&all) {
-                meta::set_tag(&tx, id, "latest", &l)?;
-            }
-        }
+        packument::ensure_latest(&tx, id)?;
         meta::touch(&tx, id, &now)?;
         packument::rebuild(&tx, name, &app.marker)?;
         tx.commit()?;

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod airgap;
 mod auth_github;
 mod auth_local;
 mod blob_contract;

@@ -96,7 +96,8 @@ CREATE TABLE IF NOT EXISTS uplink_packages (
     doc_abbrev BLOB NOT NULL
 );
 -- Every tarball an upstream packument lists, with the digests it claims; blob_key, size and sha1
--- are set once the bytes were downloaded and matched those digests.
+-- are set once the bytes were downloaded and matched those digests. Schema 3 adds stored_at,
+-- when that happened, so `nmr export --since` can pick what arrived since the last transfer.
 CREATE TABLE IF NOT EXISTS uplink_files (
     name      TEXT NOT NULL,
     filename  TEXT NOT NULL,
@@ -107,6 +108,7 @@ CREATE TABLE IF NOT EXISTS uplink_files (
     blob_key  TEXT,
     size      INTEGER,
     sha1      TEXT,
+    stored_at TEXT,
     PRIMARY KEY (name, filename)
 );
 ";
@@ -132,19 +134,20 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     }
     tx.execute_batch(SCHEMA)?;
     // Columns added after a table was first created; CREATE TABLE IF NOT EXISTS leaves an
-    // existing table as it was.
-    // Rank hits by BM25 with a name hit worth most, then keywords, then description.
-    tx.execute(
-        "INSERT INTO search (search, rank) VALUES ('rank', 'bm25(10.0, 2.0, 4.0, 1.0, 1.0, 0.0)')",
-        [],
-    )?;
-    let has_repository: bool = tx.query_row(
-        "SELECT EXISTS(SELECT 1 FROM pragma_table_info('packages') WHERE name = 'repository')",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_repository {
-        tx.execute_batch("ALTER TABLE packages ADD COLUMN repository TEXT")?;
+    // existing table as it was. Tarballs cached before `stored_at` existed have none, so an
+    // `export --since` includes them.
+    for (table, column, decl) in [
+        ("packages", "repository", "TEXT"),
+        ("uplink_files", "stored_at", "TEXT"),
+    ] {
+        let present: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+            [table, column],
+            |r| r.get(0),
+        )?;
+        if !present {
+            tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
     }
     // Rank hits by BM25 with a name hit worth most, then keywords, then description.
     tx.execute(
@@ -640,7 +643,9 @@ pub fn uplink_store(
                size = CASE WHEN integrity IS excluded.integrity AND shasum IS excluded.shasum
                       THEN size END,
                sha1 = CASE WHEN integrity IS excluded.integrity AND shasum IS excluded.shasum
-                      THEN sha1 END",
+                      THEN sha1 END,
+               stored_at = CASE WHEN integrity IS excluded.integrity AND shasum IS excluded.shasum
+                      THEN stored_at END",
         )?;
         for d in &doc.dists {
             st.execute(params![
@@ -805,7 +810,8 @@ pub fn uplink_file_stored(
     sha1: &str,
 ) -> Result<bool> {
     Ok(conn.execute(
-        "UPDATE uplink_files SET blob_key = ?3, size = ?4, sha1 = ?5
+        "UPDATE uplink_files SET blob_key = ?3, size = ?4, sha1 = ?5,
+           stored_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
          WHERE name = ?1 AND filename = ?2 AND integrity IS ?6 AND shasum IS ?7",
         params![
             name,
@@ -817,6 +823,33 @@ pub fn uplink_file_stored(
             dist.shasum
         ],
     )? > 0)
+}
+
+/// Names of every local package, sorted.
+pub fn package_names(conn: &Connection) -> Result<Vec<String>> {
+    let mut st = conn.prepare("SELECT name FROM packages ORDER BY name")?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Names of the upstream packages with at least one stored tarball, sorted.
+pub fn uplink_names_with_files(conn: &Connection) -> Result<Vec<String>> {
+    let mut st = conn.prepare(
+        "SELECT DISTINCT name FROM uplink_files WHERE blob_key IS NOT NULL ORDER BY name",
+    )?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The stored tarballs of an upstream package, each with when it was stored (`None` for
+/// tarballs cached before schema 3).
+pub fn uplink_stored_files(conn: &Connection, name: &str) -> Result<Vec<(File, Option<String>)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT filename, version, blob_key, size, sha1, COALESCE(integrity, ''), stored_at
+         FROM uplink_files WHERE name = ?1 AND blob_key IS NOT NULL ORDER BY filename",
+    )?;
+    let rows = st.query_map([name], |r| Ok((file_row(r)?, r.get(6)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Whether `name` is cached from the upstream.
@@ -1053,11 +1086,16 @@ mod tests {
         assert_eq!((s.rev, s.fetched_at), (1, 2), "same bytes, same revision");
         let f = uplink_file(&c, "p", "p-1.0.0.tgz").unwrap().unwrap();
         assert_eq!(f.stored.unwrap().blob_key, "_uplink/p/k");
+        let stored = uplink_stored_files(&c, "p").unwrap();
+        let at = stored[0].1.clone().expect("stored_at is set");
+        assert!(crate::time::parse(&at).is_some(), "{at}");
+        assert_eq!(uplink_names_with_files(&c).unwrap(), ["p"]);
 
         uplink_store(&mut c, "p", 3, &doc("{\"a\":2}", "sha512-B")).unwrap();
         assert_eq!(uplink_state(&c, "p").unwrap().unwrap().rev, 2);
         let f = uplink_file(&c, "p", "p-1.0.0.tgz").unwrap().unwrap();
         assert!(f.stored.is_none(), "new digests detach the old bytes");
+        assert!(uplink_stored_files(&c, "p").unwrap().is_empty());
         assert!(
             !uplink_file_stored(&c, "p", &dist("sha512-A"), "_uplink/p/k", 3, "s1").unwrap(),
             "bytes verified against old digests are not attached"
@@ -1083,6 +1121,25 @@ mod tests {
         uplink_store(&mut c, "@upx/three", 1, &doc("{}", "x")).unwrap();
         assert_eq!(uplink_cached_in_scope(&c, "up").unwrap(), 2);
         assert!(uplink_cached(&c, "@up/two").unwrap() && !uplink_cached(&c, "@up/six").unwrap());
+    }
+
+    #[test]
+    fn a_schema_2_database_gains_stored_at_and_keeps_its_rows() {
+        let p = std::env::temp_dir().join(format!("nmr-meta-v2-{}.sqlite", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        let mut c = open(&p).unwrap();
+        c.execute_batch(
+            "CREATE TABLE uplink_files (name TEXT NOT NULL, filename TEXT NOT NULL,
+               version TEXT NOT NULL, url TEXT NOT NULL, integrity TEXT, shasum TEXT,
+               blob_key TEXT, size INTEGER, sha1 TEXT, PRIMARY KEY (name, filename));
+             INSERT INTO uplink_files VALUES ('p', 'p-1.0.0.tgz', '1.0.0', 'u', 'i', NULL, 'k', 1, 's');
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+        migrate(&mut c).unwrap();
+        let stored = uplink_stored_files(&c, "p").unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].1, None, "cached before schema 3: time unknown");
     }
 
     #[test]

@@ -167,10 +167,9 @@ fn cached(ctx: &mut Ctx, name: &str) -> Result<Cached> {
         _ => {}
     }
     let db = &mut *ctx.db;
-    let fetched = app
-        .uplink
-        .flights
-        .run(&format!("packument {name}"), || refresh(app, db, name));
+    let fetched = app.uplink.flights.run(&format!("packument {name}"), || {
+        refresh(app, db, name, false)
+    });
     match (fetched, meta::uplink_state(ctx.db, name)?) {
         (Ok(()), Some(s)) => Ok(Cached {
             rev: s.rev,
@@ -193,12 +192,14 @@ fn cached(ctx: &mut Ctx, name: &str) -> Result<Cached> {
     }
 }
 
-/// Fetches or revalidates the packument of `name` and stores the outcome.
-fn refresh(app: &App, db: &mut Connection, name: &str) -> Result<()> {
+/// Fetches or revalidates the packument of `name` and stores the outcome. Unless `force`d, a
+/// copy still within `uplink.maxage` is kept without asking.
+fn refresh(app: &App, db: &mut Connection, name: &str, force: bool) -> Result<()> {
     let state = meta::uplink_state(db, name)?;
-    if state
-        .as_ref()
-        .is_some_and(|s| is_fresh(s, app.config.uplink.maxage))
+    if !force
+        && state
+            .as_ref()
+            .is_some_and(|s| is_fresh(s, app.config.uplink.maxage))
     {
         // Someone else refreshed it between our look and our turn.
         return Ok(());
@@ -417,6 +418,105 @@ fn download(app: &App, db: &Connection, name: &str, dist: &meta::UplinkDist) -> 
         app.blobs.delete(&key)?;
     }
     Ok(())
+}
+
+/// Where `nmr mirror` found a version.
+#[derive(Debug)]
+pub enum Mirrored {
+    /// Published here: a local package is never fetched from the upstream.
+    Local(meta::File),
+    /// Already in the upstream cache.
+    Cached(meta::File),
+    /// Downloaded, verified and cached now.
+    Fetched(meta::File),
+}
+
+/// Why a name never comes from the upstream, or `None` if it may. Mirroring needs proxy mode:
+/// only then does nmr serve what it cached.
+fn mirror_refusal(ctx: &Ctx, name: &str) -> Result<Option<String>> {
+    let cfg = &ctx.app.config.uplink;
+    if cfg.mode != UplinkMode::Proxy {
+        return Ok(Some(format!(
+            "mirroring fills the upstream cache, which nmr serves only with uplink.mode = \"proxy\" (it is {:?})",
+            cfg.mode
+        )));
+    }
+    if cfg.offline {
+        return Ok(Some(
+            "nmr is offline (uplink.offline), so it does not ask the upstream".into(),
+        ));
+    }
+    Ok(match target(ctx, name)? {
+        Target::Proxy => None,
+        _ => Some(format!(
+            "{name} never comes from the upstream: it is in a private scope (uplink.private_scopes) or a scope with local packages"
+        )),
+    })
+}
+
+/// Makes sure `name@version` is stored here for `nmr mirror`: a local version as it is, an
+/// upstream one in the proxy cache (packument and verified tarball), exactly as a client's
+/// install through the proxy would have cached it. Nothing is asked upstream for a tarball
+/// that is already cached, so a second run costs no traffic.
+pub fn mirror(ctx: &mut Ctx, name: &str, version: &str) -> Result<Mirrored> {
+    let file = name::tarball_file(name, version);
+    if meta::package_rev(ctx.db, name)?.is_some() {
+        return meta::file(ctx.db, name, &file)?
+            .map(Mirrored::Local)
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "{name} is published here, and has no version {version}"
+                ))
+            });
+    }
+    if let Some(f) = meta::uplink_file(ctx.db, name, &file)?.and_then(|f| f.stored) {
+        return Ok(Mirrored::Cached(f));
+    }
+    if let Some(why) = mirror_refusal(ctx, name)? {
+        return Err(Error::BadRequest(why));
+    }
+    let mut row = meta::uplink_file(ctx.db, name, &file)?;
+    if row.is_none() {
+        // The cached packument may predate the version: ask the upstream now.
+        force_refresh(ctx, name)?;
+        row = meta::uplink_file(ctx.db, name, &file)?;
+    }
+    let f = row.ok_or_else(|| {
+        Error::NotFound(format!(
+            "{name} has no version {version} in the upstream registry {}",
+            ctx.app.uplink.client.base()
+        ))
+    })?;
+    match f.stored {
+        Some(s) => Ok(Mirrored::Cached(s)),
+        None => fetch_tarball(ctx, name, &f.dist).map(Mirrored::Fetched),
+    }
+}
+
+fn force_refresh(ctx: &mut Ctx, name: &str) -> Result<()> {
+    let (app, db) = (ctx.app, &mut *ctx.db);
+    app.uplink.flights.run(&format!("packument {name}"), || {
+        refresh(app, db, name, true)
+    })
+}
+
+/// The dist-tags and versions the upstream lists for `name` now (asked, not from the cache),
+/// for resolving `nmr mirror --package name@tag`.
+pub fn upstream_versions(ctx: &mut Ctx, name: &str) -> Result<(Map<String, Value>, Vec<String>)> {
+    if let Some(why) = mirror_refusal(ctx, name)? {
+        return Err(Error::BadRequest(why));
+    }
+    force_refresh(ctx, name)?;
+    let (_, template) = meta::template(ctx.db, Origin::Uplink, name, true)?
+        .ok_or_else(|| packument::not_found(name))?;
+    let doc: Value = serde_json::from_slice(&template)
+        .map_err(|e| Error::Internal(format!("cached packument of {name}: {e}")))?;
+    let tags = doc["dist-tags"].as_object().cloned().unwrap_or_default();
+    let versions = doc["versions"]
+        .as_object()
+        .map(|v| v.keys().cloned().collect())
+        .unwrap_or_default();
+    Ok((tags, versions))
 }
 
 /// Forwards the audit of upstream packages to the upstream (proxy mode, when online), leaving
