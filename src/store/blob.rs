@@ -206,7 +206,7 @@ impl Local {
             }
         })();
         let _ = fs::remove_file(&tmp);
-        result.map_err(|e| Error::Internal(format!("cannot store {key}: {e}")))
+        result.map_err(|e| Error::io(&format!("cannot store {key}"), &e))
     }
 }
 
