@@ -24,6 +24,8 @@ pub struct App {
     pub uplink: Uplink,
     /// The stand-in for the base URL inside stored packument templates.
     pub marker: String,
+    /// Counters for `GET /-/metrics`.
+    pub metrics: crate::metrics::Metrics,
     locks: Vec<Mutex<()>>,
 }
 
@@ -54,6 +56,7 @@ impl App {
             blobs,
             cache: Cache::new(&marker),
             marker,
+            metrics: crate::metrics::Metrics::default(),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }

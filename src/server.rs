@@ -106,7 +106,13 @@ fn loggable(url: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Runs one request to completion: route, handle, respond, log.
+/// Who made a request, as the access log names them: the one place to change once requests
+/// carry an identity (`ctx.who`); `-` until then.
+fn log_user(_ctx: &Ctx) -> String {
+    "-".into()
+}
+
+/// Runs one request to completion: route, handle, respond, log, count.
 fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) {
     let start = Instant::now();
     let m = method(rq.method());
@@ -140,33 +146,36 @@ fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) 
             )
         })
         .collect();
-    let resp = {
+    let (route, resp, user) = {
         let mut req = Request::new(m, &url, headers, rq.as_reader());
         let mut ctx = Ctx { app, db };
         let run = || match declared {
             // Refused before routing, so no handler has to remember the limit.
-            Some(n) if n > limit => Err(too_large()),
+            Some(n) if n > limit => (None, Err(too_large())),
             _ => routes::dispatch(&mut ctx, &mut req),
         };
-        match catch_unwind(AssertUnwindSafe(run)) {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                if e.status() >= 500 {
-                    crate::error!("{} {shown}: {}", rq.method(), e.message());
-                }
-                Response::error(&e)
+        let (route, result) = match catch_unwind(AssertUnwindSafe(run)) {
+            Ok(x) => x,
+            Err(_) => (None, Err(Error::Internal("handler panicked".into()))),
+        };
+        let resp = result.unwrap_or_else(|e| {
+            if e.status() >= 500 {
+                crate::error!("{} {shown}: {}", rq.method(), e.message());
             }
-            Err(_) => Response::error(&Error::Internal("handler panicked".into())),
-        }
+            Response::error(&e)
+        });
+        (route, resp, log_user(&ctx))
     };
     let (status, len) = (resp.status, resp.body_len());
     let method_text = rq.method().to_string();
     if let Err(e) = rq.respond(to_tiny(resp)) {
         crate::debug!("{method_text} {shown}: client went away: {e}");
     }
+    let took = start.elapsed();
+    app.metrics.request(route, m, status, took);
     crate::info!(
-        "{method_text} {shown} {status} {len}B {:.1}ms",
-        start.elapsed().as_secs_f64() * 1000.0
+        "{method_text} {shown} {status} {len}B {:.1}ms {user}",
+        took.as_secs_f64() * 1000.0
     );
 }
 

@@ -98,6 +98,17 @@ pub fn open(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Opens an existing database for reading only: never creates a file or changes a setting.
+pub fn open_read_only(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| Error::Internal(format!("cannot open database {}: {e}", path.display())))?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    Ok(conn)
+}
+
 /// Creates or upgrades the schema, and makes sure the template marker exists.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -363,6 +374,15 @@ pub fn all_files(conn: &Connection) -> Result<Vec<File>> {
     ))?;
     let rows = st.query_map([], file_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// How many packages and files are published, and the files' total size in bytes.
+pub fn totals(conn: &Connection) -> Result<(i64, i64, i64)> {
+    Ok(conn.query_row(
+        "SELECT (SELECT COUNT(*) FROM packages), COUNT(*), COALESCE(SUM(size), 0) FROM files",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?)
 }
 
 /// The file served at `/<name>/-/<filename>`.
