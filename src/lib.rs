@@ -14,6 +14,7 @@ pub mod digest;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod listener;
 pub mod metrics;
 pub mod name;
 pub mod packument;

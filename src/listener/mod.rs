@@ -1,0 +1,520 @@
+//! The connection front: nmr's own accept loop in front of tiny_http, which has no socket
+//! timeouts, no limit on header size or on connections, and stops for good on an accept error.
+//!
+//! Design. nmr owns the public TCP listener. Each accepted connection gets one thread; past
+//! `server.max_connections` open connections a new one is answered `503` and closed. The thread
+//! sets `TCP_NODELAY` and a write timeout (`server.write_timeout`) on the socket, then for each
+//! request on the connection:
+//!
+//! 1. waits for its first byte at most `server.read_timeout` (an idle keep-alive connection is
+//!    closed quietly after that), then reads the whole head within `server.read_timeout` of
+//!    that byte, line by line through a bounded buffer (a slow-loris client gets `408`);
+//! 2. checks the head ([`head`]): at most 32 KiB and 100 fields (`431`), one unambiguous body
+//!    framing (`Content-Length` with `Transfer-Encoding`, an unknown coding, conflicting
+//!    lengths: `400`), a declared body within `settings.max_body_size` (`413`, unread);
+//! 3. receives the whole body ([`body`]), each read waiting at most `server.read_timeout`, so a
+//!    slow upload only ever holds its own thread, never one of the workers;
+//! 4. opens a fresh connection to tiny_http, which listens on a Unix socket in a private
+//!    directory, writes the head re-encoded canonically with the body's length, then the body,
+//!    and half-closes it; tiny_http answers that one request and closes, and the thread copies
+//!    the answer to the client (each write bounded by `server.write_timeout`) and goes back to
+//!    1, keeping the client's connection alive.
+//!
+//! So the workers stay the fixed pool and only ever talk to the front over a local socket;
+//! tiny_http's per-connection threads are bounded by the connection cap; one thread per client
+//! connection does all the waiting on the client.
+//!
+//! Shutdown: [`Front::stop`] closes the listener, closes connections that wait for a request,
+//! and waits (bounded) for the others to finish the request they are in.
+
+pub mod body;
+pub mod head;
+
+use crate::app::App;
+use crate::error::Error;
+use crate::server::Event;
+use std::collections::HashMap;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Stack of the per-connection threads: they hold little on the stack (buffers are on the
+/// heap), and hundreds of idle connections should not reserve megabytes each.
+const THREAD_STACK: usize = 256 * 1024;
+/// Buffer for reading requests; heads beyond it still work (they are read line by line).
+const READ_BUFFER: usize = 16 * 1024;
+/// How long a refused connection is read from (and the bytes dropped) after its answer, so
+/// that closing it with unread data does not reset it before the client has read the answer.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Binds the public listener.
+pub fn bind(addr: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+/// One open connection, as shutdown sees it.
+struct Live {
+    stream: TcpStream,
+    /// Waiting for the first byte of a request: nothing is lost by closing it.
+    idle: Arc<AtomicBool>,
+}
+
+/// What the accept loop and the connection threads share.
+struct Shared {
+    app: Arc<App>,
+    /// tiny_http's Unix socket.
+    socket: PathBuf,
+    /// The private directory large request bodies are spooled to.
+    spool: PathBuf,
+    stopping: AtomicBool,
+    live: Mutex<(u64, HashMap<u64, Live>)>,
+    /// Signalled whenever a connection ends.
+    ended: Condvar,
+}
+
+impl Shared {
+    fn live(&self) -> MutexGuard<'_, (u64, HashMap<u64, Live>)> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The running front.
+pub struct Front {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+}
+
+/// Linux errno values after which accepting can never work again; any other accept error
+/// (a full descriptor table, an aborted handshake, memory pressure) passes, so it is retried.
+fn fatal_accept_error(e: &io::Error) -> bool {
+    const EBADF: i32 = 9;
+    const EFAULT: i32 = 14;
+    const EINVAL: i32 = 22;
+    const ENOTSOCK: i32 = 88;
+    matches!(e.raw_os_error(), Some(EBADF | EFAULT | EINVAL | ENOTSOCK))
+}
+
+impl Front {
+    /// Starts accepting on `listener`, passing checked requests to tiny_http listening in
+    /// `dir`. A listener that fails for good is reported on `fatal` as [`Event::Fatal`].
+    pub fn start(
+        listener: TcpListener,
+        app: Arc<App>,
+        dir: &BackendDir,
+        fatal: mpsc::Sender<Event>,
+    ) -> Result<Front, String> {
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the listening address: {e}"))?;
+        let shared = Arc::new(Shared {
+            app,
+            socket: dir.socket(),
+            spool: dir.dir.clone(),
+            stopping: AtomicBool::new(false),
+            live: Mutex::new((0, HashMap::new())),
+            ended: Condvar::new(),
+        });
+        let s = shared.clone();
+        let accept = std::thread::Builder::new()
+            .name("accept".into())
+            .spawn(move || accept_loop(&s, &listener, &fatal))
+            .map_err(|e| format!("cannot start the accept thread: {e}"))?;
+        Ok(Front {
+            shared,
+            addr,
+            accept: Some(accept),
+        })
+    }
+
+    /// The address connections are accepted on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, closes connections waiting for a request, and gives the others up to
+    /// `grace` to finish; then closes what is left. Returns how many had to be cut off.
+    pub fn stop(&mut self, grace: Duration) -> usize {
+        self.shared.stopping.store(true, SeqCst);
+        // accept() blocks; a connection of our own wakes it to see the flag.
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        if let Some(t) = self.accept.take() {
+            let _ = t.join();
+        }
+        let deadline = Instant::now() + grace;
+        let mut live = self.shared.live();
+        for c in live.1.values() {
+            if c.idle.load(SeqCst) {
+                let _ = c.stream.shutdown(Shutdown::Read);
+            }
+        }
+        while !live.1.is_empty() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            live = self
+                .shared
+                .ended
+                .wait_timeout(live, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        let cut = live.1.len();
+        for c in live.1.values() {
+            let _ = c.stream.shutdown(Shutdown::Both);
+        }
+        cut
+    }
+}
+
+fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, fatal: &mpsc::Sender<Event>) {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if shared.stopping.load(SeqCst) {
+                    return;
+                }
+                backoff = Duration::from_millis(5);
+                admit(shared, stream);
+            }
+            Err(e) if fatal_accept_error(&e) => {
+                let _ = fatal.send(Event::Fatal(format!("the listener failed: {e}")));
+                return;
+            }
+            Err(e) => {
+                // Out of descriptors or memory: waiting lets connections end and free some.
+                crate::warn!("accepting a connection failed: {e}; retrying in {backoff:?}");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// Answers a connection nmr will not serve and closes it, without blocking the accept loop.
+fn turn_away(stream: TcpStream, e: &Error) {
+    let _ = stream.set_nonblocking(true);
+    let _ = (&stream).write_all(&answer(e));
+    let _ = stream.shutdown(Shutdown::Write);
+}
+
+fn admit(shared: &Arc<Shared>, stream: TcpStream) {
+    let metrics = &shared.app.metrics;
+    let max = shared.app.config.server.max_connections;
+    let mut live = shared.live();
+    if live.1.len() >= max {
+        drop(live);
+        metrics.connection_rejected();
+        turn_away(
+            stream,
+            &Error::Unavailable(format!(
+            "the registry has {max} connections open (server.max_connections); try again shortly"
+        )),
+        );
+        return;
+    }
+    let Ok(handle) = stream.try_clone() else {
+        drop(live);
+        turn_away(
+            stream,
+            &Error::Unavailable("the registry is out of file descriptors".into()),
+        );
+        return;
+    };
+    let idle = Arc::new(AtomicBool::new(true));
+    live.0 += 1;
+    let id = live.0;
+    live.1.insert(
+        id,
+        Live {
+            stream: handle,
+            idle: idle.clone(),
+        },
+    );
+    drop(live);
+    metrics.connection_opened();
+    let s = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .name("conn".into())
+        .stack_size(THREAD_STACK)
+        .spawn(move || {
+            serve(&s, stream, &idle);
+            s.live().1.remove(&id);
+            s.app.metrics.connection_closed();
+            s.ended.notify_all();
+        });
+    if spawned.is_err() {
+        let gone = shared.live().1.remove(&id);
+        metrics.connection_closed();
+        shared.ended.notify_all();
+        if let Some(c) = gone {
+            turn_away(
+                c.stream,
+                &Error::Unavailable("the registry cannot start more threads".into()),
+            );
+        }
+    }
+}
+
+/// The client socket as the reader sees it: every read waits at most `idle`, and no longer
+/// than the deadline while one is set (the whole head of a request must arrive by then).
+struct Timed {
+    stream: TcpStream,
+    idle: Duration,
+    deadline: Option<Instant>,
+    /// The timeout currently set on the socket, to skip needless system calls.
+    set: Option<Duration>,
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let wait = match self.deadline {
+            None => self.idle,
+            Some(d) => d
+                .checked_duration_since(Instant::now())
+                .filter(|w| !w.is_zero())
+                .ok_or(io::ErrorKind::TimedOut)?
+                .min(self.idle),
+        };
+        if self.set != Some(wait) {
+            self.stream.set_read_timeout(Some(wait))?;
+            self.set = Some(wait);
+        }
+        self.stream.read(buf)
+    }
+}
+
+/// A complete response for a refused request; the connection is closed after it.
+fn answer(e: &Error) -> Vec<u8> {
+    let body = e.body();
+    let status = e.status();
+    let mut out = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\nServer: nmr/{}\r\n\r\n",
+        tiny_http::StatusCode(status).default_reason_phrase(),
+        body.len(),
+        env!("CARGO_PKG_VERSION"),
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Sends the answer to a refused request, then drops whatever the client still sends for a
+/// moment before closing (see [`LINGER`]).
+fn refuse(shared: &Shared, stream: &TcpStream, e: &Error) {
+    shared.app.metrics.request_refused(e.status());
+    if (&*stream).write_all(&answer(e)).is_err() || stream.shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER;
+    let mut buf = [0u8; 4096];
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match (&*stream).read(&mut buf) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+}
+
+/// Passes one request to tiny_http on a connection of its own, and copies the answer to the
+/// client. `Err(Some(e))`: answer `e` instead; `Err(None)`: the client is gone.
+fn exchange(
+    shared: &Shared,
+    client: &TcpStream,
+    head: &head::Head,
+    body: &mut body::Body,
+) -> Result<(), Option<Error>> {
+    let unavailable = |e: io::Error| {
+        crate::error!("cannot pass a request to the workers: {e}");
+        Some(Error::Unavailable(
+            "the registry is overloaded; try again shortly".into(),
+        ))
+    };
+    let mut backend = UnixStream::connect(&shared.socket).map_err(unavailable)?;
+    backend
+        .write_all(&head.encode(body.size()))
+        .and_then(|()| body.send(&mut backend))
+        // The end of the requests on this connection: tiny_http answers and closes.
+        .and_then(|()| backend.shutdown(Shutdown::Write))
+        .map_err(unavailable)?;
+    match io::copy(&mut backend, &mut &*client) {
+        Ok(0) => Err(Some(Error::Internal(
+            "the workers closed a request without an answer".into(),
+        ))),
+        Ok(_) => Ok(()),
+        // The client stopped reading for server.write_timeout, or went away.
+        Err(_) => Err(None),
+    }
+}
+
+/// Serves one client connection: reads, checks and receives each request, then has it
+/// answered.
+fn serve(shared: &Shared, stream: TcpStream, idle: &AtomicBool) {
+    let cfg = &shared.app.config;
+    let ready = stream.set_nodelay(true).and_then(|()| {
+        stream.set_write_timeout(Some(cfg.server.write_timeout))?;
+        stream.try_clone()
+    });
+    let Ok(read_half) = ready else { return };
+    let mut reader = BufReader::with_capacity(
+        READ_BUFFER,
+        Timed {
+            stream: read_half,
+            idle: cfg.server.read_timeout,
+            deadline: None,
+            set: None,
+        },
+    );
+    loop {
+        // Idle is set before the stop flag is read, and shutdown sets the flag before it looks
+        // at idle connections: one of the two always sees the other.
+        idle.store(true, SeqCst);
+        if shared.stopping.load(SeqCst) {
+            break;
+        }
+        match reader.fill_buf() {
+            Ok(b) if !b.is_empty() => {}
+            _ => break,
+        }
+        idle.store(false, SeqCst);
+        reader.get_mut().deadline = Some(Instant::now() + cfg.server.read_timeout);
+        let head = head::read(&mut reader, cfg.settings.max_body_size);
+        reader.get_mut().deadline = None;
+        let received = head.and_then(|head| {
+            if head.expect_continue && head.framing != head::Framing::Empty {
+                (&stream)
+                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    .map_err(|_| head::Failure::Gone)?;
+            }
+            let body = body::receive(
+                head.framing,
+                &mut reader,
+                cfg.settings.max_body_size,
+                &shared.spool,
+            )?;
+            Ok((head, body))
+        });
+        let (head, mut body) = match received {
+            Ok(x) => x,
+            Err(head::Failure::Gone) => break,
+            Err(head::Failure::Refused(e)) => {
+                refuse(shared, &stream, &e);
+                break;
+            }
+        };
+        match exchange(shared, &stream, &head, &mut body) {
+            Ok(()) if !head.close => {}
+            Ok(()) | Err(None) => break,
+            Err(Some(e)) => {
+                refuse(shared, &stream, &e);
+                break;
+            }
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// The private directory holding tiny_http's Unix socket and spooled request bodies; removed
+/// when dropped.
+pub struct BackendDir {
+    dir: PathBuf,
+}
+
+/// Prefix of backend directories in the temp dir: `nmr-front-<pid>-<random>`.
+const DIR_PREFIX: &str = "nmr-front-";
+
+impl BackendDir {
+    /// Creates the directory, readable by nmr's user only, so that nothing else on the host
+    /// can reach tiny_http past the front. Directories left by nmr processes that no longer
+    /// run (killed with SIGKILL) are removed first.
+    pub fn create() -> Result<BackendDir, String> {
+        use std::os::unix::fs::DirBuilderExt;
+        let tmp = std::env::temp_dir();
+        sweep(&tmp);
+        let token = crate::random::hex_token(8).map_err(|e| e.message().to_string())?;
+        let dir = tmp.join(format!("{DIR_PREFIX}{}-{token}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        Ok(BackendDir { dir })
+    }
+
+    /// Where tiny_http listens.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("workers.sock")
+    }
+}
+
+impl Drop for BackendDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes backend directories whose process is gone (no `/proc/<pid>`).
+fn sweep(tmp: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DIR_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_broken_listener_is_fatal() {
+        for (errno, fatal) in [
+            (9, true),
+            (22, true),
+            (24, false),
+            (23, false),
+            (103, false),
+        ] {
+            assert_eq!(
+                fatal_accept_error(&io::Error::from_raw_os_error(errno)),
+                fatal,
+                "errno {errno}"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_are_complete_responses_that_close() {
+        let a = String::from_utf8(answer(&Error::HeadersTooLarge("too big".into()))).unwrap();
+        assert!(a.starts_with("HTTP/1.1 431 "), "{a}");
+        assert!(a.contains("Connection: close\r\n"));
+        assert!(a.ends_with("\r\n\r\n{\"error\":\"too big\"}"), "{a}");
+    }
+}
