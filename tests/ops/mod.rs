@@ -1,0 +1,5 @@
+//! Issue #8, hardening and operations: the connection front against hostile clients, graceful
+//! shutdown, crash safety, `nmr fsck`, backup and restore, metrics and health.
+
+mod front;
+mod shutdown;
