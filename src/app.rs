@@ -50,6 +50,11 @@ impl App {
         meta::migrate(&mut conn)?;
         let marker = meta::marker(&conn)?;
         let blobs = BlobStore::open(&config, config.storage_type)?;
+        // Blobs of publishes and unpublishes a crash interrupted (see store::gc).
+        let removed = crate::store::gc::recover(&conn, &blobs)?;
+        if removed > 0 {
+            crate::info!("removed {removed} blobs left by interrupted requests");
+        }
         Ok(App {
             uplink: Uplink::new(&config.uplink),
             config,
