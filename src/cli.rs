@@ -1,5 +1,5 @@
-//! Command-line parsing and the subcommands: `nmr serve` (the default), `nmr config` and
-//! `nmr storage copy`.
+//! Command-line parsing and the subcommands: `nmr serve` (the default), `nmr config`,
+//! `nmr storage copy` and `nmr fsck`.
 
 use crate::config::{self, Config, Inputs, StorageType};
 use crate::store::{blob::BlobStore, copy, meta};
@@ -16,6 +16,10 @@ usage:
                           copy every tarball the metadata knows to the other storage backend
                           (storage.local.* and storage.s3.* say where), verifying each sha512;
                           run it again to resume: verified objects already there are skipped
+  nmr fsck [--repair] [options]
+                          check every stored tarball against the metadata (size, sha1, sha512)
+                          and list missing, damaged and orphaned objects; exit 1 if any;
+                          --repair deletes orphans (never metadata)
   nmr --help | --version
 
 options (each overrides the config file and NMR_* environment variables):
@@ -58,6 +62,10 @@ enum Command {
     Config,
     /// `storage copy`; the ends are checked after parsing.
     StorageCopy,
+    /// `fsck`, with `--repair` or not.
+    Fsck {
+        repair: bool,
+    },
 }
 
 /// `--from` / `--to` of `nmr storage copy`.
@@ -125,6 +133,10 @@ fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds), String> {
                     ))
                 }
             },
+            "fsck" if command.is_none() => command = Some(Command::Fsck { repair: false }),
+            "--repair" if matches!(command, Some(Command::Fsck { .. })) => {
+                command = Some(Command::Fsck { repair: true });
+            }
             "--to" | "--from" if matches!(command, Some(Command::StorageCopy)) => {
                 let v = value("local or s3")?;
                 if flag == "--to" {
@@ -161,6 +173,45 @@ fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds), String> {
     Ok((command.unwrap_or(Command::Serve), inputs, ends))
 }
 
+/// Opening the database would create an empty one; a missing file is a wrong path. Says so
+/// and gives exit code 2.
+fn require_db(config: &Config, what: &str) -> Result<(), i32> {
+    if config.db_path.is_file() {
+        return Ok(());
+    }
+    eprintln!(
+        "nmr: no database at {} (db.path): nothing to {what}",
+        config.db_path.display()
+    );
+    Err(2)
+}
+
+/// `nmr fsck`: exit 0 when storage and metadata agree (after `--repair`, once orphans are
+/// gone), 1 when anything is missing, damaged or orphaned, 2 for a usage or configuration error.
+fn fsck(config: &Config, repair: bool) -> i32 {
+    if let Err(code) = require_db(config, "check") {
+        return code;
+    }
+    let run = || {
+        let mut db = meta::open(&config.db_path)?;
+        // As the server would at start: pending keys are recorded since schema 3.
+        meta::migrate(&mut db)?;
+        let blobs = BlobStore::open(config, config.storage_type)?;
+        crate::fsck::run(&mut db, &blobs, repair, &mut std::io::stdout())
+    };
+    match run() {
+        Ok(r) if r.problems() == 0 => 0,
+        Ok(r) => {
+            eprintln!("nmr: fsck: {} problems", r.problems());
+            1
+        }
+        Err(e) => {
+            eprintln!("nmr: fsck stopped: {}", e.message());
+            1
+        }
+    }
+}
+
 /// `nmr storage copy`: exit 0 when every tarball is at the destination and verified, 1 when
 /// any failed (each named on stderr), 2 for a usage or configuration error.
 fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
@@ -177,13 +228,8 @@ fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
             return 2;
         }
     }
-    // Opening the database would create an empty one; a missing file is a wrong path.
-    if !config.db_path.is_file() {
-        eprintln!(
-            "nmr: no database at {} (db.path): nothing to copy",
-            config.db_path.display()
-        );
-        return 2;
+    if let Err(code) = require_db(config, "copy") {
+        return code;
     }
     let opened = (|| {
         Ok::<_, crate::error::Error>((
@@ -268,6 +314,7 @@ pub fn main(args: Vec<String>) -> i32 {
             0
         }
         Command::StorageCopy => storage_copy(&effective.config, ends),
+        Command::Fsck { repair } => fsck(&effective.config, repair),
         Command::Serve => {
             crate::log::set_level(effective.config.log_level);
             if let Some(f) = &effective.file {

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod digest;
 pub mod error;
+pub mod fsck;
 pub mod health;
 pub mod http;
 pub mod listener;
