@@ -1,5 +1,5 @@
 //! Command-line parsing and the subcommands: `nmr serve` (the default), `nmr config`,
-//! `nmr storage copy` and `nmr fsck`.
+//! `nmr storage copy`, `nmr fsck`, `nmr backup` and `nmr restore`.
 
 use crate::config::{self, Config, Inputs, StorageType};
 use crate::store::{blob::BlobStore, copy, meta};
@@ -20,6 +20,12 @@ usage:
                           check every stored tarball against the metadata (size, sha1, sha512)
                           and list missing, damaged and orphaned objects; exit 1 if any;
                           --repair deletes orphans (never metadata)
+  nmr backup DIR [options]
+                          copy the database (a consistent snapshot, while nmr runs) and every
+                          tarball it points at into the new directory DIR
+  nmr restore DIR [options]
+                          put a backup back: tarballs into the configured storage, then the
+                          database into db.path, which must not exist yet
   nmr --help | --version
 
 options (each overrides the config file and NMR_* environment variables):
@@ -66,6 +72,8 @@ enum Command {
     Fsck {
         repair: bool,
     },
+    Backup(PathBuf),
+    Restore(PathBuf),
 }
 
 /// `--from` / `--to` of `nmr storage copy`.
@@ -137,6 +145,18 @@ fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds), String> {
             "--repair" if matches!(command, Some(Command::Fsck { .. })) => {
                 command = Some(Command::Fsck { repair: true });
             }
+            "backup" | "restore" if command.is_none() => {
+                let dir = it
+                    .next()
+                    .filter(|d| !d.starts_with("--"))
+                    .ok_or_else(|| format!("nmr {flag} needs a directory: nmr {flag} DIR"))?;
+                let dir = PathBuf::from(dir);
+                command = Some(if flag == "backup" {
+                    Command::Backup(dir)
+                } else {
+                    Command::Restore(dir)
+                });
+            }
             "--to" | "--from" if matches!(command, Some(Command::StorageCopy)) => {
                 let v = value("local or s3")?;
                 if flag == "--to" {
@@ -207,6 +227,42 @@ fn fsck(config: &Config, repair: bool) -> i32 {
         }
         Err(e) => {
             eprintln!("nmr: fsck stopped: {}", e.message());
+            1
+        }
+    }
+}
+
+/// `nmr backup` and `nmr restore`: exit 0 when complete, 1 when anything failed (each named on
+/// stderr; run it again), 2 for a usage or configuration error.
+fn backup_or_restore(config: &Config, command: &Command) -> i32 {
+    let (what, result) = match command {
+        Command::Backup(dir) => {
+            if let Err(code) = require_db(config, "back up") {
+                return code;
+            }
+            let r =
+                crate::backup::backup(config, dir, &mut std::io::stdout(), &mut std::io::stderr());
+            ("backup", r)
+        }
+        Command::Restore(dir) => {
+            let r =
+                crate::backup::restore(config, dir, &mut std::io::stdout(), &mut std::io::stderr());
+            ("restore", r)
+        }
+        _ => unreachable!("only backup and restore come here"),
+    };
+    match result {
+        Ok(true) => 0,
+        Ok(false) => {
+            eprintln!("nmr: {what} incomplete: fix the failures above and run it again");
+            1
+        }
+        Err(e @ crate::error::Error::BadRequest(_)) => {
+            eprintln!("nmr: {what}: {}", e.message());
+            2
+        }
+        Err(e) => {
+            eprintln!("nmr: {what} stopped: {}", e.message());
             1
         }
     }
@@ -315,6 +371,7 @@ pub fn main(args: Vec<String>) -> i32 {
         }
         Command::StorageCopy => storage_copy(&effective.config, ends),
         Command::Fsck { repair } => fsck(&effective.config, repair),
+        c @ (Command::Backup(_) | Command::Restore(_)) => backup_or_restore(&effective.config, &c),
         Command::Serve => {
             crate::log::set_level(effective.config.log_level);
             if let Some(f) = &effective.file {

@@ -8,6 +8,7 @@ pub mod log;
 pub mod access;
 pub mod app;
 pub mod audit;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod digest;
