@@ -5,4 +5,5 @@ mod backup;
 mod crash;
 mod front;
 mod fsck;
+mod observe;
 mod shutdown;
