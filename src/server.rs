@@ -253,7 +253,30 @@ pub fn run(app: App) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::loggable;
+    use super::{loggable, WORKER_GRACE};
+
+    #[test]
+    fn the_systemd_unit_waits_longer_than_a_graceful_stop_takes() {
+        let unit = include_str!("../systemd/nmr.service");
+        assert!(unit.lines().any(|l| l == "KillSignal=SIGTERM"));
+        let stop: u64 = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+            .expect("the unit sets TimeoutStopSec")
+            .parse()
+            .unwrap();
+        let grace: u64 = crate::config::KEYS
+            .iter()
+            .find(|k| k.path == "server.shutdown_timeout")
+            .unwrap()
+            .default
+            .parse()
+            .unwrap();
+        assert!(
+            stop > grace + WORKER_GRACE.as_secs(),
+            "TimeoutStopSec={stop} leaves no room for server.shutdown_timeout={grace}"
+        );
+    }
 
     #[test]
     fn tokens_in_paths_are_not_logged() {
