@@ -68,13 +68,7 @@ fn a_backup_taken_while_serving_restores_and_installs() {
     assert_eq!(code, 0, "{out}");
 
     let restored = Registry::start_in(fresh, &[], &[]);
-    let app = make_app(
-        work.path(),
-        "app",
-        serde_json::json!({"@acme/kept": "1.0.0"}),
-    );
-    Client::new(&restored).ok("npm", &["install"], &app);
-    assert_eq!(node_require(&app, "@acme/kept"), "@acme/kept@1.0.0");
+    npm_installs(&restored, work.path(), "@acme/kept", "1.0.0");
     // The snapshot holds some prefix of the busy publishes, each whole.
     let doc = restored.get("/busy").json();
     let versions = doc["versions"].as_object().unwrap();

@@ -96,13 +96,6 @@ fn chunked_bodies_with_extensions_trailers_and_100_continue_publish() {
     let reg = Registry::start();
     let tgz = fake_tgz("chunky");
     let body = publish_body("chunky", "1.0.0", &tgz, "latest").to_string();
-    let mut chunked = Vec::new();
-    for part in body.as_bytes().chunks(700) {
-        chunked.extend_from_slice(format!("{:X};ext=1\r\n", part.len()).as_bytes());
-        chunked.extend_from_slice(part);
-        chunked.extend_from_slice(b"\r\n");
-    }
-    chunked.extend_from_slice(b"0\r\nX-Checksum: whatever\r\n\r\n");
     let r = reg.request(
         "PUT",
         "/chunky",
@@ -110,7 +103,7 @@ fn chunked_bodies_with_extensions_trailers_and_100_continue_publish() {
             ("Content-Type", "application/json"),
             ("Transfer-Encoding", "chunked"),
         ],
-        &chunked,
+        &chunked(body.as_bytes(), 700, ";ext=1", "X-Checksum: whatever\r\n"),
     );
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(reg.get("/chunky/-/chunky-1.0.0.tgz").body, tgz);
@@ -318,13 +311,7 @@ fn five_hundred_slow_connections_do_not_stop_npm_install() {
         open().filter(|n| *n >= 500)
     });
 
-    let app = make_app(
-        work.path(),
-        "app",
-        serde_json::json!({"@acme/steady": "1.0.0"}),
-    );
-    Client::new(&reg).ok("npm", &["install"], &app);
-    assert_eq!(node_require(&app, "@acme/steady"), "@acme/steady@1.0.0");
+    npm_installs(&reg, work.path(), "@acme/steady", "1.0.0");
     assert!(
         open().unwrap() >= 500,
         "the slow connections were still open"

@@ -466,6 +466,26 @@ pub fn parse_response(raw: &[u8], head: bool) -> Resp {
     }
 }
 
+/// `body` in chunked transfer coding: chunks of `size` bytes, each size line followed by
+/// `ext` (e.g. `;name=value`, or empty), then the last chunk and `trailer` (header lines).
+pub fn chunked(body: &[u8], size: usize, ext: &str, trailer: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in body.chunks(size) {
+        out.extend_from_slice(format!("{:x}{ext}\r\n", part.len()).as_bytes());
+        out.extend_from_slice(part);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("0\r\n{trailer}\r\n").as_bytes());
+    out
+}
+
+/// Installs `name@version` with npm into a new app under `work` and checks that it loads.
+pub fn npm_installs(reg: &Registry, work: &Path, name: &str, version: &str) {
+    let app = make_app(work, "app", serde_json::json!({ name: version }));
+    Client::new(reg).ok("npm", &["install"], &app);
+    assert_eq!(node_require(&app, name), format!("{name}@{version}"));
+}
+
 /// Gzip of some deterministic bytes: a stand-in tarball for raw-HTTP publishes.
 pub fn fake_tgz(seed: &str) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
