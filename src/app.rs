@@ -50,10 +50,14 @@ impl App {
         meta::migrate(&mut conn)?;
         let marker = meta::marker(&conn)?;
         let blobs = BlobStore::open(&config, config.storage_type)?;
-        // Blobs of publishes and unpublishes a crash interrupted (see store::gc).
+        // What a crash interrupted: temp files of uploads, and blobs of publishes and
+        // unpublishes that did not finish (see store::gc).
+        let uploads = blobs.remove_unfinished_uploads()?;
         let removed = crate::store::gc::recover(&conn, &blobs)?;
-        if removed > 0 {
-            crate::info!("removed {removed} blobs left by interrupted requests");
+        if uploads + removed > 0 {
+            crate::info!(
+                "removed {uploads} unfinished uploads and {removed} blobs left by interrupted requests"
+            );
         }
         Ok(App {
             uplink: Uplink::new(&config.uplink),

@@ -149,9 +149,13 @@ impl Front {
                 SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
             });
         }
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        let woken = TcpStream::connect_timeout(&wake, Duration::from_secs(1)).is_ok();
         if let Some(t) = self.accept.take() {
-            let _ = t.join();
+            // Without the wake-up the thread may block in accept() for good: leave it, it
+            // serves nobody once the flag is set.
+            if woken {
+                let _ = t.join();
+            }
         }
         let deadline = Instant::now() + grace;
         let mut live = self.shared.live();

@@ -42,7 +42,12 @@ impl Fault {
         match self {
             Fault::Missing => format!("not found in {}", store.name()),
             Fault::Unreadable(why) => why.clone(),
-            Fault::Mismatch(why) => format!("the bytes in {} {why}", store.name()),
+            Fault::Mismatch(why) => {
+                format!(
+                    "the bytes in {} do not match the metadata: {why}",
+                    store.name()
+                )
+            }
         }
     }
 }
@@ -51,21 +56,17 @@ impl Fault {
 pub fn verify(obj: &meta::Stored, bytes: &[u8]) -> std::result::Result<(), String> {
     if bytes.len() as i64 != obj.size {
         return Err(format!(
-            "are {} bytes long, but the metadata says {}",
+            "{} bytes where it records {}",
             bytes.len(),
             obj.size
         ));
     }
     let sha1 = Digests::of(bytes).sha1_hex;
     if !sha1.eq_ignore_ascii_case(&obj.sha1) {
-        return Err(format!(
-            "have sha1 {sha1}, but the metadata says {}",
-            obj.sha1
-        ));
+        return Err(format!("sha1 {sha1} where it records {}", obj.sha1));
     }
     match &obj.integrity {
-        Some(sri) => check_integrity(sri, bytes)
-            .map_err(|e| format!("do not match the metadata's integrity: {e}")),
+        Some(sri) => check_integrity(sri, bytes),
         None => Ok(()),
     }
 }
