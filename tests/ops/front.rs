@@ -228,6 +228,10 @@ fn a_client_that_stops_reading_is_cut_off_and_frees_its_worker() {
     stalled
         .write_all(b"GET /bigpkg/-/bigpkg-1.0.0.tgz HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
+    // The download has started (so the one worker is on it); from here on nothing is read.
+    let mut first = [0u8; 12];
+    stalled.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
     let start = Instant::now();
     assert_eq!(reg.get("/-/ping").status, 200);
     within(
@@ -335,7 +339,7 @@ fn kept_alive_requests_answer_without_nagle_delays() {
     times.sort();
     // Nagle's algorithm with delayed ACKs adds about 40 ms to a response sent in two writes.
     assert!(
-        times[times.len() / 2] < Duration::from_millis(20),
+        times[times.len() / 2] < Duration::from_millis(30),
         "median {:?}",
         times[times.len() / 2]
     );
