@@ -67,6 +67,9 @@ struct Live {
 /// What the accept loop and the connection threads share.
 struct Shared {
     app: Arc<App>,
+    /// `server.max_connections`, or fewer if the open-files limit is lower (see
+    /// [`connection_cap`]).
+    max_connections: usize,
     /// tiny_http's Unix socket.
     socket: PathBuf,
     /// The private directory large request bodies are spooled to.
@@ -88,6 +91,42 @@ pub struct Front {
     shared: Arc<Shared>,
     addr: SocketAddr,
     accept: Option<JoinHandle<()>>,
+}
+
+/// File descriptors one client connection can hold at once: its socket and two handles to it,
+/// both ends of its Unix connection to tiny_http (whose end tiny_http duplicates), and a
+/// spooled body.
+const FDS_PER_CONNECTION: u64 = 7;
+
+/// File descriptors kept for everything else: stdio, the listeners, the signal pipe, and per
+/// worker its database files (and a fresh read-only set for a ping) and a tarball being served.
+fn fds_reserved(workers: usize) -> u64 {
+    64 + 8 * workers as u64
+}
+
+/// The process's soft limit on open files, from `/proc/self/limits`; `None` when unlimited or
+/// unknown.
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// How many connections may be open at once: `server.max_connections`, or fewer when the
+/// open-files limit could not hold that many. Running out of descriptors would make tiny_http's
+/// own accept fail, which ends its accept loop for good.
+fn connection_cap(configured: usize, workers: usize, limit: Option<u64>) -> usize {
+    let Some(limit) = limit else {
+        return configured;
+    };
+    let fit = limit.saturating_sub(fds_reserved(workers)) / FDS_PER_CONNECTION;
+    configured
+        .min(usize::try_from(fit).unwrap_or(usize::MAX))
+        .max(1)
 }
 
 /// Linux errno values after which accepting can never work again; any other accept error
@@ -112,7 +151,18 @@ impl Front {
         let addr = listener
             .local_addr()
             .map_err(|e| format!("cannot read the listening address: {e}"))?;
+        let server = &app.config.server;
+        let max_connections =
+            connection_cap(server.max_connections, server.workers, open_files_limit());
+        if max_connections < server.max_connections {
+            crate::warn!(
+                "the open-files limit ({}) holds about {max_connections} connections, not server.max_connections = {}; serving at most {max_connections} (raise LimitNOFILE or ulimit -n)",
+                open_files_limit().unwrap_or(0),
+                server.max_connections
+            );
+        }
         let shared = Arc::new(Shared {
+            max_connections,
             app,
             socket: dir.socket(),
             spool: dir.dir.clone(),
@@ -218,7 +268,7 @@ fn turn_away(stream: TcpStream, e: &Error) {
 
 fn admit(shared: &Arc<Shared>, stream: TcpStream) {
     let metrics = &shared.app.metrics;
-    let max = shared.app.config.server.max_connections;
+    let max = shared.max_connections;
     let mut live = shared.live();
     if live.1.len() >= max {
         drop(live);
@@ -512,6 +562,15 @@ mod tests {
                 "errno {errno}"
             );
         }
+    }
+
+    #[test]
+    fn the_connection_cap_stays_within_the_open_files_limit() {
+        assert_eq!(connection_cap(1024, 16, None), 1024);
+        assert_eq!(connection_cap(1024, 16, Some(65_536)), 1024);
+        let cap = connection_cap(1024, 16, Some(1024));
+        assert!(cap < 1024 && cap * 7 + 64 + 8 * 16 <= 1024, "{cap}");
+        assert_eq!(connection_cap(1024, 16, Some(10)), 1);
     }
 
     #[test]
