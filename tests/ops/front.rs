@@ -306,7 +306,13 @@ fn a_low_open_files_limit_caps_connections_below_it() {
 
 #[test]
 fn five_hundred_slow_connections_do_not_stop_npm_install() {
-    let reg = Registry::start();
+    // 500 connections need more descriptors than a default soft limit of 1024 carries.
+    let reg = Registry::start_under(TempDir::new("slow"), Some("ulimit -n 8192"), &[], &[]);
+    assert!(
+        !reg.log().contains("serving at most"),
+        "raise the open-files limit for this test: {}",
+        reg.log()
+    );
     let work = TempDir::new("slow-work");
     let c = Client::new(&reg);
     let pkg = serde_json::json!({"name": "@acme/steady", "version": "1.0.0", "main": "index.js", "license": "MIT"});
