@@ -259,8 +259,17 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, fatal: &mpsc::Sende
     }
 }
 
+/// The client's address for log lines (the access log has none: tiny_http sees the front).
+fn peer(stream: &TcpStream) -> String {
+    stream
+        .peer_addr()
+        .map_or_else(|_| "-".into(), |a| a.to_string())
+}
+
 /// Answers a connection nmr will not serve and closes it, without blocking the accept loop.
+/// Logged at debug only: in a flood these come by the thousand, and the metrics count them.
 fn turn_away(stream: TcpStream, e: &Error) {
+    crate::debug!("{} turned away: {}", peer(&stream), e.message());
     let _ = stream.set_nonblocking(true);
     let _ = (&stream).write_all(&answer(e));
     let _ = stream.shutdown(Shutdown::Write);
@@ -371,6 +380,7 @@ fn answer(e: &Error) -> Vec<u8> {
 /// moment before closing (see [`LINGER`]).
 fn refuse(shared: &Shared, stream: &TcpStream, e: &Error) {
     shared.app.metrics.request_refused(e.status());
+    crate::info!("{} refused {}: {}", peer(stream), e.status(), e.message());
     if (&*stream).write_all(&answer(e)).is_err() || stream.shutdown(Shutdown::Write).is_err() {
         return;
     }

@@ -53,6 +53,12 @@ fn heads_over_the_size_or_field_limit_are_431() {
     let text = exchange(reg.port, long.as_bytes());
     assert!(text.starts_with("HTTP/1.1 431 "), "{text}");
     assert!(text.contains("32768 bytes"), "{text}");
+    wait_for("the refusal in the log, with the client's address", || {
+        let log = reg.log();
+        log.lines()
+            .any(|l| l.contains("127.0.0.1:") && l.contains(" refused 431: "))
+            .then_some(())
+    });
     let many: String = (0..101).map(|i| format!("X-{i}: 1\r\n")).collect();
     let text = exchange(
         reg.port,
