@@ -26,6 +26,8 @@ pub struct App {
     pub marker: String,
     /// HTTP client for the GitHub API (github mode).
     pub github: ureq::Agent,
+    /// Counters for `GET /-/metrics`.
+    pub metrics: crate::metrics::Metrics,
     locks: Vec<Mutex<()>>,
 }
 
@@ -52,6 +54,15 @@ impl App {
         meta::migrate(&mut conn)?;
         let marker = meta::marker(&conn)?;
         let blobs = BlobStore::open(&config, config.storage_type)?;
+        // What a crash interrupted: temp files of uploads, and blobs of publishes and
+        // unpublishes that did not finish (see store::gc).
+        let uploads = blobs.remove_unfinished_uploads()?;
+        let removed = crate::store::gc::recover(&conn, &blobs)?;
+        if uploads + removed > 0 {
+            crate::info!(
+                "removed {uploads} unfinished uploads and {removed} blobs left by interrupted requests"
+            );
+        }
         Ok(App {
             uplink: Uplink::new(&config.uplink),
             config,
@@ -59,6 +70,7 @@ impl App {
             cache: Cache::new(&marker),
             marker,
             github: crate::auth::github::agent(),
+            metrics: crate::metrics::Metrics::default(),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }

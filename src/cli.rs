@@ -1,6 +1,7 @@
 //! Command-line parsing and the subcommands: `nmr serve` (the default), `nmr config`,
-//! `nmr storage copy`, the account commands `nmr user` / `nmr token` (see `accounts`), and the
-//! air-gap transfer: `nmr mirror`, `nmr export`, `nmr import`.
+//! `nmr storage copy`, `nmr fsck`, `nmr backup` and `nmr restore`, the account commands
+//! `nmr user` / `nmr token` (see `accounts`), and the air-gap transfer: `nmr mirror`,
+//! `nmr export`, `nmr import`.
 
 use crate::accounts;
 use crate::app::App;
@@ -32,6 +33,16 @@ usage:
   nmr import FILE [options]
                           verify a bundle whole, then add its packages here as local packages;
                           versions already here are skipped, conflicting ones reported
+  nmr fsck [--repair] [options]
+                          check every stored tarball against the metadata (size, sha1, sha512)
+                          and list missing, damaged and orphaned objects; exit 1 if any;
+                          --repair deletes orphans (never metadata)
+  nmr backup DIR [options]
+                          copy the database (a consistent snapshot, while nmr runs) and every
+                          tarball it points at into the new directory DIR
+  nmr restore DIR [options]
+                          put a backup back: tarballs into the configured storage, then the
+                          database into db.path, which must not exist yet
   nmr --help | --version
 
 options (each overrides the config file and NMR_* environment variables):
@@ -76,6 +87,12 @@ enum Command {
     Accounts(bool),
     /// `storage copy`; the ends are checked after parsing.
     StorageCopy,
+    /// `fsck`, with `--repair` or not.
+    Fsck {
+        repair: bool,
+    },
+    Backup(PathBuf),
+    Restore(PathBuf),
     Mirror,
     Export,
     Import,
@@ -176,6 +193,22 @@ fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Transfer, Vec<St
             {
                 transfer.files.push(PathBuf::from(arg))
             }
+            "fsck" if command.is_none() => command = Some(Command::Fsck { repair: false }),
+            "--repair" if matches!(command, Some(Command::Fsck { .. })) => {
+                command = Some(Command::Fsck { repair: true });
+            }
+            "backup" | "restore" if command.is_none() => {
+                let dir = it
+                    .next()
+                    .filter(|d| !d.starts_with("--"))
+                    .ok_or_else(|| format!("nmr {flag} needs a directory: nmr {flag} DIR"))?;
+                let dir = PathBuf::from(dir);
+                command = Some(if flag == "backup" {
+                    Command::Backup(dir)
+                } else {
+                    Command::Restore(dir)
+                });
+            }
             "--to" | "--from" if matches!(command, Some(Command::StorageCopy)) => {
                 let v = value("local or s3")?;
                 if flag == "--to" {
@@ -232,6 +265,81 @@ fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Transfer, Vec<St
     ))
 }
 
+/// Opening the database would create an empty one; a missing file is a wrong path. Says so
+/// and gives exit code 2.
+fn require_db(config: &Config, what: &str) -> Result<(), i32> {
+    if config.db_path.is_file() {
+        return Ok(());
+    }
+    eprintln!(
+        "nmr: no database at {} (db.path): nothing to {what}",
+        config.db_path.display()
+    );
+    Err(2)
+}
+
+/// `nmr fsck`: exit 0 when storage and metadata agree (after `--repair`, once orphans are
+/// gone), 1 when anything is missing, damaged or orphaned, 2 for a usage or configuration error.
+fn fsck(config: &Config, repair: bool) -> i32 {
+    if let Err(code) = require_db(config, "check") {
+        return code;
+    }
+    let run = || {
+        let mut db = meta::open(&config.db_path)?;
+        // As the server would at start: pending keys are recorded since schema 3.
+        meta::migrate(&mut db)?;
+        let blobs = BlobStore::open(config, config.storage_type)?;
+        crate::fsck::run(&mut db, &blobs, repair, &mut std::io::stdout())
+    };
+    match run() {
+        Ok(r) if r.problems() == 0 => 0,
+        Ok(r) => {
+            eprintln!("nmr: fsck: {} problems", r.problems());
+            1
+        }
+        Err(e) => {
+            eprintln!("nmr: fsck stopped: {}", e.message());
+            1
+        }
+    }
+}
+
+/// `nmr backup` and `nmr restore`: exit 0 when complete, 1 when anything failed (each named on
+/// stderr; run it again), 2 for a usage or configuration error.
+fn backup_or_restore(config: &Config, command: &Command) -> i32 {
+    let (what, result) = match command {
+        Command::Backup(dir) => {
+            if let Err(code) = require_db(config, "back up") {
+                return code;
+            }
+            let r =
+                crate::backup::backup(config, dir, &mut std::io::stdout(), &mut std::io::stderr());
+            ("backup", r)
+        }
+        Command::Restore(dir) => {
+            let r =
+                crate::backup::restore(config, dir, &mut std::io::stdout(), &mut std::io::stderr());
+            ("restore", r)
+        }
+        _ => unreachable!("only backup and restore come here"),
+    };
+    match result {
+        Ok(true) => 0,
+        Ok(false) => {
+            eprintln!("nmr: {what} incomplete: fix the failures above and run it again");
+            1
+        }
+        Err(e @ crate::error::Error::BadRequest(_)) => {
+            eprintln!("nmr: {what}: {}", e.message());
+            2
+        }
+        Err(e) => {
+            eprintln!("nmr: {what} stopped: {}", e.message());
+            1
+        }
+    }
+}
+
 /// `nmr storage copy`: exit 0 when every tarball is at the destination and verified, 1 when
 /// any failed (each named on stderr), 2 for a usage or configuration error.
 fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
@@ -248,13 +356,8 @@ fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
             return 2;
         }
     }
-    // Opening the database would create an empty one; a missing file is a wrong path.
-    if !config.db_path.is_file() {
-        eprintln!(
-            "nmr: no database at {} (db.path): nothing to copy",
-            config.db_path.display()
-        );
-        return 2;
+    if let Err(code) = require_db(config, "copy") {
+        return code;
     }
     let opened = (|| {
         Ok::<_, crate::error::Error>((
@@ -518,6 +621,8 @@ pub fn main(args: Vec<String>) -> i32 {
                 _ => import_cmd(&effective.config, transfer),
             }
         }
+        Command::Fsck { repair } => fsck(&effective.config, repair),
+        c @ (Command::Backup(_) | Command::Restore(_)) => backup_or_restore(&effective.config, &c),
         Command::Serve => {
             crate::log::set_level(effective.config.log_level);
             if let Some(f) = &effective.file {

@@ -17,8 +17,8 @@ pub enum Kind {
     Path,
     /// A TCP port; 0 picks a free one.
     Port,
-    /// A whole number from 1 to 1024.
-    Count,
+    /// A whole number within `min..=max`.
+    Count { min: u64, max: u64 },
     /// `true` or `false`.
     Bool,
     /// Bytes, as a number or with a suffix: `200mb`, `1g`, `512k`.
@@ -89,9 +89,34 @@ pub const KEYS: &[Key] = &[
     ),
     key(
         "server.workers",
-        Kind::Count,
+        Kind::Count { min: 1, max: 1024 },
         "16",
         "request-handling threads",
+    ),
+    key(
+        "server.max_connections",
+        // Each open connection holds a thread and a few file descriptors.
+        Kind::Count { min: 1, max: 65_536 },
+        "1024",
+        "client connections held open at once; more are answered 503 and closed",
+    ),
+    key(
+        "server.read_timeout",
+        Kind::Seconds { min: 1, max: 3600 },
+        "30",
+        "seconds a client may take to send a request's headers, or stay silent between requests or while sending a body",
+    ),
+    key(
+        "server.write_timeout",
+        Kind::Seconds { min: 1, max: 3600 },
+        "30",
+        "seconds a client may take to accept more of a response before it is cut off",
+    ),
+    key(
+        "server.shutdown_timeout",
+        Kind::Seconds { min: 0, max: 3600 },
+        "30",
+        "seconds requests in flight get to finish after SIGTERM before their connections are closed",
     ),
     key(
         "logger.level",
@@ -313,6 +338,10 @@ pub struct Server {
     /// Without a trailing slash.
     pub public_url: Option<String>,
     pub workers: usize,
+    pub max_connections: usize,
+    pub read_timeout: Duration,
+    pub write_timeout: Duration,
+    pub shutdown_timeout: Duration,
 }
 
 /// `settings.*`: publishing rules.
@@ -542,9 +571,9 @@ fn parse_text(kind: Kind, s: &str) -> Result<Val, String> {
             .parse::<u16>()
             .map(|p| Val::Int(p.into()))
             .map_err(|_| format!("{s:?} is not a port number (0-65535)")),
-        Kind::Count => match s.parse::<u64>() {
-            Ok(n) if (1..=1024).contains(&n) => Ok(Val::Int(n)),
-            _ => Err(format!("{s:?} is not a whole number from 1 to 1024")),
+        Kind::Count { min, max } => match s.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(Val::Int(n)),
+            _ => Err(format!("{s:?} is not a whole number from {min} to {max}")),
         },
         Kind::Bool => match s {
             "true" | "1" | "yes" => Ok(Val::Bool(true)),
@@ -584,7 +613,7 @@ fn parse_text(kind: Kind, s: &str) -> Result<Val, String> {
 
 fn expected_type(kind: Kind) -> &'static str {
     match kind {
-        Kind::Port | Kind::Count => "integer",
+        Kind::Port | Kind::Count { .. } => "integer",
         Kind::Size => "integer or string such as \"200mb\"",
         Kind::Seconds { .. } => "integer or string such as \"5m\"",
         Kind::Bool => "boolean",
@@ -597,9 +626,10 @@ fn expected_type(kind: Kind) -> &'static str {
 fn parse_toml(kind: Kind, v: &toml::Value) -> Result<Val, String> {
     match (kind, v) {
         (_, toml::Value::String(s)) => parse_text(kind, s),
-        (Kind::Port | Kind::Count | Kind::Size | Kind::Seconds { .. }, toml::Value::Integer(n)) => {
-            parse_text(kind, &n.to_string())
-        }
+        (
+            Kind::Port | Kind::Count { .. } | Kind::Size | Kind::Seconds { .. },
+            toml::Value::Integer(n),
+        ) => parse_text(kind, &n.to_string()),
         (Kind::Scopes, toml::Value::Array(items)) => items
             .iter()
             .map(|i| {
@@ -882,6 +912,10 @@ pub fn load(inputs: &Inputs) -> Result<Effective, String> {
             port: int("server.port") as u16,
             public_url: (!public_url.is_empty()).then_some(public_url),
             workers: int("server.workers") as usize,
+            max_connections: int("server.max_connections") as usize,
+            read_timeout: Duration::from_secs(int("server.read_timeout")),
+            write_timeout: Duration::from_secs(int("server.write_timeout")),
+            shutdown_timeout: Duration::from_secs(int("server.shutdown_timeout")),
         },
         log_level: Level::parse(&text("logger.level")).expect("checked by Kind::Choice"),
         settings: Settings {

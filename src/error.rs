@@ -21,8 +21,12 @@ pub enum Error {
     Conflict(String),
     /// 410: the version existed and was unpublished.
     Gone(String),
+    /// 408: the client took longer than `server.read_timeout` to send its request headers.
+    Timeout(String),
     /// 413: the body is larger than `settings.max_body_size`.
     TooLarge(String),
+    /// 431: the request headers are larger, or more, than the registry accepts.
+    HeadersTooLarge(String),
     /// 500: a real fault on our side (I/O, database). The detail goes to the log, not the client.
     Internal(String),
     /// 502: a service nmr depends on answered with an error it will keep giving, or sent
@@ -34,6 +38,9 @@ pub enum Error {
     Unavailable(String),
     /// 504: the upstream registry did not answer within `uplink.timeout`.
     GatewayTimeout(String),
+    /// 507: the disk (tarballs or database) is full or over a size limit, so nothing was
+    /// stored. The detail goes to the log; the client is told to try again once there is room.
+    InsufficientStorage(String),
 }
 
 /// Shorthand used by every fallible function in the request path.
@@ -50,11 +57,14 @@ impl Error {
             Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) => 409,
             Error::Gone(_) => 410,
+            Error::Timeout(_) => 408,
             Error::TooLarge(_) => 413,
+            Error::HeadersTooLarge(_) => 431,
             Error::Internal(_) => 500,
             Error::BadGateway(_) => 502,
             Error::Unavailable(_) => 503,
             Error::GatewayTimeout(_) => 504,
+            Error::InsufficientStorage(_) => 507,
         }
     }
 
@@ -68,18 +78,23 @@ impl Error {
             | Error::MethodNotAllowed(m)
             | Error::Conflict(m)
             | Error::Gone(m)
+            | Error::Timeout(m)
             | Error::TooLarge(m)
+            | Error::HeadersTooLarge(m)
             | Error::BadGateway(m)
             | Error::Unavailable(m)
             | Error::GatewayTimeout(m) => m,
             Error::Internal(_) => "internal server error; the registry log has the details",
+            Error::InsufficientStorage(_) => {
+                "the registry's storage is full, so nothing was stored; try again once its operator has made room"
+            }
         }
     }
 
     /// The whole message, internal detail included: for the log and start-up errors.
     pub fn message(&self) -> &str {
         match self {
-            Error::Internal(m) => m,
+            Error::Internal(m) | Error::InsufficientStorage(m) => m,
             other => other.client_message(),
         }
     }
@@ -95,20 +110,40 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Internal(m) => write!(f, "500 internal: {m}"),
+            Error::InsufficientStorage(m) => write!(f, "507 storage full: {m}"),
             other => write!(f, "{} {}", other.status(), other.client_message()),
+        }
+    }
+}
+
+impl Error {
+    /// A failed file operation, described by `what`: a full disk or a file-size limit is
+    /// [`Error::InsufficientStorage`] (507), anything else internal.
+    pub fn io(what: &str, e: &std::io::Error) -> Error {
+        use std::io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
+        match e.kind() {
+            StorageFull | QuotaExceeded | FileTooLarge => {
+                Error::InsufficientStorage(format!("{what}: {e}"))
+            }
+            _ => Error::Internal(format!("{what}: {e}")),
         }
     }
 }
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
-        Error::Internal(format!("database: {e}"))
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => {
+                Error::InsufficientStorage(format!("database: {e}"))
+            }
+            _ => Error::Internal(format!("database: {e}")),
+        }
     }
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        Error::Internal(format!("i/o: {e}"))
+        Error::io("i/o", &e)
     }
 }
 
@@ -130,6 +165,19 @@ mod tests {
         assert_eq!(e.status(), 503);
         assert!(String::from_utf8(e.body()).unwrap().contains("bucket"));
         assert_eq!(Error::BadGateway("S3 said 403".into()).status(), 502);
+    }
+
+    #[test]
+    fn a_full_disk_is_507_and_hides_its_detail() {
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let e = Error::io("cannot store /srv/nmr/x.tgz", &full);
+        assert_eq!(e.status(), 507);
+        assert!(!String::from_utf8(e.body()).unwrap().contains("/srv/nmr"));
+        assert!(e.message().contains("/srv/nmr"));
+        let too_big = std::io::Error::from(std::io::ErrorKind::FileTooLarge);
+        assert_eq!(Error::from(too_big).status(), 507);
+        let other = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(Error::from(other).status(), 500);
     }
 
     #[test]

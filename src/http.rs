@@ -6,7 +6,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 /// HTTP methods the registry routes on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Method {
     Get,
     Head,
@@ -14,6 +14,20 @@ pub enum Method {
     Post,
     Delete,
     Other,
+}
+
+impl Method {
+    /// The method's name, as in a request line (`OTHER` for the ones nmr does not route).
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Put => "PUT",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+            Method::Other => "OTHER",
+        }
+    }
 }
 
 /// The Accept value npm, pnpm and yarn send when they want the abbreviated ("corgi") packument.

@@ -5,7 +5,8 @@
 //! A publish is checked completely before anything is written: names, versions, attachments and
 //! their declared length, shasum and integrity. Then, under the package's lock, the tarballs are
 //! made durable and the metadata commits in one transaction; on any failure the new blobs are
-//! removed, so a rejected request leaves no trace.
+//! removed (after a crash, at the next start: see `store::gc`), so a rejected request leaves no
+//! trace.
 
 use crate::app::Ctx;
 use crate::digest::{check_integrity, Digests};
@@ -13,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::name;
 use crate::packument;
-use crate::store::{blob, meta};
+use crate::store::{blob, gc, meta};
 use crate::{revision, star};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -342,22 +343,21 @@ fn publish(
         )));
     }
 
-    // Tarballs first, durably; the metadata that points at them commits after.
-    let mut created = Vec::new();
-    let stored: Result<Vec<String>> = checked
+    // Tarballs first, durably, each recorded as pending before it is written; the metadata that
+    // points at them commits after and clears the records (see store::gc).
+    let keys: Vec<String> = checked
         .iter()
-        .map(|a| {
-            let key = blob::content_key(name, &a.filename, &a.digests);
-            if app.blobs.put(&key, &a.bytes)? {
-                created.push(key.clone());
-            }
-            Ok(key)
-        })
+        .map(|a| blob::content_key(name, &a.filename, &a.digests))
         .collect();
+    gc::reserve(ctx.db, &keys)?;
+    let stored = checked
+        .iter()
+        .zip(&keys)
+        .try_for_each(|(a, key)| app.blobs.put(key, &a.bytes).map(drop));
     // The publisher, recorded with each version (`_npmUser`) and, on a package without
     // maintainers (a new one), as its first maintainer.
     let person = ctx.who.person();
-    let commit = stored.and_then(|keys| {
+    let commit = stored.and_then(|()| {
         let now = crate::time::now_rfc3339();
         let tx = meta::write_tx(ctx.db)?;
         let id = match &pkg {
@@ -411,25 +411,17 @@ fn publish(
         packument::ensure_latest(&tx, id)?;
         meta::touch(&tx, id, &now)?;
         packument::rebuild(&tx, name, &app.marker)?;
+        meta::unpend(&tx, &keys)?;
+        meta::pend(&tx, &replaced)?;
         tx.commit()?;
         Ok(replaced)
     });
     match commit {
         Ok(replaced) => {
-            // The publish has committed: failing to tidy up must not turn it into an error
-            // answer, so a blob that cannot be removed is only logged.
-            for key in replaced {
-                let removed = meta::blob_referenced(ctx.db, &key).and_then(|used| {
-                    if used {
-                        Ok(())
-                    } else {
-                        app.blobs.delete(&key)
-                    }
-                });
-                if let Err(e) = removed {
-                    crate::warn!("left unreferenced blob {key} after republishing {name}: {e}");
-                }
-            }
+            // The publish has committed: blobs it no longer points at go now, or at the next
+            // start if that fails, never as an error answer.
+            gc::settle(ctx.db, &app.blobs, &replaced);
+            app.metrics.published(targets.len());
             crate::info!(
                 "published {name}@{}",
                 targets.iter().cloned().collect::<Vec<_>>().join(", ")
@@ -440,11 +432,8 @@ fn publish(
             ))
         }
         Err(e) => {
-            for key in created {
-                if let Err(de) = app.blobs.delete(&key) {
-                    crate::error!("could not remove {key} after a failed publish: {de}");
-                }
-            }
+            // Blobs this publish wrote go again; ones metadata already pointed at stay.
+            gc::settle(ctx.db, &app.blobs, &keys);
             Err(e)
         }
     }

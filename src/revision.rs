@@ -11,7 +11,7 @@ use crate::config::AuthType;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::publish::{has_attachments, read_doc, validate_tag};
-use crate::store::meta;
+use crate::store::{gc, meta};
 use crate::{name, packument};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -236,8 +236,9 @@ pub fn apply(
         }
         meta::touch(&tx, pkg.id, &now)?;
         packument::rebuild(&tx, name, &app.marker)?;
+        meta::pend(&tx, &keys)?;
         tx.commit()?;
-        remove_blobs(ctx, &keys);
+        gc::settle(ctx.db, &app.blobs, &keys);
         if !removed.is_empty() {
             crate::info!("unpublished {name}@{}", removed.join(", "));
         }
@@ -246,21 +247,6 @@ pub fn apply(
         201,
         &json!({"ok": "package changed", "success": true}),
     ))
-}
-
-/// Deletes blobs no metadata points at any more. Runs after the commit: a failure here leaves
-/// an orphan (harmless, found by fsck), never metadata pointing at a missing blob.
-fn remove_blobs(ctx: &Ctx, keys: &[String]) {
-    for key in keys {
-        let unused = meta::blob_referenced(ctx.db, key)
-            .map(|r| !r)
-            .unwrap_or(false);
-        if unused {
-            if let Err(e) = ctx.app.blobs.delete(key) {
-                crate::warn!("could not remove unpublished blob {key}: {e}");
-            }
-        }
-    }
 }
 
 /// `DELETE /<name>/-rev/<rev>`: unpublishes the whole package. npm sends no tarball DELETEs
@@ -277,8 +263,9 @@ pub fn delete_package(
     check_rev(&pkg, rev)?;
     let tx = meta::write_tx(ctx.db)?;
     let keys = meta::delete_package(&tx, &pkg, &crate::time::now_rfc3339())?;
+    meta::pend(&tx, &keys)?;
     tx.commit()?;
-    remove_blobs(ctx, &keys);
+    gc::settle(ctx.db, &app.blobs, &keys);
     crate::info!("unpublished the whole package {name}");
     Ok(Response::json(201, &json!({"ok": "package removed"})))
 }

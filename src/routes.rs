@@ -7,9 +7,9 @@ use crate::auth::{self, Access};
 use crate::error::{Error, Result};
 use crate::http::{Method, Request, Response};
 use crate::{
-    access, audit, name, packument, publish, revision, search, star, tags, tarball, uplink, user,
+    access, audit, health, metrics, name, packument, publish, revision, search, star, tags,
+    tarball, uplink, user,
 };
-use serde_json::json;
 
 /// One path segment of a route pattern.
 #[derive(Debug)]
@@ -59,7 +59,9 @@ macro_rules! route {
 /// Every endpoint. Registry-own paths under `/-/` come first; package paths follow.
 #[rustfmt::skip]
 pub static ROUTES: &[Route] = &[
-    route!(Get Open [Lit("-"), Lit("ping")] |_, _, _| Ok(Response::json(200, &json!({})))),
+    route!(Get Open [Lit("-"), Lit("ping")] |c, _, _| health::ping(c)),
+    // Counts only (routes, statuses, bytes): nothing a scraper must log in to see.
+    route!(Get Open [Lit("-"), Lit("metrics")] |c, _, _| metrics::get(c)),
     route!(Get Account [Lit("-"), Lit("whoami")] |c, r, _| user::whoami(c, r)),
     route!(Get Read [Lit("-"), Lit("v1"), Lit("search")] |c, r, _| search::get(c, r)),
     route!(Get Read [Lit("-"), Lit("_view"), Lit("starredByUser")] |c, r, _| star::starred_by(c, r)),
@@ -156,47 +158,56 @@ fn matches(pattern: &[Seg], segs: &[&str]) -> Option<Params> {
     (i == segs.len()).then_some(p)
 }
 
-/// Finds the route for a request and runs it.
-pub fn dispatch(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
-    let path = name::percent_decode(&req.path)?;
+/// A route's path pattern as text, e.g. `/{pkg}/-/{}`: how metrics name routes.
+pub fn pattern(i: usize) -> String {
+    ROUTES[i]
+        .pattern
+        .iter()
+        .map(|s| match s {
+            Lit(l) => format!("/{l}"),
+            Pkg => "/{pkg}".into(),
+            Param => "/{}".into(),
+        })
+        .collect()
+}
+
+/// Finds the route for a request and runs it. Also says which route it was (its index in
+/// [`ROUTES`]), for the metrics.
+pub fn dispatch(ctx: &mut Ctx, req: &mut Request) -> (Option<usize>, Result<Response>) {
+    let path = match name::percent_decode(&req.path) {
+        Ok(p) => p,
+        Err(e) => return (None, Err(e)),
+    };
     let segs: Vec<&str> = path.strip_prefix('/').unwrap_or(&path).split('/').collect();
     let mut path_known = false;
-    for route in ROUTES {
+    for (i, route) in ROUTES.iter().enumerate() {
         if let Some(params) = matches(route.pattern, &segs) {
             if route.method == req.method || (req.method == Method::Head && route.method == Get) {
-                if route.access != Access::Open {
-                    ctx.who = auth::identify(ctx, req)?;
-                }
-                auth::check(ctx, route.access, &params.pkg)?;
-                return (route.handler)(ctx, req, &params);
+                // Which route answered is known from here on, for the metrics, even when the
+                // access check refuses.
+                let run = |ctx: &mut Ctx, req: &mut Request| {
+                    if route.access != Access::Open {
+                        ctx.who = auth::identify(ctx, req)?;
+                    }
+                    auth::check(ctx, route.access, &params.pkg)?;
+                    (route.handler)(ctx, req, &params)
+                };
+                return (Some(i), run(ctx, req));
             }
             path_known = true;
         }
     }
-    if path_known {
-        Err(Error::MethodNotAllowed(format!(
-            "{} does not support this method",
-            req.path
-        )))
+    let e = if path_known {
+        Error::MethodNotAllowed(format!("{} does not support this method", req.path))
     } else {
-        Err(Error::NotFound(format!("no such endpoint: {}", req.path)))
-    }
+        Error::NotFound(format!("no such endpoint: {}", req.path))
+    };
+    (None, Err(e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn shape(pattern: &[Seg]) -> String {
-        pattern
-            .iter()
-            .map(|s| match s {
-                Lit(l) => format!("/{l}"),
-                Pkg => "/{pkg}".into(),
-                Param => "/{}".into(),
-            })
-            .collect()
-    }
 
     /// The first route whose pattern matches, as its shape and captures (any method).
     fn route(path: &str) -> Option<(String, Params)> {
@@ -208,7 +219,8 @@ mod tests {
             .collect();
         ROUTES
             .iter()
-            .find_map(|r| matches(r.pattern, &segs).map(|p| (shape(r.pattern), p)))
+            .enumerate()
+            .find_map(|(i, r)| matches(r.pattern, &segs).map(|p| (pattern(i), p)))
     }
 
     fn hit(shape: &str, p: &str, args: &[&str]) -> Option<(String, Params)> {

@@ -1,14 +1,22 @@
-//! The HTTP server: a tiny_http listener and a fixed pool of worker threads, each with its own
-//! database connection, pulling requests and running them through the routing table.
+//! The HTTP server and the life of the process. The connection front ([`crate::listener`]) owns
+//! the public socket and passes checked requests to tiny_http on a private Unix socket, where a
+//! fixed pool of worker threads, each with its own database connection, pulls requests and runs
+//! them through the routing table. SIGTERM or SIGINT stops it gracefully; a listener that fails
+//! for good stops it with an error, so that the service manager starts a fresh process.
 
 use crate::app::{App, Ctx};
 use crate::error::Error;
 use crate::http::{Body, Method, Request, Response};
+use crate::listener::{self, BackendDir, Front};
 use crate::routes;
-use std::io::{Cursor, Read, Write};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use std::io::{Cursor, Read};
+use std::os::unix::net::UnixListener;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 /// Lets tiny_http read a cached body without copying it.
 struct SharedBytes(Arc<Vec<u8>>);
@@ -67,36 +75,6 @@ fn to_tiny(resp: Response) -> tiny_http::Response<Box<dyn Read + Send>> {
     .with_chunked_threshold(usize::MAX)
 }
 
-/// Declared body sizes beyond this are never drained (see [`refuse_unread`]).
-const DRAIN_MAX: u64 = 1 << 30;
-
-/// Answers a request that declares an absurd body length without touching the body.
-///
-/// tiny_http drains an unread `Content-Length` body when the request is dropped, allocating one
-/// buffer of the whole remaining length: a client claiming a petabyte would abort the process.
-/// So the answer goes out through `upgrade` (which hands over the connection) and the
-/// connection is deliberately leaked: tiny_http cannot send a length there, so the client reads
-/// the error until it gives up and closes. Honest oversize uploads stay below `DRAIN_MAX` and get
-/// an ordinary 413.
-fn refuse_unread(rq: tiny_http::Request, e: &Error) {
-    let headers =
-        vec![
-            tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
-                .expect("static header"),
-        ];
-    let resp = tiny_http::Response::new(
-        tiny_http::StatusCode(e.status()),
-        headers,
-        std::io::empty(),
-        Some(0),
-        None,
-    );
-    let mut conn = rq.upgrade("nmr-refused", resp);
-    let _ = conn.write_all(&e.body());
-    let _ = conn.flush();
-    std::mem::forget(conn);
-}
-
 /// The URL as it may appear in the log: a token in the path (logout) is replaced, since a log
 /// line must never be enough to act as someone.
 fn loggable(url: &str) -> std::borrow::Cow<'_, str> {
@@ -106,30 +84,18 @@ fn loggable(url: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Runs one request to completion: route, handle, respond, log.
+/// Who made a request, as the access log names them (never a token): the caller's user name,
+/// or `-`.
+fn log_user(ctx: &Ctx) -> String {
+    ctx.who.name().unwrap_or("-").to_string()
+}
+
+/// Runs one request to completion: route, handle, respond, log, count.
 fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) {
     let start = Instant::now();
     let m = method(rq.method());
     let url = rq.url().to_string();
     let shown = loggable(&url);
-    let limit = app.config.settings.max_body_size;
-    let declared = rq
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Content-Length"))
-        .and_then(|h| h.value.as_str().trim().parse::<u64>().ok());
-    let too_large = || {
-        Error::TooLarge(format!("request body is larger than the registry's limit of {limit} bytes (settings.max_body_size)"))
-    };
-    if declared.is_some_and(|n| n > limit.max(DRAIN_MAX)) {
-        crate::warn!(
-            "{} {shown} 413: declared {} bytes; connection left to the client to close",
-            rq.method(),
-            declared.unwrap_or(0)
-        );
-        refuse_unread(rq, &too_large());
-        return;
-    }
     let headers = rq
         .headers()
         .iter()
@@ -140,8 +106,13 @@ fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) 
             )
         })
         .collect();
-    let resp = {
-        let remote = rq.remote_addr().map(|a| a.ip());
+    let (route, resp, user) = {
+        // Only the front can set this field (it drops a client's own): see listener::head.
+        let remote = rq
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv(crate::listener::PEER_HEADER))
+            .and_then(|h| h.value.as_str().trim().parse().ok());
         let mut req = Request::new(m, &url, headers, rq.as_reader());
         req.remote = remote;
         let mut ctx = Ctx {
@@ -149,97 +120,176 @@ fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) 
             db,
             who: crate::auth::Identity::Nobody,
         };
-        let run = || match declared {
-            // Refused before routing, so no handler has to remember the limit.
-            Some(n) if n > limit => Err(too_large()),
-            _ => routes::dispatch(&mut ctx, &mut req),
-        };
-        match catch_unwind(AssertUnwindSafe(run)) {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                if e.status() >= 500 {
-                    crate::error!("{} {shown}: {}", rq.method(), e.message());
-                }
-                Response::error(&e)
+        let (route, result) =
+            match catch_unwind(AssertUnwindSafe(|| routes::dispatch(&mut ctx, &mut req))) {
+                Ok(x) => x,
+                Err(_) => (None, Err(Error::Internal("handler panicked".into()))),
+            };
+        let resp = result.unwrap_or_else(|e| {
+            if e.status() >= 500 {
+                crate::error!("{} {shown}: {}", rq.method(), e.message());
             }
-            Err(_) => Response::error(&Error::Internal("handler panicked".into())),
-        }
+            Response::error(&e)
+        });
+        (route, resp, log_user(&ctx))
     };
     let (status, len) = (resp.status, resp.body_len());
     let method_text = rq.method().to_string();
+    let took = start.elapsed();
+    app.metrics.request(route, m, status, took);
     // Logged before the body goes out, so a client holding an answer can rely on its line being
     // in the log already; the time is therefore the time to the first byte.
     crate::info!(
-        "{method_text} {shown} {status} {len}B {:.1}ms",
-        start.elapsed().as_secs_f64() * 1000.0
+        "{method_text} {shown} {status} {len}B {:.1}ms {user}",
+        took.as_secs_f64() * 1000.0
     );
     if let Err(e) = rq.respond(to_tiny(resp)) {
         crate::debug!("{method_text} {shown}: client went away: {e}");
     }
 }
 
-/// Binds the listening socket with `TCP_NODELAY`, which Linux copies to every accepted
-/// connection. tiny_http never sets it, and without it a client that delays its ACKs waits
-/// about 40 ms for the tail of some responses.
-fn listener(addr: &str) -> Result<std::net::TcpListener, String> {
-    use std::os::fd::OwnedFd;
-    let l =
-        std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    // std sets socket options only through TcpStream; the fd is the same socket either way.
-    let as_stream = std::net::TcpStream::from(OwnedFd::from(l));
-    as_stream
-        .set_nodelay(true)
-        .map_err(|e| format!("cannot set TCP_NODELAY on {addr}: {e}"))?;
-    Ok(std::net::TcpListener::from(OwnedFd::from(as_stream)))
+/// What ends [`run`]: a stop signal, or a failure nmr cannot serve on after.
+pub enum Event {
+    /// SIGTERM or SIGINT: stop gracefully.
+    Stop(&'static str),
+    /// The listener failed for good.
+    Fatal(String),
 }
 
-/// Binds the listener and serves until the process is stopped. Returns only on start-up errors.
+/// How long workers get to finish after the connections are gone (a handler may still be
+/// waiting on the upstream or the storage for a client that was cut off).
+const WORKER_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves until SIGTERM or SIGINT (then stops gracefully and returns `Ok`) or until the
+/// listener fails for good (returns the error, so the process exits non-zero).
 pub fn run(app: App) -> Result<(), String> {
     let addr = format!("{}:{}", app.config.server.host, app.config.server.port);
-    let server = tiny_http::Server::from_listener(listener(&addr)?, None)
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let bound = server
-        .server_addr()
-        .to_ip()
-        .map_or_else(|| addr.clone(), |a| a.to_string());
+    let (events_tx, events) = mpsc::channel();
+    // Before anything is announced: from then on a SIGTERM means a graceful stop.
+    let mut signals = Signals::new([SIGTERM, SIGINT])
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let tx = events_tx.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for s in signals.forever() {
+                let name = if s == SIGTERM { "SIGTERM" } else { "SIGINT" };
+                if tx.send(Event::Stop(name)).is_err() {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    let public = listener::bind(&addr)?;
+    let dir = BackendDir::create()?;
+    let unix = UnixListener::bind(dir.socket())
+        .map_err(|e| format!("cannot listen on {}: {e}", dir.socket().display()))?;
+    let server = Arc::new(
+        tiny_http::Server::from_listener(unix, None)
+            .map_err(|e| format!("cannot start the request workers: {e}"))?,
+    );
     let workers = app.config.server.workers;
     let app = Arc::new(app);
-    let server = Arc::new(server);
-    let mut threads = Vec::with_capacity(workers);
+    let stopping = Arc::new(AtomicBool::new(false));
+    let (done_tx, done) = mpsc::channel();
     for i in 0..workers {
-        let (app, server) = (app.clone(), server.clone());
+        let (app, server, stopping) = (app.clone(), server.clone(), stopping.clone());
+        let (events, done) = (events_tx.clone(), done_tx.clone());
         let mut db = app.connect().map_err(|e| e.to_string())?;
-        let t = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(format!("worker-{i}"))
-            .spawn(move || loop {
-                match server.recv() {
-                    Ok(rq) => handle(&app, &mut db, rq),
-                    Err(e) => {
-                        // tiny_http stops accepting for good after an accept error; exiting lets
-                        // the service manager start a fresh process.
-                        crate::error!(
-                            "listener failed: {e}; exiting so the service manager restarts nmr"
-                        );
-                        std::process::exit(1);
+            .spawn(move || {
+                loop {
+                    match server.recv() {
+                        Ok(rq) => handle(&app, &mut db, rq),
+                        Err(_) if stopping.load(SeqCst) => break,
+                        Err(e) => {
+                            // tiny_http stops accepting for good after an accept error.
+                            let _ = events.send(Event::Fatal(format!(
+                                "the request workers' listener failed: {e}"
+                            )));
+                            break;
+                        }
                     }
                 }
+                // The database connection closes here, before the worker reports.
+                drop(db);
+                let _ = done.send(());
             })
             .map_err(|e| format!("cannot start worker thread: {e}"))?;
-        threads.push(t);
     }
+    let mut front = Front::start(public, app.clone(), &dir, events_tx)?;
     crate::info!(
-        "nmr {} listening on http://{bound} ({workers} workers)",
-        env!("CARGO_PKG_VERSION")
+        "nmr {} listening on http://{} ({workers} workers)",
+        env!("CARGO_PKG_VERSION"),
+        front.addr()
     );
-    for t in threads {
-        let _ = t.join();
+    let signal = match events.recv() {
+        Ok(Event::Stop(signal)) => signal,
+        Ok(Event::Fatal(e)) => {
+            return Err(format!("{e}; exiting so the service manager restarts nmr"))
+        }
+        Err(_) => return Err("every event source ended".into()),
+    };
+    let grace = app.config.server.shutdown_timeout;
+    crate::info!(
+        "{signal}: stopping; no new connections, {} s for requests in flight (server.shutdown_timeout)",
+        grace.as_secs()
+    );
+    let cut = front.stop(grace);
+    if cut > 0 {
+        crate::warn!("closed {cut} connections still busy after server.shutdown_timeout");
     }
+    stopping.store(true, SeqCst);
+    for _ in 0..workers {
+        server.unblock();
+    }
+    let deadline = Instant::now() + WORKER_GRACE;
+    let mut ended = 0;
+    while ended < workers {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if done.recv_timeout(left).is_err() {
+            crate::warn!(
+                "{} workers still busy after {} s; exiting without them",
+                workers - ended,
+                WORKER_GRACE.as_secs()
+            );
+            break;
+        }
+        ended += 1;
+    }
+    drop(server);
+    drop(dir);
+    crate::info!("stopped");
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::loggable;
+    use super::{loggable, WORKER_GRACE};
+
+    #[test]
+    fn the_systemd_unit_waits_longer_than_a_graceful_stop_takes() {
+        let unit = include_str!("../systemd/nmr.service");
+        assert!(unit.lines().any(|l| l == "KillSignal=SIGTERM"));
+        let stop: u64 = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+            .expect("the unit sets TimeoutStopSec")
+            .parse()
+            .unwrap();
+        let grace: u64 = crate::config::KEYS
+            .iter()
+            .find(|k| k.path == "server.shutdown_timeout")
+            .unwrap()
+            .default
+            .parse()
+            .unwrap();
+        assert!(
+            stop > grace + WORKER_GRACE.as_secs(),
+            "TimeoutStopSec={stop} leaves no room for server.shutdown_timeout={grace}"
+        );
+    }
 
     #[test]
     fn tokens_in_paths_are_not_logged() {

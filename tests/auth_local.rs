@@ -47,6 +47,12 @@ fn npm_login_whoami_tokens_and_logout() {
         "npm saved the token: {npmrc}"
     );
     assert_eq!(c.ok("npm", &["whoami"], work.path()).trim(), "alice");
+    let log = reg.settled_log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("GET /-/whoami 200") && l.ends_with(" alice")),
+        "the access line names the user: {log}"
+    );
 
     let pkg = make_package(
         work.path(),
@@ -291,6 +297,26 @@ fn read_only_expired_and_address_limited_tokens() {
         .unwrap()
         .to_string();
     assert_eq!(as_user(&reg, &limited, "GET", "/plainpkg", b"").status, 403);
+    // Claiming another address in a header changes nothing: only the front names the peer.
+    let auth = format!("Bearer {limited}");
+    let spoofed = reg.request(
+        "GET",
+        "/plainpkg",
+        &[("Authorization", &auth), ("X-Nmr-Peer", "10.1.2.3")],
+        b"",
+    );
+    assert_eq!(spoofed.status, 403);
+    let body = json!({"password": "alice password", "cidr_whitelist": ["127.0.0.0/8"]}).to_string();
+    let local_only = as_user(&reg, &rw, "POST", "/-/npm/v1/tokens", body.as_bytes()).json()
+        ["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        as_user(&reg, &local_only, "GET", "/plainpkg", b"").status,
+        200,
+        "loopback is in 127.0.0.0/8"
+    );
     assert_eq!(reg.snapshot(), before);
 }
 

@@ -25,7 +25,7 @@ pub struct Local {
     root: PathBuf,
 }
 
-/// Directory under the root for uploads in progress; emptied at start-up.
+/// Directory under the root for uploads in progress; emptied when the server starts.
 const TMP_DIR: &str = ".tmp";
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -71,7 +71,7 @@ impl BlobStore {
         }
     }
 
-    /// Opens the local backend, creating its directory and removing uploads that a crash left.
+    /// Opens the local backend, creating its directory.
     pub fn open_local(root: &Path) -> Result<BlobStore> {
         let tmp = root.join(TMP_DIR);
         fs::create_dir_all(&tmp).map_err(|e| {
@@ -80,12 +80,25 @@ impl BlobStore {
                 tmp.display()
             ))
         })?;
-        for entry in fs::read_dir(&tmp)? {
-            let _ = fs::remove_file(entry?.path());
-        }
         Ok(BlobStore::Local(Local {
             root: root.to_path_buf(),
         }))
+    }
+
+    /// Removes the temp files of uploads a crash interrupted; returns how many. Only the server
+    /// calls this, at start: the commands that open the store while it runs (fsck, backup,
+    /// storage copy) would delete its uploads in progress. S3 has no temp objects.
+    pub fn remove_unfinished_uploads(&self) -> Result<usize> {
+        let BlobStore::Local(l) = self else {
+            return Ok(0);
+        };
+        let mut removed = 0;
+        for entry in fs::read_dir(l.root.join(TMP_DIR))? {
+            if fs::remove_file(entry?.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Stores `bytes` under `key` unless the key exists. Returns whether this call created it.
@@ -206,7 +219,7 @@ impl Local {
             }
         })();
         let _ = fs::remove_file(&tmp);
-        result.map_err(|e| Error::Internal(format!("cannot store {key}: {e}")))
+        result.map_err(|e| Error::io(&format!("cannot store {key}"), &e))
     }
 }
 
@@ -222,10 +235,12 @@ mod tests {
     }
 
     #[test]
-    fn leftover_uploads_are_removed_at_open() {
+    fn leftover_uploads_are_removed_on_request_only() {
         let (_s, d) = store("tmp");
         fs::write(d.join(TMP_DIR).join("stale"), b"half").unwrap();
-        BlobStore::open_local(&d).unwrap();
+        let s = BlobStore::open_local(&d).unwrap();
+        assert_eq!(fs::read_dir(d.join(TMP_DIR)).unwrap().count(), 1);
+        assert_eq!(s.remove_unfinished_uploads().unwrap(), 1);
         assert_eq!(fs::read_dir(d.join(TMP_DIR)).unwrap().count(), 0);
     }
 }

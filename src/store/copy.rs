@@ -1,13 +1,13 @@
-//! `nmr storage copy`: copies every tarball the metadata knows from one blob store to another,
-//! checking each against its recorded sha512. It can be run again after a failure or an
-//! interruption: objects already at the destination are read back, verified and skipped, and
-//! nothing at the destination is ever overwritten.
+//! Copying every object the metadata knows (published tarballs and cached upstream ones) from
+//! one blob store to another, each checked against its recorded size, sha1 and sha512: `nmr
+//! storage copy`, and the tarball half of `nmr backup` and `nmr restore`. It can be run again
+//! after a failure or an interruption: objects already at the destination are read back,
+//! verified and skipped, and nothing at the destination is ever overwritten.
 
 use super::blob::BlobStore;
 use super::meta;
-use crate::digest::check_integrity;
+use crate::digest::{check_integrity, Digests};
 use crate::error::Result;
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
 /// What a copy did, object by object.
@@ -25,55 +25,94 @@ enum Outcome {
     Present,
 }
 
-/// Reads a whole object and checks it against the metadata's integrity. Tarballs are held in
-/// memory once, as a publish already does (bounded by `settings.max_body_size`), because
-/// rust-s3's blocking PUT takes a byte slice.
-fn read_verified(
-    store: &BlobStore,
-    key: &str,
-    integrity: &str,
-) -> std::result::Result<Vec<u8>, String> {
+/// Why an object could not be read back as the metadata records it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The store does not have it.
+    Missing,
+    /// The store failed to hand it over.
+    Unreadable(String),
+    /// Its bytes differ from what the metadata recorded.
+    Mismatch(String),
+}
+
+impl Fault {
+    /// The fault in words, naming the store.
+    pub fn describe(&self, store: &BlobStore) -> String {
+        match self {
+            Fault::Missing => format!("not found in {}", store.name()),
+            Fault::Unreadable(why) => why.clone(),
+            Fault::Mismatch(why) => {
+                format!(
+                    "the bytes in {} do not match the metadata: {why}",
+                    store.name()
+                )
+            }
+        }
+    }
+}
+
+/// Checks bytes against the recorded size, sha1 and (when recorded) integrity.
+pub fn verify(obj: &meta::Stored, bytes: &[u8]) -> std::result::Result<(), String> {
+    if bytes.len() as i64 != obj.size {
+        return Err(format!(
+            "{} bytes where it records {}",
+            bytes.len(),
+            obj.size
+        ));
+    }
+    let sha1 = Digests::of(bytes).sha1_hex;
+    if !sha1.eq_ignore_ascii_case(&obj.sha1) {
+        return Err(format!("sha1 {sha1} where it records {}", obj.sha1));
+    }
+    match &obj.integrity {
+        Some(sri) => check_integrity(sri, bytes),
+        None => Ok(()),
+    }
+}
+
+/// Reads a whole object and checks it against the metadata. Tarballs are held in memory once,
+/// as a publish already does (bounded by `settings.max_body_size`), because rust-s3's blocking
+/// PUT takes a byte slice.
+pub fn read_verified(store: &BlobStore, obj: &meta::Stored) -> std::result::Result<Vec<u8>, Fault> {
     let (mut reader, _) = store
-        .get(key)
-        .map_err(|e| e.message().to_string())?
-        .ok_or_else(|| format!("not found in {}", store.name()))?;
+        .get(&obj.key)
+        .map_err(|e| Fault::Unreadable(e.message().to_string()))?
+        .ok_or(Fault::Missing)?;
     let mut bytes = Vec::new();
     reader
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("reading from {} failed: {e}", store.name()))?;
-    check_integrity(integrity, &bytes).map_err(|e| {
-        format!(
-            "the {} bytes in {} do not match the metadata: {e}",
-            bytes.len(),
-            store.name()
-        )
-    })?;
+        .map_err(|e| Fault::Unreadable(format!("reading from {} failed: {e}", store.name())))?;
+    verify(obj, &bytes).map_err(Fault::Mismatch)?;
     Ok(bytes)
 }
 
 fn copy_one(
     from: &BlobStore,
     to: &BlobStore,
-    key: &str,
-    integrity: &str,
+    obj: &meta::Stored,
     at_destination: bool,
 ) -> std::result::Result<Outcome, String> {
-    let kept = |e: String| format!("{e}; the destination copy was left as it is");
+    let kept = |f: Fault| format!("{}; the destination copy was left as it is", f.describe(to));
     if at_destination {
-        read_verified(to, key, integrity).map_err(kept)?;
+        read_verified(to, obj).map_err(kept)?;
         return Ok(Outcome::Present);
     }
-    let bytes = read_verified(from, key, integrity)?;
-    if to.put(key, &bytes).map_err(|e| e.message().to_string())? {
+    let bytes = read_verified(from, obj).map_err(|f| f.describe(from))?;
+    if to
+        .put(&obj.key, &bytes)
+        .map_err(|e| e.message().to_string())?
+    {
         Ok(Outcome::Copied(bytes.len()))
     } else {
         // Someone stored it since the listing (a second copy, or a publish).
-        read_verified(to, key, integrity).map_err(kept)?;
+        read_verified(to, obj).map_err(kept)?;
         Ok(Outcome::Present)
     }
 }
 
-/// Copies every file in the metadata from `from` to `to`. Progress goes to `out`: a line per
+/// Copies every object in the metadata (published files and cached upstream tarballs) from
+/// `from` to `to`. Progress goes to `out`: a line per
 /// object when `every` is 1, else a count every `every` objects; each failure goes to `err` as
 /// it happens. Errors that stop the whole run (the database, listing the destination) are
 /// returned; per-object failures are counted and the copy goes on.
@@ -85,14 +124,11 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Summary> {
-    let files: BTreeMap<String, String> = meta::all_files(db)?
-        .into_iter()
-        .map(|f| (f.blob_key, f.integrity))
-        .collect();
+    let objects = meta::stored_objects(db)?;
     // One listing instead of a lookup per object.
     let present: std::collections::BTreeSet<String> = to.list()?.into_iter().collect();
     let mut s = Summary {
-        total: files.len(),
+        total: objects.len(),
         ..Summary::default()
     };
     writeln!(
@@ -102,9 +138,9 @@ pub fn run(
         from.name(),
         to.name()
     )?;
-    for (i, (key, integrity)) in files.iter().enumerate() {
-        let n = i + 1;
-        let line = match copy_one(from, to, key, integrity, present.contains(key)) {
+    for (i, obj) in objects.iter().enumerate() {
+        let (n, key) = (i + 1, &obj.key);
+        let line = match copy_one(from, to, obj, present.contains(key)) {
             Ok(Outcome::Copied(len)) => {
                 s.copied += 1;
                 Some(format!("copied {key} ({len} bytes)"))
@@ -142,7 +178,6 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::digest::Digests;
 
     #[test]
     fn a_count_every_n_objects_and_each_failure_named() {

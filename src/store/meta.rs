@@ -111,6 +111,12 @@ CREATE TABLE IF NOT EXISTS uplink_files (
     stored_at TEXT,
     PRIMARY KEY (name, filename)
 );
+-- Schema 3: blob keys that may have no metadata pointing at them (see store::gc): recorded
+-- before a publish writes its blobs and cleared by the commit that points at them, or recorded
+-- by the commit that stops pointing at a blob until it is deleted.
+CREATE TABLE IF NOT EXISTS pending_blobs (
+    key TEXT PRIMARY KEY
+);
 ";
 
 /// Opens a connection with the settings every connection needs. WAL lets readers run while a
@@ -122,6 +128,17 @@ pub fn open(path: &Path) -> Result<Connection> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
     )?;
+    Ok(conn)
+}
+
+/// Opens an existing database for reading only: never creates a file or changes a setting.
+pub fn open_read_only(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| Error::Internal(format!("cannot open database {}: {e}", path.display())))?;
+    conn.busy_timeout(Duration::from_secs(30))?;
     Ok(conn)
 }
 
@@ -399,13 +416,49 @@ pub fn files(conn: &Connection, id: i64) -> Result<Vec<File>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Every file of every package, ordered by blob key: what a storage copy walks.
-pub fn all_files(conn: &Connection) -> Result<Vec<File>> {
-    let mut st = conn.prepare(&format!(
-        "SELECT {FILE_COLUMNS} FROM files f ORDER BY f.blob_key"
-    ))?;
-    let rows = st.query_map([], file_row)?;
+/// A stored object as the metadata records it: a published file, or a cached upstream tarball.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub key: String,
+    pub size: i64,
+    /// Hex SHA-1 of the bytes.
+    pub sha1: String,
+    /// The SRI string (always `sha512-...` for published files; as the upstream gave it, or
+    /// none, for cached ones).
+    pub integrity: Option<String>,
+    /// `name@version`, for messages.
+    pub what: String,
+}
+
+/// Every object the metadata points at, ordered by key: what a copy, a backup or fsck walks.
+pub fn stored_objects(conn: &Connection) -> Result<Vec<Stored>> {
+    let mut st = conn.prepare(
+        "SELECT f.blob_key, f.size, f.sha1, f.integrity, p.name || '@' || f.version
+           FROM files f JOIN packages p ON p.id = f.package_id
+         UNION ALL
+         SELECT blob_key, size, sha1, integrity, name || '@' || version
+           FROM uplink_files WHERE blob_key IS NOT NULL
+         ORDER BY 1",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(Stored {
+            key: r.get(0)?,
+            size: r.get(1)?,
+            sha1: r.get(2)?,
+            integrity: r.get(3)?,
+            what: r.get(4)?,
+        })
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// How many packages and files are published, and the files' total size in bytes.
+pub fn totals(conn: &Connection) -> Result<(i64, i64, i64)> {
+    Ok(conn.query_row(
+        "SELECT (SELECT COUNT(*) FROM packages), COUNT(*), COALESCE(SUM(size), 0) FROM files",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?)
 }
 
 /// The file served at `/<name>/-/<filename>`.
@@ -432,10 +485,45 @@ pub fn put_file(tx: &Transaction, id: i64, f: &File) -> Result<Option<String>> {
     Ok(old.filter(|k| *k != f.blob_key))
 }
 
-/// Whether any file row points at this blob key.
+/// Records blob keys as pending (see `store::gc`).
+pub fn pend(conn: &Connection, keys: &[String]) -> Result<()> {
+    let mut st = conn.prepare_cached("INSERT OR IGNORE INTO pending_blobs (key) VALUES (?1)")?;
+    for k in keys {
+        st.execute([k])?;
+    }
+    Ok(())
+}
+
+/// Clears pending records.
+pub fn unpend(conn: &Connection, keys: &[String]) -> Result<()> {
+    let mut st = conn.prepare_cached("DELETE FROM pending_blobs WHERE key = ?1")?;
+    for k in keys {
+        st.execute([k])?;
+    }
+    Ok(())
+}
+
+/// Whether a blob key is pending.
+pub fn is_pending(conn: &Connection, key: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM pending_blobs WHERE key = ?1)",
+        [key],
+        |r| r.get(0),
+    )?)
+}
+
+/// Every pending blob key.
+pub fn pending(conn: &Connection) -> Result<Vec<String>> {
+    let mut st = conn.prepare("SELECT key FROM pending_blobs ORDER BY key")?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Whether any metadata (a published file, or a cached upstream tarball) points at this blob key.
 pub fn blob_referenced(conn: &Connection, key: &str) -> Result<bool> {
     Ok(conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM files WHERE blob_key = ?1)",
+        "SELECT EXISTS(SELECT 1 FROM files WHERE blob_key = ?1)
+             OR EXISTS(SELECT 1 FROM uplink_files WHERE blob_key = ?1)",
         [key],
         |r| r.get(0),
     )?)

@@ -1,8 +1,9 @@
 //! Persistent state: package metadata in SQLite ([`meta`]) and tarball bytes in a blob store
 //! ([`blob`], backed by local disk or by S3 in [`s3`]). Tarball bytes are durable before the
-//! metadata that points at them commits.
+//! metadata that points at them commits, and blobs no metadata points at are removed ([`gc`]).
 
 pub mod blob;
 pub mod copy;
+pub mod gc;
 pub mod meta;
 pub mod s3;

@@ -3,6 +3,7 @@
 //! the upstream for a while (1 s, doubling up to a minute); then one request probes it.
 
 use crate::config::{Secret, Uplink as Settings};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -121,6 +122,8 @@ pub struct Client {
     token: Option<Secret>,
     timeout: Duration,
     health: Health,
+    /// Failed exchanges (down, timed out, 5xx) since start, for the metrics.
+    errors: AtomicU64,
 }
 
 impl Client {
@@ -144,7 +147,13 @@ impl Client {
             token: s.token.clone(),
             timeout: s.timeout,
             health: Health::default(),
+            errors: AtomicU64::new(0),
         }
+    }
+
+    /// How many exchanges with the upstream failed since start.
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
     }
 
     /// The upstream's base URL, without a trailing slash.
@@ -191,6 +200,7 @@ impl Client {
         let result = exchange();
         match &result {
             Err(f @ (Failure::Down(_) | Failure::Timeout(_))) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
                 let why = f.reason();
                 let wait = self.health.failed(Instant::now(), &why);
                 crate::warn!(

@@ -50,6 +50,11 @@ impl Uplink {
             flights: Flights::default(),
         }
     }
+
+    /// Failed exchanges with the upstream since start (unreachable, timed out, 5xx).
+    pub fn errors(&self) -> u64 {
+        self.client.errors()
+    }
 }
 
 /// Who answers for a name.

@@ -68,12 +68,25 @@ impl Registry {
 
     /// Starts nmr on an existing data dir (for restarts).
     pub fn start_in(dir: TempDir, args: &[&str], env: &[(&str, &str)]) -> Registry {
+        Self::start_under(dir, None, args, env)
+    }
+
+    /// Starts nmr through `sh -c '<setup>; exec nmr ...'`, e.g. to lower a resource limit
+    /// with `ulimit` for nmr alone.
+    pub fn start_under(
+        dir: TempDir,
+        setup: Option<&str>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Registry {
         let mut cmd = nmr_command(dir.path());
         cmd.args(["serve", "--port", "0", "--workers", "4"])
             .args(args)
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .envs(env.iter().copied());
+        if let Some(setup) = setup {
+            cmd = wrapped(&cmd, setup);
+        }
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn nmr");
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
@@ -109,17 +122,48 @@ impl Registry {
         }
     }
 
-    /// Stops the process and hands back its data dir.
-    pub fn stop(mut self) -> TempDir {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let dir = std::mem::replace(&mut self.dir, TempDir(PathBuf::new()));
-        std::mem::forget(self);
-        dir
+    /// Stops the process with SIGKILL and hands back its data dir.
+    pub fn stop(self) -> TempDir {
+        self.into_dir()
     }
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The nmr process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal (`TERM`, `INT`, ...) to nmr.
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name} failed");
+    }
+
+    /// How nmr exited, if it has.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
+    /// Waits (bounded) for nmr to exit and says how it did.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        wait_for("nmr to exit", || self.exited())
+    }
+
+    /// Hands back the data dir of a process that has exited.
+    pub fn into_dir(mut self) -> TempDir {
+        let dir = std::mem::replace(&mut self.dir, TempDir(PathBuf::new()));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::forget(self);
+        dir
     }
 
     /// Sends one request and reads the whole response.
@@ -213,6 +257,26 @@ pub fn nmr_command(dir: &Path) -> Command {
     cmd
 }
 
+/// The same command, run as `sh -c '<setup>; exec "$@"' sh <program> <args>...`.
+pub fn wrapped(cmd: &Command, setup: &str) -> Command {
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("{setup}; exec \"$@\""))
+        .arg("sh")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        sh.current_dir(d);
+    }
+    sh
+}
+
 pub fn snapshot(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let storage = dir.join("data/storage");
@@ -300,10 +364,16 @@ impl Resp {
     }
 }
 
+/// A raw connection to nmr, reads bounded by a minute.
+pub fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s
+}
+
 /// A minimal HTTP/1.1 client over a raw socket: exact control over what is sent.
 pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut s = connect(port);
     let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
@@ -321,17 +391,23 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
     s.write_all(req.as_bytes()).unwrap();
     // The server may answer (e.g. 413) before reading a large body and close; that is fine.
     let _ = s.write_all(body);
-    // Read by Content-Length when there is one: a refused connection may be left open.
+    read_response(&mut s, method == "HEAD").expect("the connection closed without an answer")
+}
+
+/// Reads one response from a raw connection (by its Content-Length when it has one);
+/// `None` when the connection closes first.
+pub fn read_response(s: &mut TcpStream, head: bool) -> Option<Resp> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 65536];
     loop {
         if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head_only = head;
             let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
             let len = head
                 .lines()
                 .find_map(|l| l.strip_prefix("content-length:"))
                 .and_then(|v| v.trim().parse::<usize>().ok());
-            let bodyless = method == "HEAD" || head.starts_with("http/1.1 304");
+            let bodyless = head_only || head.starts_with("http/1.1 304");
             match len {
                 _ if bodyless => break,
                 Some(n) if raw.len() >= end + 4 + n => break,
@@ -343,7 +419,9 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
             Ok(n) => raw.extend_from_slice(&buf[..n]),
         }
     }
-    parse_response(&raw, method == "HEAD")
+    raw.windows(4)
+        .any(|w| w == b"\r\n\r\n")
+        .then(|| parse_response(&raw, head))
 }
 
 pub fn parse_response(raw: &[u8], head: bool) -> Resp {
@@ -398,6 +476,26 @@ pub fn parse_response(raw: &[u8], head: bool) -> Resp {
         headers,
         body,
     }
+}
+
+/// `body` in chunked transfer coding: chunks of `size` bytes, each size line followed by
+/// `ext` (e.g. `;name=value`, or empty), then the last chunk and `trailer` (header lines).
+pub fn chunked(body: &[u8], size: usize, ext: &str, trailer: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in body.chunks(size) {
+        out.extend_from_slice(format!("{:x}{ext}\r\n", part.len()).as_bytes());
+        out.extend_from_slice(part);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("0\r\n{trailer}\r\n").as_bytes());
+    out
+}
+
+/// Installs `name@version` with npm into a new app under `work` and checks that it loads.
+pub fn npm_installs(reg: &Registry, work: &Path, name: &str, version: &str) {
+    let app = make_app(work, "app", serde_json::json!({ name: version }));
+    Client::new(reg).ok("npm", &["install"], &app);
+    assert_eq!(node_require(&app, name), format!("{name}@{version}"));
 }
 
 /// Gzip of some deterministic bytes: a stand-in tarball for raw-HTTP publishes.
