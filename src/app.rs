@@ -26,6 +26,8 @@ pub struct App {
     pub marker: String,
     /// HTTP client for the GitHub API (github mode).
     pub github: ureq::Agent,
+    /// The web UI's caches and the npm web logins waiting for a browser.
+    pub web: crate::web::State,
     locks: Vec<Mutex<()>>,
 }
 
@@ -59,6 +61,7 @@ impl App {
             cache: Cache::new(&marker),
             marker,
             github: crate::auth::github::agent(),
+            web: crate::web::State::default(),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }

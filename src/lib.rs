@@ -30,3 +30,4 @@ pub mod tarball;
 pub mod time;
 pub mod uplink;
 pub mod user;
+pub mod web;

@@ -1,6 +1,7 @@
 //! The routing table: every endpoint nmr serves, in one list. Paths are percent-decoded once
 //! before matching, so `@scope%2fname`, `@scope%2Fname`, `%40scope%2Fname` and a raw `/` all
-//! reach the same handler with the name `@scope/name`.
+//! reach the same handler with the name `@scope/name`. Web pages (`/` and `/-/web/...`) are
+//! routes like any other; their caller comes from the session cookie and their errors are pages.
 
 use crate::app::Ctx;
 use crate::auth::{self, Access};
@@ -8,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::http::{Method, Request, Response};
 use crate::{
     access, audit, name, packument, publish, revision, search, star, tags, tarball, uplink, user,
+    web,
 };
 use serde_json::json;
 
@@ -56,9 +58,22 @@ macro_rules! route {
     };
 }
 
-/// Every endpoint. Registry-own paths under `/-/` come first; package paths follow.
+/// Every endpoint. The web UI's pages come first, then registry-own paths under `/-/`; package
+/// paths follow.
 #[rustfmt::skip]
 pub static ROUTES: &[Route] = &[
+    route!(Get Read [Lit("")] |c, r, _| web::pages::home(c, r)),
+    route!(Get Read [Lit("-"), Lit("web"), Lit("search")] |c, r, _| web::pages::search(c, r)),
+    route!(Get Read [Lit("-"), Lit("web"), Lit("package"), Pkg] |c, r, p| web::package::package(c, r, &p.pkg)),
+    route!(Get Read [Lit("-"), Lit("web"), Lit("package"), Pkg, Lit("v"), Param] |c, r, p| web::package::version(c, r, &p.pkg, p.arg(0))),
+    route!(Get Open [Lit("-"), Lit("web"), Lit("static"), Param] |c, r, p| web::static_file(c, r, p.arg(0))),
+    // The login form checks the credentials itself; the logout form carries its own.
+    route!(Get Open [Lit("-"), Lit("web"), Lit("login")] |c, r, _| web::session::login_page(c, r)),
+    route!(Post Open [Lit("-"), Lit("web"), Lit("login")] |c, r, _| web::session::login(c, r)),
+    route!(Post Open [Lit("-"), Lit("web"), Lit("logout")] |c, r, _| web::session::logout(c, r)),
+    // npm's web login: the browser logs in with the form above, npm polls the done URL.
+    route!(Post Open [Lit("-"), Lit("v1"), Lit("login")] |c, r, _| web::session::npm_start(c, r)),
+    route!(Get Open [Lit("-"), Lit("v1"), Lit("login"), Lit("done"), Param] |c, r, p| web::session::npm_done(c, r, p.arg(0))),
     route!(Get Open [Lit("-"), Lit("ping")] |_, _, _| Ok(Response::json(200, &json!({})))),
     route!(Get Account [Lit("-"), Lit("whoami")] |c, r, _| user::whoami(c, r)),
     route!(Get Read [Lit("-"), Lit("v1"), Lit("search")] |c, r, _| search::get(c, r)),
@@ -156,16 +171,39 @@ fn matches(pattern: &[Seg], segs: &[&str]) -> Option<Params> {
     (i == segs.len()).then_some(p)
 }
 
-/// Finds the route for a request and runs it.
+/// Finds the route for a request and runs it. A browser opening a package's registry URL is
+/// sent to its page first, and a page's error is answered with a page.
 pub fn dispatch(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     let path = name::percent_decode(&req.path)?;
     let segs: Vec<&str> = path.strip_prefix('/').unwrap_or(&path).split('/').collect();
+    if matches!(req.method, Get | Method::Head) {
+        let wanted = matches(&[Pkg], &segs)
+            .map(|p| (p.pkg, None))
+            .or_else(|| matches(&[Pkg, Param], &segs).map(|mut p| (p.pkg, p.args.pop())));
+        if let Some(r) = wanted
+            .and_then(|(pkg, version)| web::browser_redirect(ctx, req, &pkg, version.as_deref()))
+        {
+            return Ok(r);
+        }
+    }
+    let page = web::is_page(&segs);
+    match run(ctx, req, &segs, page) {
+        Err(e) if page => Ok(web::error_page(ctx, req, &e)),
+        other => other,
+    }
+}
+
+fn run(ctx: &mut Ctx, req: &mut Request, segs: &[&str], page: bool) -> Result<Response> {
     let mut path_known = false;
     for route in ROUTES {
-        if let Some(params) = matches(route.pattern, &segs) {
+        if let Some(params) = matches(route.pattern, segs) {
             if route.method == req.method || (req.method == Method::Head && route.method == Get) {
                 if route.access != Access::Open {
-                    ctx.who = auth::identify(ctx, req)?;
+                    ctx.who = if page {
+                        web::session::identify(ctx, req)?
+                    } else {
+                        auth::identify(ctx, req)?
+                    };
                 }
                 auth::check(ctx, route.access, &params.pkg)?;
                 return (route.handler)(ctx, req, &params);
@@ -286,7 +324,7 @@ mod tests {
     fn registry_paths_and_junk_do_not_become_packages() {
         assert_eq!(route("/-/nothing"), None);
         assert_eq!(route("/-"), None);
-        assert_eq!(route("/"), None);
+        assert_eq!(route("/"), hit("/", "", &[]), "the home page");
         assert_eq!(route("/@acme"), None);
         assert_eq!(route("/plainpkg/-/..%2f..%2fetc%2fpasswd"), None);
         assert_eq!(route("/a/b/c/d"), None);
