@@ -14,3 +14,4 @@ mod protocol;
 mod rejections;
 mod s3;
 mod uplink;
+mod web;
