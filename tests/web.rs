@@ -195,105 +195,82 @@ fn catalogue(reg: &Registry, token: Option<&str>) {
     );
 }
 
+/// Panics naming the first of `parts` that `html` lacks.
+fn has_all(html: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(html.contains(part), "no {part:?} in:\n{html}");
+    }
+}
+
 #[test]
 fn web_package_page_shows_readme_versions_dependencies_and_install_commands() {
     let reg = Registry::start();
     catalogue(&reg, None);
     let html = page(&reg, "/-/web/package/@acme/widget");
-
-    assert!(html.contains("<title>@acme/widget · nmr</title>"), "{html}");
-    assert!(
-        html.contains("<h1>Widget</h1>") && html.contains("<strong>just work</strong>"),
-        "README rendered"
+    let npmrc_line = format!("@acme:registry={}/", reg.url());
+    has_all(
+        &html,
+        &[
+            "<title>@acme/widget · nmr</title>",
+            // The README, rendered: emphasis, tables, highlighted code.
+            "<h1>Widget</h1>",
+            "<strong>just work</strong>",
+            "<table>",
+            "<code class=\"language-js\">",
+            // The latest dist-tag (1.2.0), not the highest version (2.0.0-beta.1), is shown.
+            "<span class=\"version\">1.2.0</span><span class=\"tag\">latest</span>",
+            "deprecated: 1.0.0 loses data: use 1.2.0",
+            "npm i @acme/widget",
+            "pnpm add @acme/widget",
+            "yarn add @acme/widget",
+            &npmrc_line,
+            // Dependencies held here are linked; others are named only.
+            "<a href=\"/-/web/package/left-pad\">left-pad</a><code>^1.3.0</code>",
+            "<span title=\"not held on this registry\">not-here</span>",
+            "Peer dependencies (1)",
+            "href=\"https://git.example.test/acme/widget\"",
+            "href=\"https://widget.example.test\"",
+            "<dt>Unpacked size</dt><dd>48.2 kB</dd>",
+            "<dt>Tarball size</dt><dd>",
+            "<dt>Author</dt><dd>Ann Example</dd>",
+            "<a class=\"chip\" href=\"/-/web/search?q=keywords%3Aui\">ui</a>",
+        ],
     );
-    assert!(
-        html.contains("<table>") && html.contains("<code class=\"language-js\">"),
-        "tables and code"
-    );
-    // The latest dist-tag (1.2.0), not the highest version (2.0.0-beta.1), is what the page shows.
-    assert!(
-        html.contains("<span class=\"version\">1.2.0</span><span class=\"tag\">latest</span>"),
-        "{html}"
-    );
-    for v in ["1.0.0", "1.1.0", "2.0.0-beta.1", "1.2.0"] {
-        assert!(
-            html.contains(&format!("href=\"/-/web/package/@acme/widget/v/{v}\"")),
-            "version {v} listed"
-        );
-    }
-    let newest_first =
-        ["v/2.0.0-beta.1\"", "v/1.2.0\"", "v/1.1.0\"", "v/1.0.0\""].map(|v| html.find(v).unwrap());
-    assert!(
-        newest_first.windows(2).all(|w| w[0] < w[1]),
-        "versions newest first"
-    );
-    assert!(
-        html.contains("deprecated: 1.0.0 loses data: use 1.2.0"),
-        "deprecation per version"
-    );
+    let links = ["2.0.0-beta.1", "1.2.0", "1.1.0", "1.0.0"]
+        .map(|v| html.find(&format!("href=\"/-/web/package/@acme/widget/v/{v}\"")));
+    assert!(links.iter().all(Option::is_some), "every version listed");
+    assert!(links.windows(2).all(|w| w[0] < w[1]), "newest first");
     assert!(
         !html.contains("class=\"banner\""),
         "the latest version is not deprecated"
     );
-    for cmd in [
-        "npm i @acme/widget",
-        "pnpm add @acme/widget",
-        "yarn add @acme/widget",
-    ] {
-        assert!(html.contains(cmd), "{cmd}");
-    }
-    assert!(
-        html.contains(&format!("@acme:registry={}/", reg.url())),
-        "the .npmrc line"
-    );
-    assert!(
-        html.contains("<a href=\"/-/web/package/left-pad\">left-pad</a><code>^1.3.0</code>"),
-        "held dependency linked"
-    );
-    assert!(
-        html.contains("<span title=\"not held on this registry\">not-here</span>"),
-        "missing dependency not linked"
-    );
-    assert!(html.contains("Peer dependencies (1)"));
-    assert!(
-        html.contains("href=\"https://git.example.test/acme/widget\""),
-        "repository link"
-    );
-    assert!(
-        html.contains("href=\"https://widget.example.test\""),
-        "homepage link"
-    );
-    assert!(
-        html.contains("<dt>Unpacked size</dt><dd>48.2 kB</dd>"),
-        "{html}"
-    );
-    assert!(html.contains("<dt>Tarball size</dt><dd>"));
-    assert!(html.contains("<dt>Author</dt><dd>Ann Example</dd>"));
-    assert!(
-        html.contains("<a class=\"chip\" href=\"/-/web/search?q=keywords%3Aui\">ui</a>"),
-        "keyword links"
-    );
 
-    // One version's page: its own install commands and a pointer to the latest.
-    let v1 = page(&reg, "/-/web/package/@acme/widget/v/1.0.0");
-    assert!(v1.contains("npm i @acme/widget@1.0.0"));
-    assert!(
-        v1.contains("Version 1.0.0 is deprecated.") && v1.contains("1.0.0 loses data"),
-        "banner"
+    // One version's page: its own install commands, its banner, a pointer to the latest.
+    has_all(
+        &page(&reg, "/-/web/package/@acme/widget/v/1.0.0"),
+        &[
+            "npm i @acme/widget@1.0.0",
+            "<strong>Version 1.0.0 is deprecated.</strong> 1.0.0 loses data",
+            "The latest is <a href=\"/-/web/package/@acme/widget/v/1.2.0\">1.2.0</a>",
+        ],
     );
-    assert!(v1.contains("The latest is <a href=\"/-/web/package/@acme/widget/v/1.2.0\">1.2.0</a>"));
     let tagged = page(&reg, "/-/web/package/@acme/widget/v/latest");
-    assert!(
-        tagged.contains("npm i @acme/widget@1.2.0"),
-        "a tag names a version"
-    );
-    let r = browse(&reg, "/-/web/package/@acme/widget/v/9.9.9", None);
-    assert_eq!(r.status, 404);
-    assert_page_headers(&r);
-    assert!(r.text().contains("has no version or tag"), "{}", r.text());
-    let r = browse(&reg, "/-/web/package/nothing-here", None);
-    assert_eq!(r.status, 404);
-    assert!(r.text().contains("nothing-here is not in this registry"));
+    has_all(&tagged, &["npm i @acme/widget@1.2.0"]);
+    for (path, says) in [
+        (
+            "/-/web/package/@acme/widget/v/9.9.9",
+            "has no version or tag",
+        ),
+        (
+            "/-/web/package/nothing-here",
+            "nothing-here is not in this registry",
+        ),
+    ] {
+        let r = browse(&reg, path, None);
+        assert_eq!(r.status, 404, "{path}");
+        assert_page_headers(&r);
+        has_all(&r.text(), &[says]);
+    }
 }
 
 #[test]
@@ -330,23 +307,20 @@ fn web_readme_payloads_are_escaped() {
     let html = page(&reg, "/-/web/package/@acme/widget");
     let readme =
         &html[html.find("<article id=\"readme\"").unwrap()..html.find("</article>").unwrap()];
-    assert!(!readme.contains("<script"), "{readme}");
-    assert!(
-        !readme.contains("<svg") && !readme.contains("<div"),
-        "{readme}"
-    );
-    assert!(!in_a_tag(readme, "injected"), "{readme}");
-    assert!(!in_a_tag(readme, "onerror"), "{readme}");
-    assert!(!readme.contains("javascript:"), "{readme}");
-    assert!(
-        readme.contains("&lt;script&gt;document.title = &#39;pwned&#39;&lt;/script&gt;")
-            || readme.contains("&lt;script&gt;document.title = 'pwned'&lt;/script&gt;"),
-        "shown as text: {readme}"
-    );
-    assert!(readme.contains("click me"), "the link text stays");
-    assert!(
-        readme.contains("href=\"https://docs.example.test/widget\""),
-        "web links stay"
+    for tag in ["<script", "<svg", "<div", "<b "] {
+        assert!(!readme.contains(tag), "{tag} in {readme}");
+    }
+    for attr in ["injected", "onerror", "onload", "javascript:"] {
+        assert!(!in_a_tag(readme, attr), "{attr} in a tag: {readme}");
+    }
+    has_all(
+        readme,
+        &[
+            // Shown as text, and the link text stays without its target.
+            "&lt;script&gt;document.title = 'pwned'&lt;/script&gt;",
+            "&lt;div id=\"injected-block\"&gt;",
+            "<p>click me and <a href=\"https://docs.example.test/widget\">docs</a></p>",
+        ],
     );
     assert_eq!(
         readme.matches("<img").count(),
@@ -360,60 +334,51 @@ fn web_readme_payloads_are_escaped() {
 fn web_home_and_search_list_packages_with_paging() {
     let reg = Registry::start();
     catalogue(&reg, None);
-    let home = page(&reg, "/");
-    assert!(
-        home.contains("4 packages") && home.contains("7 versions"),
-        "{home}"
+    let npmrc_line = format!("registry={}/", reg.url());
+    has_all(
+        &page(&reg, "/"),
+        &[
+            "4 packages",
+            "7 versions",
+            ">@acme/widget</a>",
+            ">left-pad</a>",
+            ">old-thing</a>",
+            ">from-tarball</a>",
+            &npmrc_line,
+            "action=\"/-/web/search\"",
+        ],
     );
-    for name in ["@acme/widget", "left-pad", "old-thing", "from-tarball"] {
-        assert!(
-            home.contains(&format!(">{name}</a>")),
-            "{name} on the home page"
-        );
-    }
-    assert!(
-        home.contains(&format!("registry={}/", reg.url())),
-        "how to use it"
+    has_all(
+        &page(&reg, "/-/web/search?q=widget"),
+        &[
+            "1 package for <q>widget</q>",
+            "<a class=\"name\" href=\"/-/web/package/@acme/widget\">@acme/widget</a>",
+            "<span class=\"version\">1.2.0</span>",
+            "Widgets for forms",
+        ],
     );
-    assert!(home.contains("action=\"/-/web/search\""), "a search box");
-
-    let found = page(&reg, "/-/web/search?q=widget");
-    assert!(found.contains("1 package for <q>widget</q>"), "{found}");
-    assert!(
-        found.contains("<a class=\"name\" href=\"/-/web/package/@acme/widget\">@acme/widget</a>")
-    );
-    assert!(found.contains("Widgets for forms") && found.contains("1.2.0"));
     let none = page(&reg, "/-/web/search?q=%3Cscript%3Ezzz");
-    assert!(
-        none.contains("Nothing matches.") && none.contains("&lt;script&gt;zzz"),
-        "{none}"
-    );
+    has_all(&none, &["Nothing matches.", "&lt;script&gt;zzz"]);
     assert!(!none.contains("<script"), "the query is escaped");
 
     for i in 0..41 {
         raw_publish(&reg, &format!("bulk-{i:02}"), "1.0.0");
     }
     let p1 = page(&reg, "/-/web/search?q=bulk");
-    assert!(
-        p1.contains("41 packages for") && p1.contains("Page 1 of 3"),
-        "{p1}"
-    );
-    assert!(
-        p1.contains("href=\"/-/web/search?q=bulk&amp;page=2\""),
-        "a next link"
+    has_all(
+        &p1,
+        &[
+            "41 packages for",
+            "Page 1 of 3",
+            "href=\"/-/web/search?q=bulk&amp;page=2\"",
+        ],
     );
     assert_eq!(p1.matches("class=\"card\"").count(), 20);
     let p3 = page(&reg, "/-/web/search?q=bulk&page=3");
     assert_eq!(p3.matches("class=\"card\"").count(), 1);
-    assert!(
-        p3.contains("Page 3 of 3") && p3.contains("rel=\"prev\""),
-        "{p3}"
-    );
+    has_all(&p3, &["Page 3 of 3", "rel=\"prev\""]);
     let all = page(&reg, "/-/web/search");
-    assert!(
-        all.contains("<h1>All packages</h1>") && all.contains("Page 1 of 3"),
-        "45 in all"
-    );
+    has_all(&all, &["<h1>All packages</h1>", "Page 1 of 3"]);
 }
 
 #[test]
@@ -627,6 +592,12 @@ fn web_public_reads_need_no_login() {
     );
 }
 
+/// alice logs in with the form opened for the npm login `session` (`password` form-encoded).
+fn npm_login_form(reg: &Registry, session: &str, password: &str) -> Resp {
+    let form = format!("user=alice&password={password}&session={session}");
+    post_form(reg, "/-/web/login", &form, Some(&reg.url()), None)
+}
+
 /// `POST /-/v1/login` and its done URL, as npm drives them: 202 + Retry-After until the browser
 /// logs in, then the token once; the login page's id cannot collect it.
 #[test]
@@ -661,22 +632,10 @@ fn web_login_for_npm_hands_out_a_token_once() {
         form.contains("Log in to npm")
             && form.contains(&format!("name=\"session\" value=\"{session}\""))
     );
-    let wrong = post_form(
-        &reg,
-        "/-/web/login",
-        &format!("user=alice&password=nope&session={session}"),
-        Some(&me),
-        None,
-    );
+    let wrong = npm_login_form(&reg, &session, "nope");
     assert_eq!(wrong.status, 401);
     assert_eq!(reg.get(&done_path).status, 202, "still waiting");
-    let r = post_form(
-        &reg,
-        "/-/web/login",
-        &format!("user=alice&password=correct+horse&session={session}"),
-        Some(&me),
-        None,
-    );
+    let r = npm_login_form(&reg, &session, "correct+horse");
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("npm is logged in"), "{}", r.text());
 
@@ -779,13 +738,7 @@ fn web_login_completes_a_real_npm_login() {
         .strip_prefix(&me)
         .unwrap_or_else(|| panic!("{login_url}"));
     let session = path.split("session=").nth(1).unwrap();
-    let r = post_form(
-        &reg,
-        "/-/web/login",
-        &format!("user=alice&password=correct+horse&session={session}"),
-        Some(&me),
-        None,
-    );
+    let r = npm_login_form(&reg, session, "correct+horse");
     assert_eq!(r.status, 200, "{}", r.text());
     let out = child.wait_with_output().unwrap();
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {

@@ -6,19 +6,21 @@ use super::{asset_path, root};
 use crate::app::Ctx;
 use crate::auth::Identity;
 use crate::config::AuthType;
+use crate::http::Response;
 
-/// What a page tells the frame.
-pub struct Frame<'a> {
-    /// The page title before " · nmr"; empty for the home page.
-    pub title: &'a str,
-    /// What the search box shows (the current search).
-    pub query: &'a str,
-    /// The caller, for the header; pages that do not know it pass `Nobody`.
-    pub who: &'a Identity,
+/// A whole page as a response: the frame around what `main` writes. `title` goes before
+/// " · nmr" (empty for the home page); `query` is what the search box shows.
+pub fn render(
+    ctx: &Ctx,
+    status: u16,
+    title: &str,
+    query: &str,
+    main: impl FnOnce(&mut Html),
+) -> Response {
+    super::page(status, document(ctx, title, query, main))
 }
 
-/// A whole page: the frame around what `main` writes.
-pub fn document(ctx: &Ctx, frame: &Frame, main: impl FnOnce(&mut Html)) -> String {
+fn document(ctx: &Ctx, title: &str, query: &str, main: impl FnOnce(&mut Html)) -> String {
     let root = root(ctx);
     let mut h = Html::with_capacity(16 * 1024);
     h.literal("<!doctype html>");
@@ -36,10 +38,10 @@ pub fn document(ctx: &Ctx, frame: &Frame, main: impl FnOnce(&mut Html)) -> Strin
             "meta",
             &[("name", "color-scheme"), ("content", "light dark")],
         );
-        let title = if frame.title.is_empty() {
+        let title = if title.is_empty() {
             "nmr".to_string()
         } else {
-            format!("{} · nmr", frame.title)
+            format!("{title} · nmr")
         };
         h.el("title", &[], &title);
         h.open(
@@ -56,7 +58,7 @@ pub fn document(ctx: &Ctx, frame: &Frame, main: impl FnOnce(&mut Html)) -> Strin
         );
     });
     h.open("body", &[]);
-    header(ctx, &mut h, &root, frame);
+    header(ctx, &mut h, &root, query);
     h.wrap("main", &[("class", "page")], main);
     h.wrap("footer", &[("class", "site")], |h| {
         h.wrap("div", &[("class", "bar")], |h| {
@@ -69,7 +71,7 @@ pub fn document(ctx: &Ctx, frame: &Frame, main: impl FnOnce(&mut Html)) -> Strin
     h.finish()
 }
 
-fn header(ctx: &Ctx, h: &mut Html, root: &str, frame: &Frame) {
+fn header(ctx: &Ctx, h: &mut Html, root: &str, query: &str) {
     h.open("header", &[("class", "site")]);
     h.open("div", &[("class", "bar")]);
     h.wrap(
@@ -88,8 +90,8 @@ fn header(ctx: &Ctx, h: &mut Html, root: &str, frame: &Frame) {
             h.el("span", &[], "nmr");
         },
     );
-    search_form(h, root, frame.query, "search");
-    h.wrap("div", &[("class", "session")], |h| match frame.who {
+    search_form(h, root, query, "search");
+    h.wrap("div", &[("class", "session")], |h| match &ctx.who {
         Identity::Anyone => {
             h.el(
                 "span",

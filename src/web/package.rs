@@ -3,9 +3,9 @@
 //! when held here), every version with its date and deprecation, and a banner for deprecation.
 
 use super::format::{ago, bytes, count, date};
-use super::html::{Html, Markup};
-use super::layout::{document, Frame};
-use super::{markdown, package_path, page, pages, readme, root, search_path, version_path};
+use super::html::{url_part, Html, Markup};
+use super::layout::render;
+use super::{markdown, package_path, pages, readme, root, search_path, version_path};
 use crate::app::Ctx;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
@@ -72,7 +72,6 @@ struct View {
 fn show(ctx: &mut Ctx, req: &Request, name: &str, spec: Option<&str>) -> Result<Response> {
     let view = gather(ctx, name, spec)?;
     let base = ctx.base_url(req)?;
-    let who = ctx.who.clone();
     let title = if view.pinned {
         format!("{}@{}", view.name, view.shown)
     } else {
@@ -80,13 +79,9 @@ fn show(ctx: &mut Ctx, req: &Request, name: &str, spec: Option<&str>) -> Result<
     };
     let root = root(ctx);
     let now = crate::time::now_millis();
-    let frame = Frame {
-        title: &title,
-        query: "",
-        who: &who,
-    };
-    let body = document(ctx, &frame, |h| render(h, &root, &base, now, &view));
-    Ok(page(200, body))
+    Ok(render(ctx, 200, &title, "", |h| {
+        write_page(h, &root, &base, now, &view)
+    }))
 }
 
 fn gather(ctx: &mut Ctx, name: &str, spec: Option<&str>) -> Result<View> {
@@ -223,7 +218,7 @@ fn person(v: &Value) -> Option<String> {
     (!n.is_empty()).then(|| n.to_string())
 }
 
-fn render(h: &mut Html, root: &str, base: &str, now: i64, v: &View) {
+fn write_page(h: &mut Html, root: &str, base: &str, now: i64, v: &View) {
     let m = &v.manifest;
     let all_deprecated = v.versions.iter().all(|x| x.deprecated.is_some());
     if let Some(msg) = &v.deprecated {
@@ -380,6 +375,8 @@ fn version_table(h: &mut Html, root: &str, now: i64, v: &View, rows: &[VersionSu
     h.wrap("table", &[("class", "versions")], |h| {
         h.literal("<thead><tr><th>Version</th><th>Published</th><th>Tags</th></tr></thead>");
         h.open("tbody", &[]);
+        // Made once: a table may have hundreds of rows.
+        let versions_path = format!("{}/v/", package_path(root, &v.name));
         for row in rows {
             let class = match (row.version == v.shown, row.deprecated.is_some()) {
                 (true, true) => "current deprecated",
@@ -391,7 +388,7 @@ fn version_table(h: &mut Html, root: &str, now: i64, v: &View, rows: &[VersionSu
                 h.wrap("td", &[], |h| {
                     h.el(
                         "a",
-                        &[("href", &version_path(root, &v.name, &row.version))],
+                        &[("href", &(versions_path.clone() + &url_part(&row.version)))],
                         &row.version,
                     );
                     if let Some(msg) = &row.deprecated {

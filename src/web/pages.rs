@@ -3,9 +3,9 @@
 
 use super::format::{ago, count, date};
 use super::html::Html;
-use super::layout::{document, search_form, Frame};
+use super::layout::{render, search_form};
 use super::session::LoginForm;
-use super::{package_path, page, root, search_path};
+use super::{package_path, root, search_path};
 use crate::app::Ctx;
 use crate::auth::can_read;
 use crate::config::AuthType;
@@ -39,14 +39,8 @@ pub fn home(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
         }
     }
     let root = root(ctx);
-    let who = ctx.who.clone();
     let now = crate::time::now_millis();
-    let frame = Frame {
-        title: "",
-        query: "",
-        who: &who,
-    };
-    let body = document(ctx, &frame, |h| {
+    let body = |h: &mut Html| {
         h.wrap("section", &[("class", "hero")], |h| {
             h.el("h1", &[], "Packages on this registry");
             search_form(h, &root, "", "search big");
@@ -62,11 +56,12 @@ pub fn home(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
             h.wrap("section", &[("class", "recent")], |h| {
                 h.el("h2", &[], "Recently updated");
                 if recent.is_empty() {
-                    h.el(
-                        "p",
-                        &[("class", "muted")],
-                        "Nothing is published here yet: npm publish puts the first package here.",
-                    );
+                    let why = if counts.is_some() {
+                        "Nothing is published here yet: npm publish puts the first package here."
+                    } else {
+                        "There is no package here that you may read."
+                    };
+                    h.el("p", &[("class", "muted")], why);
                 } else {
                     package_list(h, &root, now, &recent);
                     h.wrap("p", &[], |h| {
@@ -80,8 +75,8 @@ pub fn home(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
             });
             h.wrap("aside", &[("class", "setup")], |h| setup(h, &base));
         });
-    });
-    Ok(page(200, body))
+    };
+    Ok(render(ctx, 200, "", "", body))
 }
 
 /// How to point npm, pnpm and yarn at this registry.
@@ -170,19 +165,13 @@ pub fn search(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     let (hits, total) = crate::search::hits(ctx, &q, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)?;
     let pages = (total + PAGE_SIZE - 1) / PAGE_SIZE;
     let root = root(ctx);
-    let who = ctx.who.clone();
     let now = crate::time::now_millis();
     let title = if q.is_empty() {
         "All packages".to_string()
     } else {
         format!("Search: {q}")
     };
-    let frame = Frame {
-        title: &title,
-        query: &q,
-        who: &who,
-    };
-    let body = document(ctx, &frame, |h| {
+    let body = |h: &mut Html| {
         h.wrap("div", &[("class", "results-head")], |h| {
             if q.is_empty() {
                 h.el("h1", &[], "All packages");
@@ -230,8 +219,8 @@ pub fn search(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
                 }
             });
         }
-    });
-    Ok(page(200, body))
+    };
+    Ok(render(ctx, 200, &title, &q, body))
 }
 
 /// The login form: user name and password (local accounts), a token (github mode), or a note
@@ -239,13 +228,7 @@ pub fn search(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
 pub fn login(ctx: &mut Ctx, _req: &Request, status: u16, form: &LoginForm) -> Response {
     let root = root(ctx);
     let kind = ctx.app.config.auth.kind;
-    let who = ctx.who.clone();
-    let frame = Frame {
-        title: "Log in",
-        query: "",
-        who: &who,
-    };
-    let body = document(ctx, &frame, |h| {
+    let body = |h: &mut Html| {
         h.wrap("section", &[("class", "panel narrow")], |h| {
             let heading = if form.session.is_empty() {
                 "Log in"
@@ -261,7 +244,7 @@ pub fn login(ctx: &mut Ctx, _req: &Request, status: u16, form: &LoginForm) -> Re
             if let Some(e) = &form.error {
                 h.el("p", &[("class", "alert"), ("role", "alert")], e);
             }
-            let who_name = who.name().unwrap_or("");
+            let who_name = ctx.who.name().unwrap_or("");
             if !who_name.is_empty() && form.session.is_empty() {
                 h.el(
                     "p",
@@ -298,19 +281,13 @@ pub fn login(ctx: &mut Ctx, _req: &Request, status: u16, form: &LoginForm) -> Re
                 },
             );
         });
-    });
-    page(status, body)
+    };
+    render(ctx, status, "Log in", "", body)
 }
 
 /// What the browser sees once npm's login went through.
 pub fn npm_logged_in(ctx: &mut Ctx, user: &str) -> Response {
-    let who = ctx.who.clone();
-    let frame = Frame {
-        title: "Logged in",
-        query: "",
-        who: &who,
-    };
-    let body = document(ctx, &frame, |h| {
+    let body = |h: &mut Html| {
         h.wrap("section", &[("class", "panel narrow")], |h| {
             h.el("h1", &[], "npm is logged in");
             h.wrap("p", &[], |h| {
@@ -319,8 +296,8 @@ pub fn npm_logged_in(ctx: &mut Ctx, user: &str) -> Response {
                 h.text(". You can close this tab and go back to your terminal.");
             });
         });
-    });
-    page(200, body)
+    };
+    render(ctx, 200, "Logged in", "", body)
 }
 
 /// A short page for an error: the status, what went wrong, a way back.
@@ -337,13 +314,7 @@ pub fn error(ctx: &mut Ctx, _req: &Request, e: &Error) -> Response {
         _ => "Error",
     };
     let root = root(ctx);
-    let who = ctx.who.clone();
-    let frame = Frame {
-        title,
-        query: "",
-        who: &who,
-    };
-    let body = document(ctx, &frame, |h| {
+    let body = |h: &mut Html| {
         h.wrap("section", &[("class", "panel narrow error")], |h| {
             h.el("p", &[("class", "status")], &status.to_string());
             h.el("h1", &[], title);
@@ -352,6 +323,6 @@ pub fn error(ctx: &mut Ctx, _req: &Request, e: &Error) -> Response {
                 h.el("a", &[("href", &format!("{root}/"))], "← Home");
             });
         });
-    });
-    page(status, body)
+    };
+    render(ctx, status, title, "", body)
 }
