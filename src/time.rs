@@ -55,8 +55,15 @@ pub fn parse_millis(s: &str) -> Option<i64> {
     let mut millis = 0;
     if let Some(frac) = rest.strip_prefix('.') {
         let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        let padded = format!("{:0<3}", &frac[..digits.min(3)]);
-        millis = padded.parse::<i64>().ok()?;
+        // The first three digits are milliseconds; ".5" is 500.
+        for i in 0..3 {
+            let d = frac
+                .as_bytes()
+                .get(i)
+                .filter(|_| i < digits)
+                .map_or(0, |b| b - b'0');
+            millis = millis * 10 + i64::from(d);
+        }
         rest = &frac[digits..];
     }
     let offset = match rest {

@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS versions (
     published  TEXT NOT NULL,
     PRIMARY KEY (package_id, version)
 );
+-- Covers what the web UI lists for every version, so listing reads no manifest or readme
+-- (each row's overflow pages would otherwise be walked to reach the columns after them).
+CREATE INDEX IF NOT EXISTS versions_summary ON versions (package_id, version, published, deprecated);
 CREATE TABLE IF NOT EXISTS files (
     package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
     filename   TEXT NOT NULL,
@@ -337,7 +340,7 @@ pub fn versions(conn: &Connection, id: i64) -> Result<Vec<Version>> {
 }
 
 /// What a list of versions shows: no manifest or readme, so a package with hundreds of versions
-/// (and a readme stored with each) is cheap to list.
+/// (and a readme stored with each) is cheap to list; the `versions_summary` index covers it.
 #[derive(Clone, Debug)]
 pub struct VersionSummary {
     pub version: String,
