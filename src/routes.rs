@@ -321,6 +321,23 @@ mod tests {
     }
 
     #[test]
+    fn web_pages_take_scoped_and_unscoped_names() {
+        assert_eq!(
+            route("/-/web/package/@acme/widget"),
+            hit("/-/web/package/{pkg}", "@acme/widget", &[])
+        );
+        assert_eq!(
+            route("/-/web/package/%40acme%2Fwidget/v/1.0.0"),
+            hit("/-/web/package/{pkg}/v/{}", "@acme/widget", &["1.0.0"])
+        );
+        assert_eq!(
+            route("/-/web/package/v/v/v"),
+            hit("/-/web/package/{pkg}/v/{}", "v", &["v"])
+        );
+        assert_eq!(route("/-/web/package"), None);
+    }
+
+    #[test]
     fn registry_paths_and_junk_do_not_become_packages() {
         assert_eq!(route("/-/nothing"), None);
         assert_eq!(route("/-"), None);
