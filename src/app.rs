@@ -28,6 +28,8 @@ pub struct App {
     pub github: ureq::Agent,
     /// Counters for `GET /-/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// The web UI's caches and the npm web logins waiting for a browser.
+    pub web: crate::web::State,
     locks: Vec<Mutex<()>>,
 }
 
@@ -71,6 +73,7 @@ impl App {
             marker,
             github: crate::auth::github::agent(),
             metrics: crate::metrics::Metrics::default(),
+            web: crate::web::State::default(),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }

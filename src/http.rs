@@ -108,6 +108,39 @@ impl<'a> Request<'a> {
         self.header("accept").is_some_and(|a| a.contains(CORGI))
     }
 
+    /// Whether the client is a browser asking for a page: `text/html` is named and ranked above
+    /// every JSON type. npm, pnpm and yarn send `application/json`, the corgi type or `*/*`, never
+    /// `text/html`, so they keep getting documents.
+    pub fn prefers_html(&self) -> bool {
+        let Some(accept) = self.header("accept") else {
+            return false;
+        };
+        let (mut html, mut json) = (0.0f32, 0.0f32);
+        for range in accept.split(',') {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q=").map(str::trim))
+                .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
+            match media.as_str() {
+                "text/html" | "application/xhtml+xml" => html = html.max(q),
+                "application/json" | "application/*" | CORGI => json = json.max(q),
+                _ => {}
+            }
+        }
+        html > 0.0 && html > json
+    }
+
+    /// The value of one cookie, if the request carries it.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.header("cookie")?.split(';').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k.trim() == name)
+                .then(|| v.trim())
+                .filter(|v| !v.is_empty())
+        })
+    }
+
     /// Whether the client accepts a gzip-encoded response.
     pub fn accepts_gzip(&self) -> bool {
         self.header("accept-encoding").is_some_and(|v| {
@@ -185,6 +218,15 @@ impl<'a> Request<'a> {
         serde_json::from_slice(&body)
             .map_err(|e| Error::BadRequest(format!("request body is not valid JSON: {e}")))
     }
+}
+
+/// The value of `key` in a query string or `application/x-www-form-urlencoded` body, decoded
+/// (`+` is a space); a value that does not decode is empty.
+pub fn form_value(form: &str, key: &str) -> Option<String> {
+    form.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == key).then(|| crate::name::percent_decode(&v.replace('+', " ")).unwrap_or_default())
+    })
 }
 
 /// A response body.
@@ -277,6 +319,39 @@ mod tests {
         assert_eq!(r.path, "/x");
         assert_eq!(r.query, "write=true");
         assert!(r.wants_abbreviated());
+    }
+
+    #[test]
+    fn browsers_prefer_html_and_package_managers_never_do() {
+        let accepts = |a: &str| {
+            let mut b: &[u8] = b"";
+            req(&[("Accept", a)], &mut b).prefers_html()
+        };
+        assert!(accepts(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
+        ));
+        assert!(!accepts("application/json"));
+        assert!(!accepts(
+            "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
+        ));
+        assert!(!accepts("*/*"));
+        assert!(!accepts("application/json, text/html;q=0.5"));
+        assert!(!accepts("text/html;q=0"));
+        let mut b: &[u8] = b"";
+        assert!(!req(&[], &mut b).prefers_html());
+    }
+
+    #[test]
+    fn cookies_and_form_values_are_found_by_name() {
+        let mut b: &[u8] = b"";
+        let r = req(&[("Cookie", "a=1; nmr_session=tok; b=")], &mut b);
+        assert_eq!(r.cookie("nmr_session"), Some("tok"));
+        assert_eq!(r.cookie("b"), None);
+        assert_eq!(r.cookie("c"), None);
+        assert_eq!(form_value("q=a+b%2Fc&x", "q").as_deref(), Some("a b/c"));
+        assert_eq!(form_value("q=a&x", "x").as_deref(), Some(""));
+        assert_eq!(form_value("q=%zz", "q").as_deref(), Some(""));
+        assert_eq!(form_value("q=1", "p"), None);
     }
 
     #[test]

@@ -38,3 +38,4 @@ pub mod tarball;
 pub mod time;
 pub mod uplink;
 pub mod user;
+pub mod web;

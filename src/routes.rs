@@ -1,6 +1,7 @@
 //! The routing table: every endpoint nmr serves, in one list. Paths are percent-decoded once
 //! before matching, so `@scope%2fname`, `@scope%2Fname`, `%40scope%2Fname` and a raw `/` all
-//! reach the same handler with the name `@scope/name`.
+//! reach the same handler with the name `@scope/name`. Web pages (`/` and `/-/web/...`) are
+//! routes like any other; their caller comes from the session cookie and their errors are pages.
 
 use crate::app::Ctx;
 use crate::auth::{self, Access};
@@ -8,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::http::{Method, Request, Response};
 use crate::{
     access, audit, health, metrics, name, packument, publish, revision, search, star, tags,
-    tarball, uplink, user,
+    tarball, uplink, user, web,
 };
 
 /// One path segment of a route pattern.
@@ -56,9 +57,22 @@ macro_rules! route {
     };
 }
 
-/// Every endpoint. Registry-own paths under `/-/` come first; package paths follow.
+/// Every endpoint. The web UI's pages come first, then registry-own paths under `/-/`; package
+/// paths follow.
 #[rustfmt::skip]
 pub static ROUTES: &[Route] = &[
+    route!(Get Read [Lit("")] |c, r, _| web::pages::home(c, r)),
+    route!(Get Read [Lit("-"), Lit("web"), Lit("search")] |c, r, _| web::pages::search(c, r)),
+    route!(Get Read [Lit("-"), Lit("web"), Lit("package"), Pkg] |c, r, p| web::package::package(c, r, &p.pkg)),
+    route!(Get Read [Lit("-"), Lit("web"), Lit("package"), Pkg, Lit("v"), Param] |c, r, p| web::package::version(c, r, &p.pkg, p.arg(0))),
+    route!(Get Open [Lit("-"), Lit("web"), Lit("static"), Param] |c, r, p| web::static_file(c, r, p.arg(0))),
+    // The login form checks the credentials itself; the logout form carries its own.
+    route!(Get Open [Lit("-"), Lit("web"), Lit("login")] |c, r, _| web::session::login_page(c, r)),
+    route!(Post Open [Lit("-"), Lit("web"), Lit("login")] |c, r, _| web::session::login(c, r)),
+    route!(Post Open [Lit("-"), Lit("web"), Lit("logout")] |c, r, _| web::session::logout(c, r)),
+    // npm's web login: the browser logs in with the form above, npm polls the done URL.
+    route!(Post Open [Lit("-"), Lit("v1"), Lit("login")] |c, r, _| web::session::npm_start(c, r)),
+    route!(Get Open [Lit("-"), Lit("v1"), Lit("login"), Lit("done"), Param] |c, r, p| web::session::npm_done(c, r, p.arg(0))),
     route!(Get Open [Lit("-"), Lit("ping")] |c, _, _| health::ping(c)),
     // Counts only (routes, statuses, bytes): nothing a scraper must log in to see.
     route!(Get Open [Lit("-"), Lit("metrics")] |c, _, _| metrics::get(c)),
@@ -172,27 +186,55 @@ pub fn pattern(i: usize) -> String {
 }
 
 /// Finds the route for a request and runs it. Also says which route it was (its index in
-/// [`ROUTES`]), for the metrics.
+/// [`ROUTES`]), for the metrics. A browser opening a package's registry URL is sent to its
+/// page first, and a page's error is answered with a page.
 pub fn dispatch(ctx: &mut Ctx, req: &mut Request) -> (Option<usize>, Result<Response>) {
     let path = match name::percent_decode(&req.path) {
         Ok(p) => p,
         Err(e) => return (None, Err(e)),
     };
     let segs: Vec<&str> = path.strip_prefix('/').unwrap_or(&path).split('/').collect();
+    if matches!(req.method, Get | Method::Head) {
+        let wanted = matches(&[Pkg], &segs)
+            .map(|p| (p.pkg, None))
+            .or_else(|| matches(&[Pkg, Param], &segs).map(|mut p| (p.pkg, p.args.pop())));
+        if let Some(r) = wanted
+            .and_then(|(pkg, version)| web::browser_redirect(ctx, req, &pkg, version.as_deref()))
+        {
+            return (None, Ok(r));
+        }
+    }
+    let page = web::is_page(&segs);
+    match run(ctx, req, &segs, page) {
+        (i, Err(e)) if page => (i, Ok(web::error_page(ctx, req, &e))),
+        other => other,
+    }
+}
+
+fn run(
+    ctx: &mut Ctx,
+    req: &mut Request,
+    segs: &[&str],
+    page: bool,
+) -> (Option<usize>, Result<Response>) {
     let mut path_known = false;
     for (i, route) in ROUTES.iter().enumerate() {
-        if let Some(params) = matches(route.pattern, &segs) {
+        if let Some(params) = matches(route.pattern, segs) {
             if route.method == req.method || (req.method == Method::Head && route.method == Get) {
                 // Which route answered is known from here on, for the metrics, even when the
                 // access check refuses.
-                let run = |ctx: &mut Ctx, req: &mut Request| {
+                let checked = |ctx: &mut Ctx, req: &mut Request| {
                     if route.access != Access::Open {
-                        ctx.who = auth::identify(ctx, req)?;
+                        ctx.who = if page {
+                            web::session::identify(ctx, req)?
+                        } else {
+                            auth::identify(ctx, req)?
+                        };
                     }
                     auth::check(ctx, route.access, &params.pkg)?;
                     (route.handler)(ctx, req, &params)
                 };
-                return (Some(i), run(ctx, req));
+                return (Some(i), checked(ctx, req));
             }
             path_known = true;
         }
@@ -295,10 +337,27 @@ mod tests {
     }
 
     #[test]
+    fn web_pages_take_scoped_and_unscoped_names() {
+        assert_eq!(
+            route("/-/web/package/@acme/widget"),
+            hit("/-/web/package/{pkg}", "@acme/widget", &[])
+        );
+        assert_eq!(
+            route("/-/web/package/%40acme%2Fwidget/v/1.0.0"),
+            hit("/-/web/package/{pkg}/v/{}", "@acme/widget", &["1.0.0"])
+        );
+        assert_eq!(
+            route("/-/web/package/v/v/v"),
+            hit("/-/web/package/{pkg}/v/{}", "v", &["v"])
+        );
+        assert_eq!(route("/-/web/package"), None);
+    }
+
+    #[test]
     fn registry_paths_and_junk_do_not_become_packages() {
         assert_eq!(route("/-/nothing"), None);
         assert_eq!(route("/-"), None);
-        assert_eq!(route("/"), None);
+        assert_eq!(route("/"), hit("/", "", &[]), "the home page");
         assert_eq!(route("/@acme"), None);
         assert_eq!(route("/plainpkg/-/..%2f..%2fetc%2fpasswd"), None);
         assert_eq!(route("/a/b/c/d"), None);

@@ -71,10 +71,7 @@ pub fn parse(text: &str) -> Query {
 }
 
 fn param(req: &Request, key: &str) -> Option<String> {
-    req.query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == key).then(|| crate::name::percent_decode(&v.replace('+', " ")).unwrap_or_default())
-    })
+    crate::http::form_value(&req.query, key)
 }
 
 fn number(req: &Request, key: &str, default: i64, max: i64) -> Result<i64> {
@@ -89,12 +86,10 @@ fn number(req: &Request, key: &str, default: i64, max: i64) -> Result<i64> {
     }
 }
 
-/// `GET /-/v1/search?text=&size=&from=`.
-pub fn get(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
-    let text = param(req, "text").unwrap_or_default();
-    let size = number(req, "size", 20, MAX_SIZE)?;
-    let from = number(req, "from", 0, i64::MAX)?;
-    let q = parse(&text);
+/// One page of hits for npm's search text: the stored package summaries, ranked, and the
+/// number of matches. Also what the web UI's search page shows.
+pub fn hits(ctx: &mut Ctx, text: &str, size: i64, from: i64) -> Result<(Vec<Value>, i64)> {
+    let q = parse(text);
     let (rows, total) = meta::search(
         ctx.db,
         q.fts.as_deref(),
@@ -103,28 +98,30 @@ pub fn get(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
         size,
         from,
     )?;
-    // In github mode a hit is shown only to those who may read its repository. The page may
-    // then be shorter than `size`; `total` still counts every match.
-    let mut rows = rows;
-    if !ctx.app.config.auth.read_public {
-        let mut readable = Vec::with_capacity(rows.len());
-        for summary in rows {
-            let name = serde_json::from_str::<Value>(&summary)
-                .ok()
-                .and_then(|v| v["name"].as_str().map(str::to_string))
-                .unwrap_or_default();
-            if crate::auth::can_read(ctx, &name)? {
-                readable.push(summary);
-            }
+    let mut hits = Vec::with_capacity(rows.len());
+    for summary in rows {
+        let package: Value = serde_json::from_str(&summary).unwrap_or(Value::Null);
+        // In github mode a hit is shown only to those who may read its repository. The page
+        // may then be shorter than `size`; `total` still counts every match.
+        let name = package["name"].as_str().unwrap_or_default().to_string();
+        if crate::auth::can_read(ctx, &name)? {
+            hits.push(package);
         }
-        rows = readable;
     }
-    let count = rows.len().max(1) as f64;
-    let objects: Vec<Value> = rows
-        .iter()
+    Ok((hits, total))
+}
+
+/// `GET /-/v1/search?text=&size=&from=`.
+pub fn get(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
+    let text = param(req, "text").unwrap_or_default();
+    let size = number(req, "size", 20, MAX_SIZE)?;
+    let from = number(req, "from", 0, i64::MAX)?;
+    let (hits, total) = hits(ctx, &text, size, from)?;
+    let count = hits.len().max(1) as f64;
+    let objects: Vec<Value> = hits
+        .into_iter()
         .enumerate()
-        .map(|(i, summary)| {
-            let package: Value = serde_json::from_str(summary).unwrap_or(Value::Null);
+        .map(|(i, package)| {
             // Hits come ranked; the score only has to preserve that order for display.
             let s = 1.0 - i as f64 / (2.0 * count);
             json!({

@@ -75,12 +75,20 @@ fn to_tiny(resp: Response) -> tiny_http::Response<Box<dyn Read + Send>> {
     .with_chunked_threshold(usize::MAX)
 }
 
-/// The URL as it may appear in the log: a token in the path (logout) is replaced, since a log
-/// line must never be enough to act as someone.
+/// The URL as it may appear in the log: a token in the path (logout), the id that collects an
+/// npm web login's token, and the login page's session id are replaced, since a log line must
+/// never be enough to act as someone.
 fn loggable(url: &str) -> std::borrow::Cow<'_, str> {
-    match url.find("/-/user/token/") {
-        Some(i) => format!("{}/-/user/token/<redacted>", &url[..i]).into(),
-        None => url.into(),
+    for secret in ["/-/user/token/", "/-/v1/login/done/"] {
+        if let Some(i) = url.find(secret) {
+            return format!("{}{secret}<redacted>", &url[..i]).into();
+        }
+    }
+    match url.split_once('?') {
+        Some((path, query)) if query.split('&').any(|p| p.starts_with("session=")) => {
+            format!("{path}?<redacted>").into()
+        }
+        _ => url.into(),
     }
 }
 
@@ -295,5 +303,14 @@ mod tests {
     fn tokens_in_paths_are_not_logged() {
         assert_eq!(loggable("/-/user/token/s3cr3t"), "/-/user/token/<redacted>");
         assert_eq!(loggable("/plainpkg"), "/plainpkg");
+        assert_eq!(
+            loggable("/-/v1/login/done/abc123"),
+            "/-/v1/login/done/<redacted>"
+        );
+        assert_eq!(
+            loggable("/-/web/login?session=abc123"),
+            "/-/web/login?<redacted>"
+        );
+        assert_eq!(loggable("/-/web/search?q=a"), "/-/web/search?q=a");
     }
 }

@@ -16,3 +16,4 @@ mod protocol;
 mod rejections;
 mod s3;
 mod uplink;
+mod web;

@@ -77,37 +77,46 @@ fn need_login(ctx: &Ctx) -> Error {
 
 /// Works out the caller from the request's credentials.
 pub fn identify(ctx: &mut Ctx, req: &Request) -> Result<Identity> {
+    if ctx.app.config.auth.kind == AuthType::Local
+        && req.bearer().is_none()
+        && req.basic().is_some()
+    {
+        return Err(Error::Unauthorized(
+            "send a token (Authorization: Bearer), not a password; npm login gives you one".into(),
+        ));
+    }
+    from_token(ctx, req.bearer(), req.remote)
+}
+
+/// The caller a token stands for (`None`: no token), whether it came in an `Authorization`
+/// header or in the web UI's session cookie. `from` is the peer, for address-limited tokens.
+pub fn from_token(
+    ctx: &mut Ctx,
+    token: Option<&str>,
+    from: Option<std::net::IpAddr>,
+) -> Result<Identity> {
     let app = ctx.app;
-    match app.config.auth.kind {
-        AuthType::None => Ok(Identity::Anyone),
-        AuthType::Local => match req.bearer() {
-            None if req.basic().is_some() => Err(Error::Unauthorized(
-                "send a token (Authorization: Bearer), not a password; npm login gives you one"
-                    .into(),
-            )),
-            None => Ok(Identity::Nobody),
-            Some(token) => {
-                let t = local::verify_token(ctx.db, token, req.remote)?;
-                let email = meta::user(ctx.db, &t.user)?
-                    .map(|u| u.email)
-                    .unwrap_or_default();
-                Ok(Identity::User {
-                    name: t.user,
-                    email,
-                    readonly: t.readonly,
-                })
-            }
-        },
-        AuthType::GitHub => match req.bearer() {
-            None => Ok(Identity::Nobody),
-            Some(token) => {
-                let login = github::user(app, ctx.db, token)?;
-                Ok(Identity::GitHub {
-                    login,
-                    token: token.to_string(),
-                })
-            }
-        },
+    match (app.config.auth.kind, token) {
+        (AuthType::None, _) => Ok(Identity::Anyone),
+        (_, None) => Ok(Identity::Nobody),
+        (AuthType::Local, Some(token)) => {
+            let t = local::verify_token(ctx.db, token, from)?;
+            let email = meta::user(ctx.db, &t.user)?
+                .map(|u| u.email)
+                .unwrap_or_default();
+            Ok(Identity::User {
+                name: t.user,
+                email,
+                readonly: t.readonly,
+            })
+        }
+        (AuthType::GitHub, Some(token)) => {
+            let login = github::user(app, ctx.db, token)?;
+            Ok(Identity::GitHub {
+                login,
+                token: token.to_string(),
+            })
+        }
     }
 }
 

@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS packages (
     doc_full    BLOB NOT NULL DEFAULT x'',
     doc_abbrev  BLOB NOT NULL DEFAULT x''
 );
+-- The web UI's home page lists the packages changed last.
+CREATE INDEX IF NOT EXISTS packages_modified ON packages (modified);
 CREATE TABLE IF NOT EXISTS versions (
     package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
     version    TEXT NOT NULL,
@@ -36,6 +38,9 @@ CREATE TABLE IF NOT EXISTS versions (
     published  TEXT NOT NULL,
     PRIMARY KEY (package_id, version)
 );
+-- Covers what the web UI lists for every version, so listing reads no manifest or readme
+-- (each row's overflow pages would otherwise be walked to reach the columns after them).
+CREATE INDEX IF NOT EXISTS versions_summary ON versions (package_id, version, published, deprecated);
 CREATE TABLE IF NOT EXISTS files (
     package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
     filename   TEXT NOT NULL,
@@ -351,6 +356,49 @@ pub fn versions(conn: &Connection, id: i64) -> Result<Vec<Version>> {
             published: r.get(4)?,
         })
     })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// What a list of versions shows: no manifest or readme, so a package with hundreds of versions
+/// (and a readme stored with each) is cheap to list; the `versions_summary` index covers it.
+#[derive(Clone, Debug)]
+pub struct VersionSummary {
+    pub version: String,
+    pub published: String,
+    pub deprecated: Option<String>,
+}
+
+/// Every version of a package, summarised, in no particular order.
+pub fn version_summaries(conn: &Connection, id: i64) -> Result<Vec<VersionSummary>> {
+    let mut st = conn.prepare_cached(
+        "SELECT version, published, deprecated FROM versions WHERE package_id = ?1",
+    )?;
+    let rows = st.query_map([id], |r| {
+        Ok(VersionSummary {
+            version: r.get(0)?,
+            published: r.get(1)?,
+            deprecated: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// How many packages and versions are published here.
+pub fn counts(conn: &Connection) -> Result<(i64, i64)> {
+    Ok(conn.query_row(
+        "SELECT (SELECT count(*) FROM packages), (SELECT count(*) FROM versions)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
+/// The search summaries of the `limit` packages changed last, newest first, skipping `from`.
+pub fn recent(conn: &Connection, limit: i64, from: i64) -> Result<Vec<String>> {
+    let mut st = conn.prepare_cached(
+        "SELECT s.summary FROM packages p JOIN search s ON s.rowid = p.id
+         ORDER BY p.modified DESC, p.id DESC LIMIT ?1 OFFSET ?2",
+    )?;
+    let rows = st.query_map(params![limit, from], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod auth;
+pub mod browser;
 pub mod github;
 pub mod s3;
 
