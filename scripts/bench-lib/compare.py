@@ -172,6 +172,13 @@ class Server:
             self.errlog.close()
             self.errlog = None
 
+    def log_tail(self, n=3000):
+        try:
+            with open(os.path.join(self.dir, "server.log"), "rb") as f:
+                return f.read()[-n:].decode(errors="replace")
+        except OSError:
+            return ""
+
     def pids(self):
         if self.proc is None:
             return []
@@ -638,6 +645,8 @@ def concurrent_publishes(server, n=16):
     tgzs = [Tgz(name, f"1.1.{i}", 8 * 1024) for i in range(n)]
     bodies = [publish_body(server.port, t) for t in tgzs]
     conns = [connect(server.port) for _ in range(n)]
+    for c in conns:
+        c.sock.settimeout(60)
     statuses = [None] * n
     barrier = threading.Barrier(n + 1)
 
@@ -660,6 +669,9 @@ def concurrent_publishes(server, n=16):
     for t in threads:
         t.join()
     wall = time.monotonic() - t0
+    stuck = None
+    if any(st not in (200, 201) for st in statuses):
+        stuck = threads_state(server)
     for c in conns:
         c.close()
     st, _, body = get(server.port, url_path(name), {"Accept": ACCEPT_FULL})
@@ -667,8 +679,34 @@ def concurrent_publishes(server, n=16):
     present = sum(1 for t in tgzs if t.version in listed)
     tarballs = sum(1 for t in tgzs if get(server.port, t.path, {})[0] == 200)
     ok = sum(1 for s in statuses if s in (200, 201))
-    return {"n": n, "ok": ok, "present": present, "tarballs": tarballs, "wall_s": wall,
-            "statuses": [str(s) for s in statuses]}
+    out = {"n": n, "ok": ok, "present": present, "tarballs": tarballs, "wall_s": wall,
+           "statuses": [str(s) for s in statuses]}
+    if stuck is not None:
+        out["threads"] = stuck
+        log(f"{server.name}: {n - ok} of {n} concurrent publishes failed; where its threads "
+            f"wait is in the JSON record; server log tail:\n{server.log_tail()}")
+    return out
+
+
+def threads_state(server):
+    """Where each of the server's threads waits (wchan, and the kernel stack where readable):
+    kept in the JSON record when concurrent publishes fail, to tell a lock from slow I/O."""
+    out = []
+    for pid in server.pids():
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            t = {"tid": int(tid)}
+            for field in ("comm", "wchan", "stack"):
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/{field}") as f:
+                        t[field] = f.read().strip()
+                except OSError:
+                    pass
+            out.append(t)
+    return out
 
 
 # ---------------------------------------------------------------- report
