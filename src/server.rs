@@ -7,7 +7,7 @@ use crate::http::{Body, Method, Request, Response};
 use crate::routes;
 use std::io::{Cursor, Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 /// Lets tiny_http read a cached body without copying it.
@@ -106,6 +106,17 @@ fn loggable(url: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// What the binary wants done after a write request (see [`after_writes`]).
+static AFTER_WRITE: OnceLock<fn()> = OnceLock::new();
+
+/// Sets a function to run after every `PUT` and `DELETE` has been answered. Writes (publish
+/// above all) are where the big, short-lived buffers are; the binary uses this to hand the
+/// freed memory back to the system (the library itself forbids `unsafe`). Only the first call
+/// counts.
+pub fn after_writes(f: fn()) {
+    let _ = AFTER_WRITE.set(f);
+}
+
 /// Runs one request to completion: route, handle, respond, log.
 fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) {
     let start = Instant::now();
@@ -174,6 +185,11 @@ fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) 
         "{method_text} {shown} {status} {len}B {:.1}ms",
         start.elapsed().as_secs_f64() * 1000.0
     );
+    if matches!(m, Method::Put | Method::Delete) {
+        if let Some(f) = AFTER_WRITE.get() {
+            f();
+        }
+    }
 }
 
 /// Binds the listening socket with `TCP_NODELAY`, which Linux copies to every accepted
