@@ -990,7 +990,7 @@ def main():
     print("\ntargets (issue #9):")
     for label, got, want, op in targets:
         met = got is not None and (got >= want if op == ">=" else got <= want)
-        shown = "-" if got is None else f"{got:.3g}"
+        shown = "-" if got is None else f"{got:.4g}"
         print(f"  {'MET   ' if met else 'MISSED'} {label}: {shown} (want {op} {want})")
         record("target", target=label, value=got, want=want, op=op, met=met)
 
