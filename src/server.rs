@@ -15,7 +15,7 @@ use std::io::{Cursor, Read};
 use std::os::unix::net::UnixListener;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Lets tiny_http read a cached body without copying it.
@@ -92,6 +92,17 @@ fn loggable(url: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// What the binary wants done after a write request (see [`after_writes`]).
+static AFTER_WRITE: OnceLock<fn()> = OnceLock::new();
+
+/// Sets a function to run after every `PUT` and `DELETE` has been answered. Writes (publish
+/// above all) are where the big, short-lived buffers are; the binary uses this to hand the
+/// freed memory back to the system (the library itself forbids `unsafe`). Only the first call
+/// counts.
+pub fn after_writes(f: fn()) {
+    let _ = AFTER_WRITE.set(f);
+}
+
 /// Who made a request, as the access log names them (never a token): the caller's user name,
 /// or `-`.
 fn log_user(ctx: &Ctx) -> String {
@@ -153,6 +164,11 @@ fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) 
     );
     if let Err(e) = rq.respond(to_tiny(resp)) {
         crate::debug!("{method_text} {shown}: client went away: {e}");
+    }
+    if matches!(m, Method::Put | Method::Delete) {
+        if let Some(f) = AFTER_WRITE.get() {
+            f();
+        }
     }
 }
 

@@ -1,0 +1,1004 @@
+#!/usr/bin/env python3
+"""nmr against Verdaccio and against nginx serving the same bytes from disk, in one run.
+
+Run through scripts/bench, which installs the tools and builds nmr. Every server listens on
+127.0.0.1 on a free port, with a fresh data directory under one temporary directory that is
+removed at the end; every server is stopped at the end, whatever happens.
+
+Steps: start-up to the first /-/ping (each server several times, fresh data each time); start
+the three servers; seed nmr and Verdaccio the same way over raw HTTP (200 packages of 5-500 KB,
+one package with 500 versions, one 1 MB tarball); write the JSON bytes nmr returns for those
+packuments, and the same tarballs, into nginx's document root; run every wrk load phase against
+every server, interleaved and repeated; publish latency (raw HTTP and the npm client); 16
+concurrent publishes of one package; memory. Then a table of medians and of the ratios nmr /
+Verdaccio and nmr / nginx, the targets of issue #9, and the raw figures as JSON lines.
+"""
+
+import argparse
+import base64
+import gzip
+import hashlib
+import http.client
+import io
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+ACCEPT_FULL = "application/json"
+ACCEPT_ABBREV = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
+
+N_SMALL = 200
+SMALL_MIN, SMALL_MAX = 5 * 1024, 500 * 1024
+MANY = "bench-many"
+N_MANY = 500
+BIG = "bench-big"
+BIG_SIZE = 1024 * 1024
+SMALL_TARBALL_MAX = 16 * 1024  # "tarball small" cycles through the tarballs up to this size
+
+
+def small_name(i):
+    return f"bench-s-{i:03d}"
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def cpu_clock_id(pid):
+    # MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED) from the kernel's posix-timers.h.
+    return ((~pid) << 3) | 2
+
+
+def proc_cpu_s(pid):
+    """CPU seconds of the whole process (all its threads): the pid's CPU clock, else stat."""
+    try:
+        return time.clock_gettime_ns(cpu_clock_id(pid)) / 1e9
+    except (OSError, OverflowError):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                text = f.read()
+        except OSError:
+            return 0.0
+        fields = text[text.rindex(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_mem_kb(pid):
+    out = {"VmRSS": 0, "VmHWM": 0}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                if key in out:
+                    out[key] = int(rest.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def ping(port, timeout=1.0):
+    """True when GET /-/ping answers 200 (one short-lived connection)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"GET /-/ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            head = s.recv(64)
+            return head.startswith(b"HTTP/1.1 200") or head.startswith(b"HTTP/1.0 200")
+    except OSError:
+        return False
+
+
+class Server:
+    """One server process (and, for nginx, its workers) on a loopback port."""
+
+    name = "?"
+    token = None
+
+    def __init__(self, root, label):
+        self.dir = os.path.join(root, label)
+        os.makedirs(self.dir, exist_ok=True)
+        self.proc = None
+        self.port = None
+        self.errlog = None
+
+    def command(self):
+        raise NotImplementedError
+
+    def env(self):
+        return dict(os.environ)
+
+    def start(self, bound=60.0):
+        """Starts the server; returns the seconds from spawn to the first 200 on /-/ping."""
+        self.port = free_port()
+        cmd = self.command()
+        self.errlog = open(os.path.join(self.dir, "server.log"), "ab")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, cwd=self.dir, env=self.env(), stdin=subprocess.DEVNULL,
+                                     stdout=self.errlog, stderr=self.errlog,
+                                     start_new_session=True)
+        while True:
+            if ping(self.port):
+                return time.monotonic() - t0
+            if self.proc.poll() is not None:
+                self.errlog.close()
+                tail = open(os.path.join(self.dir, "server.log"), "rb").read()[-3000:]
+                raise RuntimeError(f"{self.name} exited at start-up with {self.proc.returncode}:"
+                                   f"\n{tail.decode(errors='replace')}")
+            if time.monotonic() - t0 > bound:
+                self.stop()
+                raise RuntimeError(f"{self.name} did not answer /-/ping within {bound:.0f} s")
+            time.sleep(0.001)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+        if self.errlog is not None:
+            self.errlog.close()
+            self.errlog = None
+
+    def log_tail(self, n=3000):
+        try:
+            with open(os.path.join(self.dir, "server.log"), "rb") as f:
+                return f.read()[-n:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def pids(self):
+        if self.proc is None:
+            return []
+        return [self.proc.pid] + children(self.proc.pid)
+
+    def cpu_s(self):
+        return sum(proc_cpu_s(p) for p in self.pids())
+
+    def mem_kb(self):
+        """(RSS, peak RSS) in kB, summed over the server's processes."""
+        ms = [proc_mem_kb(p) for p in self.pids()]
+        return sum(m["VmRSS"] for m in ms), sum(m["VmHWM"] for m in ms)
+
+    def auth(self):
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+
+class Nmr(Server):
+    name = "nmr"
+    token = "bench-any-token"  # auth type `none` accepts any token
+
+    def __init__(self, root, label, binary):
+        super().__init__(root, label)
+        self.binary = binary
+        # An empty ./nmr.toml is found first, so no user or /etc config file changes the setup.
+        open(os.path.join(self.dir, "nmr.toml"), "w").close()
+
+    def env(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NMR_")}
+        env["XDG_CONFIG_HOME"] = self.dir
+        return env
+
+    def command(self):
+        return [self.binary, "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                "--storage-path", os.path.join(self.dir, "storage"),
+                "--db-path", os.path.join(self.dir, "nmr.sqlite"),
+                "--log-level", "warn"]
+
+
+VERDACCIO_CONFIG = """\
+# Written by scripts/bench. No uplinks: every name is local.
+storage: {dir}/storage
+listen: 127.0.0.1:{port}
+max_body_size: 200mb
+web:
+  enable: false
+auth:
+  htpasswd:
+    file: {dir}/htpasswd
+    max_users: 1000
+security:
+  api:
+    legacy: false
+    jwt:
+      sign:
+        expiresIn: 7d
+userRateLimit:
+  windowMs: 1000
+  max: 1000000000
+packages:
+  '**':
+    access: $all
+    publish: $authenticated
+    unpublish: $authenticated
+log:
+  type: stdout
+  format: json
+  level: warn
+"""
+
+
+class Verdaccio(Server):
+    name = "verdaccio"
+
+    def __init__(self, root, label, install_dir):
+        super().__init__(root, label)
+        self.bin = os.path.join(install_dir, "node_modules", "verdaccio", "bin", "verdaccio")
+
+    def env(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("npm_config_")}
+        env["NODE_ENV"] = "production"
+        return env
+
+    def command(self):
+        cfg = os.path.join(self.dir, "config.yaml")
+        with open(cfg, "w") as f:
+            f.write(VERDACCIO_CONFIG.format(dir=self.dir, port=self.port))
+        return ["node", self.bin, "--config", cfg, "--listen", f"127.0.0.1:{self.port}"]
+
+    def add_user(self):
+        """Creates the bench user (htpasswd) and keeps its token for publishing."""
+        body = json.dumps({"_id": "org.couchdb.user:bench", "name": "bench",
+                           "password": "bench-password-1", "type": "user", "roles": [],
+                           "date": "2020-01-01T00:00:00.000Z"}).encode()
+        st, resp = request(self.port, "PUT", "/-/user/org.couchdb.user:bench", body,
+                           {"Content-Type": "application/json"})
+        if st != 201:
+            raise RuntimeError(f"verdaccio adduser: HTTP {st}: {resp[:300]!r}")
+        self.token = json.loads(resp)["token"]
+
+
+NGINX_CONFIG = """\
+# Written by scripts/bench: the same packument JSON bytes and tarballs as nmr, from disk.
+{user}worker_processes {workers};
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+    open_file_cache max=2000 inactive=60s;
+    gzip_static on;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    map $http_accept $variant {{
+        ~application/vnd\\.npm\\.install-v1\\+json abbrev;
+        default full;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location = /-/ping {{ default_type application/json; return 200 "{{}}"; }}
+        location ~ ^/[^/]+/-/[^/]+\\.tgz$ {{
+            root {root}/tarballs;
+            default_type application/octet-stream;
+        }}
+        location / {{ rewrite ^ /$variant$uri last; }}
+        location /full/ {{ internal; root {root}/docs; default_type application/json; }}
+        location /abbrev/ {{
+            internal;
+            root {root}/docs;
+            default_type application/vnd.npm.install-v1+json;
+        }}
+    }}
+}}
+"""
+
+
+class Nginx(Server):
+    name = "nginx"
+
+    def __init__(self, root, label, binary, docroot, workers):
+        super().__init__(root, label)
+        self.binary = binary
+        self.docroot = docroot
+        self.workers = workers
+
+    def command(self):
+        cfg = os.path.join(self.dir, "nginx.conf")
+        with open(cfg, "w") as f:
+            f.write(NGINX_CONFIG.format(
+                user="user root;\n" if os.geteuid() == 0 else "", workers=self.workers,
+                dir=self.dir, port=self.port, root=self.docroot))
+        return [self.binary, "-p", self.dir, "-c", cfg, "-e", os.path.join(self.dir, "error.log")]
+
+    def start(self, bound=60.0):
+        took = super().start(bound)
+        # The workers answer the ping; wait until all of them exist, for the memory figures.
+        t0 = time.monotonic()
+        while len(children(self.proc.pid)) < self.workers and time.monotonic() - t0 < 5:
+            time.sleep(0.01)
+        return took
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+def request(port, method, path, body=None, headers=None, timeout=120):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def get(port, path, headers):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        c.request("GET", path, headers=headers)
+        r = c.getresponse()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
+    finally:
+        c.close()
+
+
+def connect(port):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    c.connect()
+    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return c
+
+
+# ---------------------------------------------------------------- packages
+
+
+def make_tarball(name, version, size):
+    """A real .tgz (package/package.json + package/data.bin of incompressible bytes) of about
+    `size` bytes."""
+    rnd = random.Random(f"{name}@{version}")
+    pj = json.dumps({"name": name, "version": version, "main": "index.js"}).encode()
+    data = rnd.randbytes(max(0, size - 700))
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+        with tarfile.open(fileobj=gz, mode="w") as tar:
+            for fname, content in (("package/package.json", pj), ("package/data.bin", data)):
+                ti = tarfile.TarInfo(fname)
+                ti.size, ti.mtime, ti.mode = len(content), 0, 0o644
+                tar.addfile(ti, io.BytesIO(content))
+    return buf.getvalue()
+
+
+class Tgz:
+    def __init__(self, name, version, size):
+        self.name, self.version = name, version
+        self.bytes = make_tarball(name, version, size)
+        self.b64 = base64.b64encode(self.bytes).decode()
+        self.shasum = hashlib.sha1(self.bytes).hexdigest()
+        self.integrity = "sha512-" + base64.b64encode(hashlib.sha512(self.bytes).digest()).decode()
+        self.file = f"{name}-{version}.tgz"
+        self.path = f"/{name}/-/{self.file}"
+
+
+def publish_body(port, t, latest=None):
+    """A publish body shaped like npm 11's, for tarball `t`."""
+    name, v = t.name, t.version
+    rnd = random.Random(f"meta:{name}@{v}")
+    manifest = {
+        "name": name, "version": v,
+        "description": f"benchmark package {name}, with an ordinary one-line description",
+        "main": "index.js",
+        "scripts": {"test": "node test.js"},
+        "keywords": ["bench", "nmr", rnd.choice(["alpha", "beta", "gamma"])],
+        "author": "Bench Author <bench@example.test>",
+        "license": "MIT",
+        "dependencies": {f"dep-{rnd.randrange(50)}": "^1.2.3", f"dep-{rnd.randrange(50)}": "~2.0.0"},
+        "_id": f"{name}@{v}",
+        "_nodeVersion": "20.20.2",
+        "_npmVersion": "11.19.1",
+        "dist": {
+            "integrity": t.integrity,
+            "shasum": t.shasum,
+            "tarball": f"http://127.0.0.1:{port}{t.path}",
+        },
+    }
+    return json.dumps({
+        "_id": name, "name": name, "description": manifest["description"],
+        "dist-tags": {"latest": latest or v},
+        "versions": {v: manifest},
+        "access": None,
+        "_attachments": {t.file: {"content_type": "application/octet-stream",
+                                  "data": t.b64, "length": len(t.bytes)}},
+    }).encode()
+
+
+def url_path(name):
+    return "/" + name.replace("/", "%2f")
+
+
+def publish(conn, server, t):
+    """One raw-HTTP publish on a keep-alive connection; returns (status, seconds)."""
+    body = publish_body(server.port, t)
+    headers = {"Content-Type": "application/json", **server.auth()}
+    t0 = time.monotonic()
+    conn.request("PUT", url_path(t.name), body=body, headers=headers)
+    r = conn.getresponse()
+    resp = r.read()
+    took = time.monotonic() - t0
+    if r.status not in (200, 201):
+        raise RuntimeError(f"{server.name}: publish {t.name}@{t.version}: HTTP {r.status}: "
+                           f"{resp[:300]!r}")
+    return r.status, took
+
+
+class Dataset:
+    def __init__(self):
+        self.small = []
+        for i in range(N_SMALL):
+            size = round(SMALL_MIN * (SMALL_MAX / SMALL_MIN) ** (i / (N_SMALL - 1)))
+            self.small.append(Tgz(small_name(i), "1.0.0", size))
+        self.many = [Tgz(MANY, f"1.0.{i}", 1500) for i in range(N_MANY)]
+        self.big = Tgz(BIG, "1.0.0", BIG_SIZE)
+
+    def all(self):
+        return self.small + self.many + [self.big]
+
+    def bytes_total(self):
+        return sum(len(t.bytes) for t in self.all())
+
+
+def seed(server, data):
+    conn = connect(server.port)
+    t0 = time.monotonic()
+    try:
+        for t in data.all():
+            try:
+                publish(conn, server, t)
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                conn = connect(server.port)
+                publish(conn, server, t)
+    finally:
+        conn.close()
+    return time.monotonic() - t0
+
+
+def write_docroot(nmr, data, docroot):
+    """nginx's document root: the packument bytes nmr returns (full and abbreviated, identity
+    and gzip) and the same tarballs."""
+    names = [t.name for t in data.small] + [MANY, BIG]
+    for variant, accept in (("full", ACCEPT_FULL), ("abbrev", ACCEPT_ABBREV)):
+        d = os.path.join(docroot, "docs", variant)
+        os.makedirs(d, exist_ok=True)
+        for name in names:
+            st, _, plain = get(nmr.port, url_path(name), {"Accept": accept})
+            st2, h2, gz = get(nmr.port, url_path(name),
+                              {"Accept": accept, "Accept-Encoding": "gzip"})
+            if st != 200 or st2 != 200:
+                raise RuntimeError(f"nmr GET {name} ({variant}): HTTP {st}/{st2}")
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(plain)
+            if h2.get("content-encoding") == "gzip":
+                with open(os.path.join(d, name + ".gz"), "wb") as f:
+                    f.write(gz)
+    for t in data.all():
+        d = os.path.join(docroot, "tarballs", t.name, "-")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, t.file), "wb") as f:
+            f.write(t.bytes)
+
+
+# ---------------------------------------------------------------- load phases
+
+
+def phases(data):
+    """(key, label, paths, headers, expected status, higher is better)"""
+    small_docs = [url_path(t.name) for t in data.small]
+    small_tgz = [t.path for t in data.small if len(t.bytes) <= SMALL_TARBALL_MAX]
+    gz = {"Accept-Encoding": "gzip"}
+    return [
+        ("pack_small", "packument small (1 version, 200 names)", small_docs,
+         {"Accept": ACCEPT_FULL}, 200),
+        ("pack_500_full", "packument 500 versions, full", [url_path(MANY)],
+         {"Accept": ACCEPT_FULL}, 200),
+        ("pack_500_abbrev", "packument 500 versions, abbreviated", [url_path(MANY)],
+         {"Accept": ACCEPT_ABBREV}, 200),
+        ("pack_small_gzip", "packument small, gzip", small_docs,
+         {"Accept": ACCEPT_FULL, **gz}, 200),
+        ("pack_500_full_gzip", "packument 500 versions, full, gzip", [url_path(MANY)],
+         {"Accept": ACCEPT_FULL, **gz}, 200),
+        ("tgz_small", f"tarball small (<= {SMALL_TARBALL_MAX // 1024} KB, {len(small_tgz)} files)",
+         small_tgz, {}, 200),
+        ("tgz_1mb", "tarball 1 MB", [data.big.path], {}, 200),
+        ("not_found", "unknown package (404)", [f"/bench-missing-{i:03d}" for i in range(50)],
+         {"Accept": ACCEPT_FULL}, 404),
+    ]
+
+
+def check_phase(server, paths, headers, expect):
+    """One GET per path (at most 5) before the load: right status; returns the mean body size."""
+    sizes = []
+    for p in paths[:5]:
+        st, h, body = get(server.port, p, headers)
+        if st != expect:
+            raise RuntimeError(f"{server.name}: GET {p} {headers}: HTTP {st}, wanted {expect}: "
+                               f"{body[:200]!r}")
+        if "gzip" in headers.get("Accept-Encoding", "") and expect == 200 \
+                and h.get("content-encoding") != "gzip":
+            log(f"note: {server.name} answered GET {p} with gzip asked without gzip")
+        sizes.append(len(body))
+    return statistics.mean(sizes)
+
+
+def run_wrk(server, paths, headers, duration, threads, conns, tmp):
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--timeout", "10s"]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    env = dict(os.environ)
+    if len(paths) == 1:
+        cmd += ["-s", os.path.join(HERE, "report.lua"),
+                f"http://127.0.0.1:{server.port}{paths[0]}"]
+    else:
+        listing = os.path.join(tmp, "paths.txt")
+        with open(listing, "w") as f:
+            f.write("\n".join(paths) + "\n")
+        env["NMR_BENCH_PATHS"] = listing
+        cmd += ["-s", os.path.join(HERE, "paths.lua"), f"http://127.0.0.1:{server.port}/"]
+    cpu0 = server.cpu_s()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 60)
+    cpu1 = server.cpu_s()
+    if out.returncode != 0:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr[-1000:]}")
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("@@json ")]
+    if not line:
+        raise RuntimeError(f"wrk printed no figures: {out.stdout[-1000:]}")
+    r = json.loads(line[-1][len("@@json "):])
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["server_cpu_s"] = cpu1 - cpu0
+    r["server_cpu_us_per_req"] = (cpu1 - cpu0) * 1e6 / max(1, r["requests"])
+    return r
+
+
+# ---------------------------------------------------------------- publishing
+
+
+def publish_latency(server, n, size=10 * 1024):
+    conn = connect(server.port)
+    out = []
+    try:
+        for i in range(n):
+            t = Tgz("bench-pub-raw", f"1.0.{i}", size)
+            _, took = publish(conn, server, t)
+            out.append(took)
+    finally:
+        conn.close()
+    return out
+
+
+def npm_publish_latency(server, n, tmp):
+    work = os.path.join(tmp, f"npm-{server.name}")
+    pkg = os.path.join(work, "pkg")
+    os.makedirs(pkg, exist_ok=True)
+    registry = f"http://127.0.0.1:{server.port}/"
+    npmrc = os.path.join(work, "npmrc")
+    with open(npmrc, "w") as f:
+        f.write(f"registry={registry}\n//127.0.0.1:{server.port}/:_authToken={server.token}\n"
+                "update-notifier=false\nfund=false\naudit=false\n")
+    with open(os.path.join(pkg, "index.js"), "w") as f:
+        f.write("module.exports = 42;\n" + "// padding\n" * 400)
+    env = {k: v for k, v in os.environ.items() if not k.lower().startswith("npm_config_")}
+    env.update({"npm_config_userconfig": npmrc, "npm_config_cache": os.path.join(work, "cache"),
+                "npm_config_globalconfig": os.path.join(work, "globalnpmrc")})
+    out = []
+    for i in range(n):
+        with open(os.path.join(pkg, "package.json"), "w") as f:
+            json.dump({"name": "bench-pub-npm", "version": f"1.0.{i}", "main": "index.js",
+                       "description": "published by npm in the benchmark", "license": "MIT"}, f)
+        t0 = time.monotonic()
+        r = subprocess.run(["npm", "publish", "--registry", registry, "--loglevel=error"],
+                           cwd=pkg, env=env, capture_output=True, text=True, timeout=120)
+        took = time.monotonic() - t0
+        if r.returncode != 0:
+            raise RuntimeError(f"{server.name}: npm publish: {r.stderr[-1500:]}")
+        out.append(took)
+    return out
+
+
+def concurrent_publishes(server, n=16):
+    """n versions of one package published at once, each on its own connection. Returns the
+    statuses, the versions the packument then lists, and the wall time."""
+    name = "bench-conc"
+    conn = connect(server.port)
+    publish(conn, server, Tgz(name, "1.0.0", 8 * 1024))
+    conn.close()
+    tgzs = [Tgz(name, f"1.1.{i}", 8 * 1024) for i in range(n)]
+    bodies = [publish_body(server.port, t) for t in tgzs]
+    conns = [connect(server.port) for _ in range(n)]
+    for c in conns:
+        c.sock.settimeout(60)
+    statuses = [None] * n
+    barrier = threading.Barrier(n + 1)
+
+    def one(i):
+        barrier.wait()
+        try:
+            conns[i].request("PUT", url_path(name), body=bodies[i],
+                             headers={"Content-Type": "application/json", **server.auth()})
+            r = conns[i].getresponse()
+            r.read()
+            statuses[i] = r.status
+        except (http.client.HTTPException, OSError) as e:
+            statuses[i] = f"error: {e}"
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.monotonic()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - t0
+    stuck = None
+    if any(st not in (200, 201) for st in statuses):
+        stuck = threads_state(server)
+    for c in conns:
+        c.close()
+    st, _, body = get(server.port, url_path(name), {"Accept": ACCEPT_FULL})
+    listed = set(json.loads(body).get("versions", {})) if st == 200 else set()
+    present = sum(1 for t in tgzs if t.version in listed)
+    tarballs = sum(1 for t in tgzs if get(server.port, t.path, {})[0] == 200)
+    ok = sum(1 for s in statuses if s in (200, 201))
+    out = {"n": n, "ok": ok, "present": present, "tarballs": tarballs, "wall_s": wall,
+           "statuses": [str(s) for s in statuses]}
+    if stuck is not None:
+        out["threads"] = stuck
+        log(f"{server.name}: {n - ok} of {n} concurrent publishes failed; where its threads "
+            f"wait is in the JSON record; server log tail:\n{server.log_tail()}")
+    return out
+
+
+def threads_state(server):
+    """Where each of the server's threads waits (wchan, and the kernel stack where readable):
+    kept in the JSON record when concurrent publishes fail, to tell a lock from slow I/O."""
+    out = []
+    for pid in server.pids():
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            t = {"tid": int(tid)}
+            for field in ("comm", "wchan", "stack"):
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/{field}") as f:
+                        t[field] = f.read().strip()
+                except OSError:
+                    pass
+            out.append(t)
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x, unit):
+    if x is None:
+        return "-"
+    if unit == "req/s":
+        return f"{x:,.0f}"
+    if unit in ("ms",):
+        return f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
+    if unit == "MB":
+        return f"{x:.1f}"
+    if unit == "µs":
+        return f"{x:.0f}"
+    return str(x)
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt_ratio(r):
+    if r is None:
+        return "-"
+    return f"{r:.0f}x" if r >= 100 else f"{r:.1f}x" if r >= 10 else f"{r:.2f}x"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--nmr", required=True, help="nmr binary")
+    ap.add_argument("--verdaccio", required=True, help="dir with node_modules/verdaccio")
+    ap.add_argument("--nginx", default="nginx")
+    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk phase")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--startups", type=int, default=5, help="start-ups per server")
+    ap.add_argument("--publishes", type=int, default=30, help="raw-HTTP publishes per registry")
+    ap.add_argument("--npm-publishes", type=int, default=5)
+    ap.add_argument("--json", help="raw figures as JSON lines (default /tmp/nmr-bench-TIME.jsonl)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: 1 repeat of 2 s phases")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = ap.parse_args()
+    if args.quick:
+        args.duration, args.repeats, args.startups = 2, 1, 2
+        args.publishes, args.npm_publishes = 5, 1
+    json_path = args.json or time.strftime("/tmp/nmr-bench-%Y%m%d-%H%M%S.jsonl")
+    t_run = time.monotonic()
+    records = []
+
+    def record(kind, **kw):
+        rec = {"kind": kind, **kw}
+        records.append(rec)
+        return rec
+
+    nginx_workers = os.cpu_count() or 2
+    vversion = json.load(open(os.path.join(args.verdaccio, "node_modules", "verdaccio",
+                                           "package.json")))["version"]
+    nver = subprocess.run([args.nginx, "-v"], capture_output=True, text=True).stderr.strip()
+    wver = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout
+    env = record("env", nmr=args.nmr,
+                 nmr_version=subprocess.run([args.nmr, "--version"], capture_output=True,
+                                            text=True).stdout.strip(),
+                 verdaccio=vversion, nginx=nver.split("/")[-1],
+                 wrk=(wver.split() + ["?"])[1], node=subprocess.run(
+                     ["node", "--version"], capture_output=True, text=True).stdout.strip(),
+                 cpus=os.cpu_count(), duration_s=args.duration, repeats=args.repeats,
+                 wrk_threads=args.threads, wrk_connections=args.connections,
+                 nginx_workers=nginx_workers, nmr_workers="default (16)",
+                 time=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+    tmp = tempfile.mkdtemp(prefix="nmr-bench-")
+    log(f"temporary directory {tmp}")
+    docroot = os.path.join(tmp, "www")
+    os.makedirs(os.path.join(docroot, "docs", "full"), exist_ok=True)
+    os.makedirs(os.path.join(docroot, "docs", "abbrev"), exist_ok=True)
+    os.makedirs(os.path.join(docroot, "tarballs"), exist_ok=True)
+    running = []
+
+    def make(kind, label):
+        if kind == "nmr":
+            return Nmr(tmp, label, args.nmr)
+        if kind == "verdaccio":
+            return Verdaccio(tmp, label, args.verdaccio)
+        return Nginx(tmp, label, args.nginx, docroot, nginx_workers)
+
+    kinds = ["nmr", "verdaccio", "nginx"]
+    results = {}  # (metric key, server) -> list of values
+    try:
+        # ------------------------------------------------------------ start-up
+        log(f"start-up to first /-/ping, {args.startups} times each, fresh data each time")
+        for i in range(args.startups):
+            for kind in kinds:
+                s = make(kind, f"startup-{kind}-{i}")
+                running.append(s)
+                took = s.start()
+                rss, _ = s.mem_kb()
+                s.stop()
+                running.remove(s)
+                record("startup", server=kind, i=i, ms=took * 1000, rss_kb=rss)
+                results.setdefault(("startup", kind), []).append(took * 1000)
+
+        # ------------------------------------------------------------ the three servers
+        servers = {k: make(k, k) for k in kinds}
+        for kind, s in servers.items():
+            running.append(s)
+            s.start()
+        time.sleep(3.0)  # let start-up work (JIT, lazy loading) settle before "idle"
+        for kind, s in servers.items():
+            rss, hwm = s.mem_kb()
+            record("memory", server=kind, when="idle", rss_kb=rss, hwm_kb=hwm)
+            results.setdefault(("rss_idle", kind), []).append(rss / 1024)
+
+        log("generating packages")
+        data = Dataset()
+        record("dataset", small=N_SMALL, small_min=SMALL_MIN, small_max=SMALL_MAX,
+               many_versions=N_MANY, big=len(data.big.bytes), total_bytes=data.bytes_total())
+        servers["verdaccio"].add_user()
+        for kind in ("nmr", "verdaccio"):
+            log(f"seeding {kind}: {len(data.all())} publishes, "
+                f"{data.bytes_total() / 1e6:.1f} MB of tarballs")
+            took = seed(servers[kind], data)
+            rss, hwm = servers[kind].mem_kb()
+            record("seed", server=kind, publishes=len(data.all()), s=took)
+            record("memory", server=kind, when="after seeding", rss_kb=rss, hwm_kb=hwm)
+            results.setdefault(("seed", kind), []).append(took)
+            log(f"seeded {kind} in {took:.1f} s")
+        write_docroot(servers["nmr"], data, docroot)
+        rss, hwm = servers["nginx"].mem_kb()
+        record("memory", server="nginx", when="after seeding", rss_kb=rss, hwm_kb=hwm)
+
+        # ------------------------------------------------------------ load phases
+        ph = phases(data)
+        for key, label, paths, headers, expect in ph:
+            for kind, s in servers.items():
+                size = check_phase(s, paths, headers, expect)
+                record("body", phase=key, server=kind, mean_bytes=size)
+                results.setdefault((key + ":bytes", kind), []).append(size)
+        n_runs = len(ph) * len(kinds) * (args.repeats + 1)
+        log(f"load: {len(ph)} phases x {len(kinds)} servers x ({args.repeats} + 1 warm-up) "
+            f"x {args.duration} s = about {n_runs * args.duration / 60:.1f} min")
+        for rep in range(-1, args.repeats):  # -1: warm-up, not counted
+            order = kinds[rep % 3:] + kinds[:rep % 3] if rep >= 0 else kinds
+            for key, label, paths, headers, expect in ph:
+                for kind in order:
+                    r = run_wrk(servers[kind], paths, headers,
+                                1 if rep < 0 else args.duration,
+                                args.threads, args.connections, tmp)
+                    bad = (r["errors_connect"] + r["errors_read"] + r["errors_write"]
+                           + r["errors_timeout"] + (r["errors_status"] if expect < 400 else 0))
+                    if rep < 0:
+                        continue
+                    record("wrk", phase=key, server=kind, repeat=rep, **r)
+                    if bad:
+                        log(f"warning: {kind} {key}: {bad} errors in {r['requests']} requests")
+                    results.setdefault((key, kind), []).append(r["rps"])
+                    results.setdefault((key + ":p50", kind), []).append(r["lat_p50_us"] / 1000)
+                    results.setdefault((key + ":cpu", kind), []).append(
+                        r["server_cpu_us_per_req"])
+            if rep >= 0:
+                log(f"repeat {rep + 1}/{args.repeats} done")
+
+        for kind, s in servers.items():
+            rss, hwm = s.mem_kb()
+            record("memory", server=kind, when="after load", rss_kb=rss, hwm_kb=hwm)
+
+        # ------------------------------------------------------------ publishing
+        for kind in ("nmr", "verdaccio"):
+            s = servers[kind]
+            log(f"publishing to {kind}: {args.publishes} raw, {args.npm_publishes} with npm, "
+                "16 at once")
+            lat = publish_latency(s, args.publishes)
+            record("publish_raw", server=kind, ms=[x * 1000 for x in lat])
+            results[("publish_raw", kind)] = [x * 1000 for x in lat]
+            lat = npm_publish_latency(s, args.npm_publishes, tmp)
+            record("publish_npm", server=kind, ms=[x * 1000 for x in lat])
+            results[("publish_npm", kind)] = [x * 1000 for x in lat]
+            c = concurrent_publishes(s)
+            record("publish_concurrent", server=kind, **c)
+            results[("conc_present", kind)] = [c["present"]]
+            results[("conc_ok", kind)] = [c["ok"]]
+            results[("conc_wall", kind)] = [c["wall_s"] * 1000]
+
+        for kind, s in servers.items():
+            rss, hwm = s.mem_kb()
+            record("memory", server=kind, when="end", rss_kb=rss, hwm_kb=hwm)
+            results[("rss_peak", kind)] = [hwm / 1024]
+            results[("rss_end", kind)] = [rss / 1024]
+    finally:
+        for s in list(running):
+            try:
+                s.stop()
+            except Exception as e:  # keep stopping the others
+                log(f"stopping {s.name}: {e}")
+        if args.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # ---------------------------------------------------------------- table
+    rows = []  # (label, unit, better, key)
+    for key, label, _, _, _ in ph:
+        rows.append((label, "req/s", "higher", key))
+    for key, label, _, _, _ in ph:
+        rows.append((label, "ms", "lower", key + ":p50"))
+    rows += [
+        ("publish, raw HTTP (10 KB tarball)", "ms", "lower", "publish_raw"),
+        ("publish, npm client (whole command)", "ms", "lower", "publish_npm"),
+        ("16 concurrent publishes: all done", "ms", "lower", "conc_wall"),
+        ("16 concurrent publishes: answered 201", "n", "higher", "conc_ok"),
+        ("16 concurrent publishes: versions listed", "n", "higher", "conc_present"),
+        ("resident memory, idle after start", "MB", "lower", "rss_idle"),
+        ("resident memory, peak (VmHWM)", "MB", "lower", "rss_peak"),
+        ("start-up to first /-/ping", "ms", "lower", "startup"),
+        ("seeding: 701 publishes, sequential", "s", "lower", "seed"),
+    ]
+    summary = {}
+    elapsed = time.monotonic() - t_run
+    print()
+    print(f"{env['nmr_version']} vs Verdaccio {env['verdaccio']} vs nginx {env['nginx']} "
+          f"(same bytes from disk), {env['cpus']} cores shared with the load generator; "
+          f"wrk {args.threads} threads / {args.connections} connections, {args.duration} s per "
+          f"phase, median of {args.repeats}; packuments without gzip unless marked; "
+          f"nmr --log-level warn, Verdaccio log level warn; run took {elapsed / 60:.1f} min")
+    w = max(len(r[0]) for r in rows) + 2
+    hdr = (f"{'':<{w}}{'unit':<7}{'nmr':>10}{'verdaccio':>11}{'nginx':>10}"
+           f"{'nmr/verd':>10}{'nmr/nginx':>11}")
+    section = None
+    for label, unit, better, key in rows:
+        sec = ("throughput (higher is better)" if unit == "req/s" else
+               "median latency under load, wrk p50 (lower is better)" if key.endswith(":p50")
+               else "publishing, memory, start-up")
+        if sec != section:
+            print(f"\n{sec}")
+            print(hdr)
+            print("-" * len(hdr))
+            section = sec
+        vals = {k: med(results.get((key, k), [])) for k in kinds}
+        rv, rn = ratio(vals["nmr"], vals["verdaccio"]), ratio(vals["nmr"], vals["nginx"])
+        summary[key] = {"label": label, "unit": unit, "better": better, **vals,
+                        "nmr_per_verdaccio": rv, "nmr_per_nginx": rn}
+        fu = "ms" if unit == "s" else unit
+        print(f"{label:<{w}}{unit:<7}{fmt(vals['nmr'], fu):>10}{fmt(vals['verdaccio'], fu):>11}"
+              f"{fmt(vals['nginx'], fu):>10}{fmt_ratio(rv):>10}{fmt_ratio(rn):>11}")
+        record("summary", key=key, **summary[key])
+
+    print("\nserver CPU per request during load (µs, all the server's threads/processes):")
+    for key, label, _, _, _ in ph:
+        vals = {k: med(results.get((key + ":cpu", k), [])) for k in kinds}
+        print(f"  {label:<{w - 2}}" + "".join(f"{k} {fmt(vals[k], 'µs'):>6}   " for k in kinds))
+    print("\nmean body bytes per phase: " + "; ".join(
+        f"{key} " + "/".join(f"{med(results.get((key + ':bytes', k), [])) or 0:.0f}"
+                             for k in kinds) for key, *_ in ph) + " (nmr/verdaccio/nginx)")
+
+    def s(key, who):
+        return summary[key]["nmr_per_" + who]
+
+    targets = [
+        ("small packument >= 10x Verdaccio", s("pack_small", "verdaccio"), 10, ">="),
+        ("small packument >= 70% of nginx", s("pack_small", "nginx"), 0.7, ">="),
+        ("500-version packument (full) >= 30x Verdaccio", s("pack_500_full", "verdaccio"), 30,
+         ">="),
+        ("500-version packument (abbreviated) >= 30x Verdaccio",
+         s("pack_500_abbrev", "verdaccio"), 30, ">="),
+        ("small tarballs >= 80% of nginx", s("tgz_small", "nginx"), 0.8, ">="),
+        ("1 MB tarball >= 80% of nginx", s("tgz_1mb", "nginx"), 0.8, ">="),
+        ("resident memory idle <= 1/10 of Verdaccio", s("rss_idle", "verdaccio"), 0.1, "<="),
+        ("resident memory peak <= 1/10 of Verdaccio", s("rss_peak", "verdaccio"), 0.1, "<="),
+        ("start-up <= 50 ms", summary["startup"]["nmr"], 50, "<="),
+        ("16 concurrent publishes, none lost", summary["conc_present"]["nmr"], 16, ">="),
+    ]
+    print("\ntargets (issue #9):")
+    for label, got, want, op in targets:
+        met = got is not None and (got >= want if op == ">=" else got <= want)
+        shown = "-" if got is None else f"{got:.4g}"
+        print(f"  {'MET   ' if met else 'MISSED'} {label}: {shown} (want {op} {want})")
+        record("target", target=label, value=got, want=want, op=op, met=met)
+
+    with open(json_path, "w") as f:
+        for rec in records:
+            f.write(json.dumps(rec) + "\n")
+    print(f"\nraw figures: {json_path}")
+
+
+if __name__ == "__main__":
+    main()
