@@ -352,17 +352,23 @@ pub fn set_users(tx: &Transaction, id: i64, users_json: &str) -> Result<()> {
 
 /// All versions of a package, in no particular order.
 pub fn versions(conn: &Connection, id: i64) -> Result<Vec<Version>> {
-    let mut st = conn.prepare_cached("SELECT version, manifest, readme, deprecated, published FROM versions WHERE package_id = ?1")?;
-    let rows = st.query_map([id], |r| {
-        Ok(Version {
-            version: r.get(0)?,
-            manifest: r.get(1)?,
-            readme: r.get(2)?,
-            deprecated: r.get(3)?,
-            published: r.get(4)?,
-        })
-    })?;
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {VERSION_COLUMNS} FROM versions WHERE package_id = ?1"
+    ))?;
+    let rows = st.query_map([id], version_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+const VERSION_COLUMNS: &str = "version, manifest, readme, deprecated, published";
+
+fn version_row(r: &rusqlite::Row) -> rusqlite::Result<Version> {
+    Ok(Version {
+        version: r.get(0)?,
+        manifest: r.get(1)?,
+        readme: r.get(2)?,
+        deprecated: r.get(3)?,
+        published: r.get(4)?,
+    })
 }
 
 /// What a list of versions shows: no manifest or readme, so a package with hundreds of versions
@@ -410,18 +416,10 @@ pub fn recent(conn: &Connection, limit: i64, from: i64) -> Result<Vec<String>> {
 
 /// One version of a package.
 pub fn version(conn: &Connection, id: i64, version: &str) -> Result<Option<Version>> {
-    let mut st = conn.prepare_cached("SELECT version, manifest, readme, deprecated, published FROM versions WHERE package_id = ?1 AND version = ?2")?;
-    Ok(st
-        .query_row(params![id, version], |r| {
-            Ok(Version {
-                version: r.get(0)?,
-                manifest: r.get(1)?,
-                readme: r.get(2)?,
-                deprecated: r.get(3)?,
-                published: r.get(4)?,
-            })
-        })
-        .optional()?)
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {VERSION_COLUMNS} FROM versions WHERE package_id = ?1 AND version = ?2"
+    ))?;
+    Ok(st.query_row(params![id, version], version_row).optional()?)
 }
 
 /// Inserts a version, replacing an existing one (only reached with `allow_previous_version`).
