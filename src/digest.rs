@@ -26,11 +26,44 @@ impl Digests {
 
     /// Hex of the raw SHA-512, used to make blob keys content-addressed.
     pub fn sha512_hex(&self) -> String {
-        let raw = STANDARD
-            .decode(&self.integrity["sha512-".len()..])
-            .expect("integrity built by Digests::of is valid base64");
-        hex(&raw)
+        sri_sha512_hex(&self.integrity).expect("integrity built by Digests::of is sha512")
     }
+
+    /// Checks an SRI string against the bytes these digests were computed from, like
+    /// [`check_integrity`], without hashing again for the sha512 and sha1 it already holds.
+    pub fn check_integrity(&self, sri: &str, bytes: &[u8]) -> Result<(), String> {
+        check_sri(sri, |algo| match algo {
+            "sha512" => Some(self.integrity["sha512-".len()..].to_string()),
+            "sha1" => Some(
+                STANDARD.encode(
+                    (0..self.sha1_hex.len())
+                        .step_by(2)
+                        .map(|i| {
+                            u8::from_str_radix(&self.sha1_hex[i..i + 2], 16).expect("hex we wrote")
+                        })
+                        .collect::<Vec<u8>>(),
+                ),
+            ),
+            other => compute(other, bytes),
+        })
+    }
+}
+
+/// The hex SHA-512 inside a `sha512-<base64>` integrity string, if that is what it is.
+pub fn sri_sha512_hex(integrity: &str) -> Option<String> {
+    let b = STANDARD.decode(integrity.strip_prefix("sha512-")?).ok()?;
+    (b.len() == 64).then(|| hex(&b))
+}
+
+/// The base64 digest of `bytes` for an SRI algorithm name, if it is one we know.
+fn compute(algo: &str, bytes: &[u8]) -> Option<String> {
+    Some(match algo {
+        "sha512" => STANDARD.encode(Sha512::digest(bytes)),
+        "sha384" => STANDARD.encode(Sha384::digest(bytes)),
+        "sha256" => STANDARD.encode(Sha256::digest(bytes)),
+        "sha1" => STANDARD.encode(Sha1::digest(bytes)),
+        _ => return None,
+    })
 }
 
 /// Lower-case hex of `bytes`.
@@ -48,6 +81,11 @@ pub fn hex(bytes: &[u8]) -> String {
 /// least one must be present; unknown algorithms are ignored (as SRI prescribes). Returns a
 /// description of the mismatch on failure.
 pub fn check_integrity(sri: &str, bytes: &[u8]) -> Result<(), String> {
+    check_sri(sri, |algo| compute(algo, bytes))
+}
+
+/// The SRI rules, with `digest` giving the actual base64 digest for an algorithm.
+fn check_sri(sri: &str, mut digest: impl FnMut(&str) -> Option<String>) -> Result<(), String> {
     let mut checked = 0;
     for token in sri.split_whitespace() {
         // An SRI token may carry options after '?'; they do not change the digest.
@@ -57,13 +95,7 @@ pub fn check_integrity(sri: &str, bytes: &[u8]) -> Result<(), String> {
                 "integrity token {token:?} is not of the form algo-base64"
             ));
         };
-        let actual = match algo {
-            "sha512" => STANDARD.encode(Sha512::digest(bytes)),
-            "sha384" => STANDARD.encode(Sha384::digest(bytes)),
-            "sha256" => STANDARD.encode(Sha256::digest(bytes)),
-            "sha1" => STANDARD.encode(Sha1::digest(bytes)),
-            _ => continue,
-        };
+        let Some(actual) = digest(algo) else { continue };
         if actual != b64 {
             return Err(format!(
                 "integrity {algo}-{b64} does not match the tarball ({algo}-{actual})"
@@ -103,5 +135,20 @@ mod tests {
         assert!(check_integrity(&d.integrity, b"abd").is_err());
         assert!(check_integrity("md5-xyz", b"abc").is_err());
         assert!(check_integrity("garbage", b"abc").is_err());
+        let sha1 = "sha1-qZk+NkcGgWq6PiVxeFDCbJzQ2J0=";
+        for sri in [
+            d.integrity.clone(),
+            sha1.to_string(),
+            format!("{} {sha1}", d.integrity),
+            "sha512-AAAA".into(),
+            "md5-x".into(),
+        ] {
+            assert_eq!(
+                d.check_integrity(&sri, b"abc"),
+                check_integrity(&sri, b"abc"),
+                "{sri}"
+            );
+        }
+        assert!(d.check_integrity(sha1, b"abc").is_ok());
     }
 }

@@ -13,7 +13,7 @@
 
 use crate::app::{App, Ctx};
 use crate::config::UplinkMode;
-use crate::digest::check_integrity;
+use crate::digest::Digests;
 use crate::lockfile::{self, Entry};
 use crate::store::meta;
 use crate::uplink::{self, Mirrored};
@@ -64,7 +64,7 @@ fn parse_spec(spec: &str) -> Result<Spec, String> {
         Some(i) => (&spec[..=i], Some(&spec[i + 2..])),
         None => (spec, None),
     };
-    crate::name::validate(&name.to_ascii_lowercase())
+    crate::name::validate_upstream(name)
         .map_err(|e| format!("--package {spec}: {}", e.message()))?;
     let name = name.to_string();
     match rest {
@@ -138,8 +138,11 @@ fn resolve_tag(ctx: &mut Ctx, name: &str, tag: &str) -> crate::error::Result<Str
         .ok_or_else(missing)
 }
 
-/// Reads a stored tarball back and checks it against an integrity a lockfile pins.
-fn check_pin(app: &App, f: &meta::File, pin: &str) -> Result<(), String> {
+/// Reads a stored tarball back once and checks it against every integrity the lockfiles pin.
+fn check_pins(app: &App, f: &meta::File, pins: &[String]) -> Result<(), String> {
+    if pins.is_empty() {
+        return Ok(());
+    }
     let (mut r, _) = app
         .blobs
         .get(&f.blob_key)
@@ -148,8 +151,12 @@ fn check_pin(app: &App, f: &meta::File, pin: &str) -> Result<(), String> {
     let mut bytes = Vec::new();
     r.read_to_end(&mut bytes)
         .map_err(|e| format!("reading {} failed: {e}", f.blob_key))?;
-    check_integrity(pin, &bytes)
-        .map_err(|e| format!("the lockfile pins {pin}, but the registry's tarball differs: {e}"))
+    let digests = Digests::of(&bytes);
+    pins.iter().try_for_each(|pin| {
+        digests.check_integrity(pin, &bytes).map_err(|e| {
+            format!("the lockfile pins {pin}, but the registry's tarball differs: {e}")
+        })
+    })
 }
 
 /// Human-readable byte counts for progress lines.
@@ -218,7 +225,7 @@ pub fn run(
                 let f = match &m {
                     Mirrored::Local(f) | Mirrored::Cached(f) | Mirrored::Fetched(f) => f,
                 };
-                pins.iter().try_for_each(|p| check_pin(app, f, p))?;
+                check_pins(app, f, pins)?;
                 Ok(m)
             });
         let line = match outcome {

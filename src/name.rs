@@ -96,6 +96,12 @@ pub fn validate(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks a name that comes from an upstream registry: npm's rules, except that legacy names
+/// there may hold capitals, so nothing malformed is passed on or stored.
+pub fn validate_upstream(name: &str) -> Result<()> {
+    validate(&name.to_ascii_lowercase())
+}
+
 /// The part after the scope: `widget` for `@acme/widget`, the name itself when unscoped.
 pub fn basename(name: &str) -> &str {
     name.rsplit_once('/').map_or(name, |(_, b)| b)
@@ -173,6 +179,14 @@ mod tests {
         ] {
             assert!(validate(n).is_err(), "{n:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn upstream_names_may_hold_legacy_capitals_only() {
+        validate_upstream("JSONStream").unwrap();
+        validate_upstream("@Acme/Widget").unwrap();
+        assert!(validate_upstream("../etc").is_err());
+        assert!(validate_upstream("a b").is_err());
     }
 
     #[test]

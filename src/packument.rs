@@ -168,7 +168,21 @@ fn has_install_script(doc: &Map<String, Value>) -> bool {
             })
 }
 
-/// Rebuilds and stores both templates of a package. Called inside every write transaction.
+/// Records a change to a package inside its write transaction: a new revision and
+/// modification time, then both documents rebuilt. Every write ends with this, so the two can
+/// never drift apart.
+pub fn changed(
+    tx: &rusqlite::Transaction,
+    id: i64,
+    name: &str,
+    marker: &str,
+    now: &str,
+) -> Result<()> {
+    meta::touch(tx, id, now)?;
+    rebuild(tx, name, marker)
+}
+
+/// Rebuilds and stores both templates of a package.
 pub fn rebuild(tx: &rusqlite::Transaction, name: &str, marker: &str) -> Result<()> {
     let pkg = meta::package(tx, name)?
         .ok_or_else(|| Error::Internal(format!("rebuild of missing package {name}")))?;

@@ -9,7 +9,7 @@
 //! trace.
 
 use crate::app::Ctx;
-use crate::digest::{check_integrity, Digests};
+use crate::digest::Digests;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::name;
@@ -183,7 +183,9 @@ fn check_attachment(
             }
         }
         if let Some(i) = integrity {
-            check_integrity(i, &bytes).map_err(|e| bad(format!("version {version}: {e}")))?;
+            digests
+                .check_integrity(i, &bytes)
+                .map_err(|e| bad(format!("version {version}: {e}")))?;
         }
     }
     let filename = format!("{}-{version}.{ext}", name::basename(pkg));
@@ -409,8 +411,7 @@ fn publish(
             meta::set_tag(&tx, id, tag, v)?;
         }
         packument::ensure_latest(&tx, id)?;
-        meta::touch(&tx, id, &now)?;
-        packument::rebuild(&tx, name, &app.marker)?;
+        packument::changed(&tx, id, name, &app.marker, &now)?;
         meta::unpend(&tx, &keys)?;
         meta::pend(&tx, &replaced)?;
         tx.commit()?;

@@ -234,8 +234,7 @@ pub fn apply(
         if let Some(m) = &new_maintainers {
             meta::set_maintainers(&tx, pkg.id, m)?;
         }
-        meta::touch(&tx, pkg.id, &now)?;
-        packument::rebuild(&tx, name, &app.marker)?;
+        packument::changed(&tx, pkg.id, name, &app.marker, &now)?;
         meta::pend(&tx, &keys)?;
         tx.commit()?;
         gc::settle(ctx.db, &app.blobs, &keys);

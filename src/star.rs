@@ -36,8 +36,7 @@ pub fn put(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Respon
     }
     let tx = meta::write_tx(ctx.db)?;
     meta::set_users(&tx, pkg.id, &Value::Object(set).to_string())?;
-    meta::touch(&tx, pkg.id, &crate::time::now_rfc3339())?;
-    packument::rebuild(&tx, name, &app.marker)?;
+    packument::changed(&tx, pkg.id, name, &app.marker, &crate::time::now_rfc3339())?;
     tx.commit()?;
     Ok(Response::json(200, &json!({"success": true})))
 }

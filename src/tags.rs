@@ -43,8 +43,7 @@ pub fn set(ctx: &mut Ctx, req: &mut Request, name: &str, tag: &str) -> Result<Re
     }
     let tx = meta::write_tx(ctx.db)?;
     meta::set_tag(&tx, pkg.id, tag, &version)?;
-    meta::touch(&tx, pkg.id, &crate::time::now_rfc3339())?;
-    packument::rebuild(&tx, name, &app.marker)?;
+    packument::changed(&tx, pkg.id, name, &app.marker, &crate::time::now_rfc3339())?;
     tx.commit()?;
     Ok(Response::json(201, &json!({"ok": "package tagged"})))
 }
@@ -64,8 +63,7 @@ pub fn remove(ctx: &mut Ctx, _req: &mut Request, name: &str, tag: &str) -> Resul
     if !meta::delete_tag(&tx, pkg.id, tag)? {
         return Err(Error::NotFound(format!("{name} has no dist-tag {tag:?}")));
     }
-    meta::touch(&tx, pkg.id, &crate::time::now_rfc3339())?;
-    packument::rebuild(&tx, name, &app.marker)?;
+    packument::changed(&tx, pkg.id, name, &app.marker, &crate::time::now_rfc3339())?;
     tx.commit()?;
     Ok(Response::json(201, &json!({"ok": "tag removed"})))
 }

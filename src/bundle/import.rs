@@ -18,11 +18,9 @@ use super::{
 };
 use crate::app::{App, Ctx};
 use crate::config::UplinkMode;
-use crate::digest::{hex, Digests};
+use crate::digest::{sri_sha512_hex, Digests};
 use crate::packument;
 use crate::store::{blob, meta};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use rusqlite::Connection;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufReader, Read, Write};
@@ -218,12 +216,6 @@ fn verify(file: &Path, max_file: u64) -> Result<Verified, String> {
     Ok(Verified { records, listed })
 }
 
-/// The hex sha512 inside a `sha512-<base64>` integrity.
-fn sha512_hex(integrity: &str) -> Option<String> {
-    let b = STANDARD.decode(integrity.strip_prefix("sha512-")?).ok()?;
-    (b.len() == 64).then(|| hex(&b))
-}
-
 /// Checks one package record: names and versions as nmr accepts them, canonical file names,
 /// and every file present in the bundle with the digests the record gives.
 fn check_record(
@@ -235,9 +227,7 @@ fn check_record(
     if path != package_path(name) {
         return Err(format!("{path} describes {name}"));
     }
-    // Names from the upstream may hold legacy capitals; every other rule applies.
-    crate::name::validate(&name.to_ascii_lowercase())
-        .map_err(|e| format!("{path}: {}", e.message()))?;
+    crate::name::validate_upstream(name).map_err(|e| format!("{path}: {}", e.message()))?;
     let mut versions = BTreeSet::new();
     for v in &r.versions {
         let ver = &v.version;
@@ -267,7 +257,9 @@ fn check_record(
             let l = listed
                 .get(&entry)
                 .ok_or_else(|| format!("{path} names {entry}, which the bundle lacks"))?;
-            if sha512_hex(&f.integrity).as_deref() != Some(l.sha512.as_str()) || l.size != f.size {
+            if sri_sha512_hex(&f.integrity).as_deref() != Some(l.sha512.as_str())
+                || l.size != f.size
+            {
                 return Err(format!(
                     "{path}: the digests it gives for {entry} do not match the bytes"
                 ));
@@ -470,8 +462,7 @@ fn commit(
             continue;
         }
         packument::ensure_latest(&tx, id)?;
-        meta::touch(&tx, id, &now)?;
-        packument::rebuild(&tx, name, &app.marker)?;
+        packument::changed(&tx, id, name, &app.marker, &now)?;
         s.packages += 1;
         s.imported += added.len();
         let _ = if added.is_empty() {
@@ -569,8 +560,8 @@ mod tests {
     #[test]
     fn integrity_to_manifest_hex() {
         let d = Digests::of(b"abc");
-        assert_eq!(sha512_hex(&d.integrity), Some(d.sha512_hex()));
-        assert_eq!(sha512_hex("sha1-qZk+NkcGgWq6PiVxeFDCbJzQ2J0="), None);
-        assert_eq!(sha512_hex("sha512-AAAA"), None);
+        assert_eq!(sri_sha512_hex(&d.integrity), Some(d.sha512_hex()));
+        assert_eq!(sri_sha512_hex("sha1-qZk+NkcGgWq6PiVxeFDCbJzQ2J0="), None);
+        assert_eq!(sri_sha512_hex("sha512-AAAA"), None);
     }
 }

@@ -6,7 +6,7 @@
 
 use super::blob::BlobStore;
 use super::meta;
-use crate::digest::{check_integrity, Digests};
+use crate::digest::Digests;
 use crate::error::Result;
 use std::io::{Read, Write};
 
@@ -61,12 +61,13 @@ pub fn verify(obj: &meta::Stored, bytes: &[u8]) -> std::result::Result<(), Strin
             obj.size
         ));
     }
-    let sha1 = Digests::of(bytes).sha1_hex;
+    let digests = Digests::of(bytes);
+    let sha1 = &digests.sha1_hex;
     if !sha1.eq_ignore_ascii_case(&obj.sha1) {
         return Err(format!("sha1 {sha1} where it records {}", obj.sha1));
     }
     match &obj.integrity {
-        Some(sri) => check_integrity(sri, bytes),
+        Some(sri) => digests.check_integrity(sri, bytes),
         None => Ok(()),
     }
 }

@@ -12,7 +12,7 @@ mod flight;
 
 use crate::app::{App, Ctx};
 use crate::config::{self, UplinkMode};
-use crate::digest::{check_integrity, Digests};
+use crate::digest::Digests;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::name;
@@ -75,11 +75,7 @@ fn target(ctx: &Ctx, name: &str) -> Result<Target> {
         UplinkMode::Redirect => Target::Redirect,
         UplinkMode::Proxy => Target::Proxy,
     };
-    // Legacy upstream names may hold capitals; every other publishing rule still applies, so
-    // nothing malformed is sent upstream.
-    if name::validate(&name.to_ascii_lowercase()).is_err()
-        || meta::package_rev(ctx.db, name)?.is_some()
-    {
+    if name::validate_upstream(name).is_err() || meta::package_rev(ctx.db, name)?.is_some() {
         return Ok(Target::Local);
     }
     if let Some(scope) = name::scope(name) {
@@ -368,17 +364,22 @@ fn fetch_tarball(ctx: &mut Ctx, name: &str, dist: &meta::UplinkDist) -> Result<m
         })
 }
 
-/// Checks downloaded bytes against every digest the packument gives; at least one is needed.
-fn verify(dist: &meta::UplinkDist, bytes: &[u8]) -> std::result::Result<(), String> {
+/// Checks downloaded bytes (with their digests) against every digest the packument gives; at
+/// least one is needed.
+fn verify(
+    dist: &meta::UplinkDist,
+    digests: &Digests,
+    bytes: &[u8],
+) -> std::result::Result<(), String> {
     if dist.integrity.is_none() && dist.shasum.is_none() {
         return Err("the packument gives neither integrity nor shasum for it".into());
     }
     if let Some(i) = &dist.integrity {
-        check_integrity(i, bytes)?;
+        digests.check_integrity(i, bytes)?;
     }
     if let Some(s) = &dist.shasum {
-        let got = Digests::of(bytes).sha1_hex;
-        if !s.eq_ignore_ascii_case(&got) {
+        let got = &digests.sha1_hex;
+        if !s.eq_ignore_ascii_case(got) {
             return Err(format!(
                 "shasum {s} does not match the tarball (sha1 {got})"
             ));
@@ -406,14 +407,14 @@ fn download(app: &App, db: &Connection, name: &str, dist: &meta::UplinkDist) -> 
             upstream_error(&a.body)
         )));
     }
-    if let Err(e) = verify(dist, &a.body) {
+    let digests = Digests::of(&a.body);
+    if let Err(e) = verify(dist, &digests, &a.body) {
         crate::warn!("uplink: refused {what} from {}: {e}", dist.url);
         return Err(Error::BadGateway(format!(
             "the upstream registry {} sent a corrupt {what}: {e}; it was refused and not cached",
             client.base()
         )));
     }
-    let digests = Digests::of(&a.body);
     let key = blob::content_key(&format!("{BLOB_DIR}/{name}"), &dist.filename, &digests);
     let created = app.blobs.put(&key, &a.body)?;
     let len = a.body.len() as i64;
@@ -601,6 +602,8 @@ mod tests {
     #[test]
     fn downloads_are_checked_against_every_digest_given() {
         let d = Digests::of(b"tarball");
+        let verify =
+            |dist: &meta::UplinkDist, bytes: &[u8]| verify(dist, &Digests::of(bytes), bytes);
         assert!(verify(&dist(Some(&d.integrity), Some(&d.sha1_hex)), b"tarball").is_ok());
         assert!(verify(&dist(None, Some(&d.sha1_hex.to_uppercase())), b"tarball").is_ok());
         assert!(verify(&dist(Some(&d.integrity), None), b"tarbalL").is_err());

@@ -33,8 +33,11 @@ pub fn home(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     // Unreadable packages are left out, so ask for a few more than are shown.
     let mut recent = Vec::with_capacity(RECENT);
     for summary in meta::recent(ctx.db, 4 * RECENT as i64, 0)? {
+        if recent.len() == RECENT {
+            break;
+        }
         let v: Value = serde_json::from_str(&summary).unwrap_or(Value::Null);
-        if recent.len() < RECENT && can_read(ctx, v["name"].as_str().unwrap_or(""))? {
+        if can_read(ctx, v["name"].as_str().unwrap_or(""))? {
             recent.push(v);
         }
     }
