@@ -1128,6 +1128,29 @@ mod tests {
     }
 
     #[test]
+    fn the_github_api_follows_the_host_unless_set() {
+        let d = tempdir("github");
+        let api = |env: &[(&str, &str)]| {
+            let mut i = inputs(&d);
+            i.env
+                .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            load(&i).unwrap().config.auth.github_api
+        };
+        assert_eq!(api(&[]), "https://api.github.com");
+        assert_eq!(
+            api(&[("NMR_AUTH__GITHUB__HOST", "GHE.Corp.Test")]),
+            "https://ghe.corp.test/api/v3"
+        );
+        assert_eq!(
+            api(&[
+                ("NMR_AUTH__GITHUB__HOST", "ghe.corp.test"),
+                ("NMR_AUTH__GITHUB__API_URL", "http://127.0.0.1:9/api/")
+            ]),
+            "http://127.0.0.1:9/api"
+        );
+    }
+
+    #[test]
     fn explicit_config_path_must_exist_and_xdg_file_is_found() {
         let d = tempdir("paths");
         let mut i = inputs(&d);

@@ -173,8 +173,7 @@ fn only_maintainers_write_and_owner_add_hands_it_on() {
 
     let before = reg.snapshot();
     let r = publish_as(&reg, &bob, "@acme/widget", "1.1.0");
-    assert_eq!(r.status, 403, "{}", r.text());
-    assert!(r.error().contains("not a maintainer"));
+    expect_error(&r, 403, &["not a maintainer"]);
     assert_eq!(
         as_user(
             &reg,
@@ -277,11 +276,9 @@ fn read_only_expired_and_address_limited_tokens() {
         "read-only tokens install"
     );
     let r = publish_as(&reg, &ro, "plainpkg", "1.1.0");
-    assert_eq!(r.status, 403);
-    assert!(r.error().contains("read-only"));
+    expect_error(&r, 403, &["read-only"]);
     let r = as_user(&reg, &expired, "GET", "/plainpkg", b"");
-    assert_eq!(r.status, 401);
-    assert!(r.error().contains("expired"));
+    expect_error(&r, 401, &["expired"]);
     let r = as_user(
         &reg,
         "nmr_0000000000000000000000000000000000000000000000000000000000000000",
@@ -392,4 +389,84 @@ fn npm_and_pnpm_install_with_a_token_and_not_without() {
         &papp,
     );
     assert!(papp.join("node_modules/@acme/widget").exists());
+}
+
+#[test]
+fn operator_commands_manage_accounts_and_tokens() {
+    let reg = local(&[]);
+    add_user(&reg, "alice", "alice password");
+    add_user(&reg, "bob", "bob password!");
+    let login = |name: &str, password: &str| {
+        couch_login(
+            &reg,
+            name,
+            &json!({"name": name, "password": password}).to_string(),
+        )
+        .status
+    };
+
+    let (code, out, err) = nmr(&reg, &["user", "add", "alice"], "another password\n");
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("alice exists"), "{err}");
+    let (code, _, err) = nmr(&reg, &["user", "add", "carol"], "short\n");
+    assert_eq!(code, 1);
+    assert!(err.contains("at least 8"), "{err}");
+    let (code, out, _) = nmr(&reg, &["user", "list"], "");
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "alice\talice@example.test\nbob\tbob@example.test\n")
+    );
+
+    let (code, _, err) = nmr(&reg, &["user", "passwd", "alice"], "a new password\n");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        login("alice", "alice password"),
+        401,
+        "the old password no longer works"
+    );
+    assert_eq!(login("alice", "a new password"), 201);
+
+    let t = token(&reg, "alice", &["--name", "ci"]);
+    let (_, listed, _) = nmr(&reg, &["token", "list", "alice"], "");
+    let line = listed
+        .lines()
+        .find(|l| l.contains("\tci\t"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(
+        !listed.contains(&t[12..]),
+        "token list never shows the secret: {listed}"
+    );
+    let key = line.split('\t').next().unwrap();
+    assert_eq!(as_user(&reg, &t, "GET", "/-/whoami", b"").status, 200);
+    let (code, _, err) = nmr(&reg, &["token", "revoke", key], "");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        as_user(&reg, &t, "GET", "/-/whoami", b"").status,
+        401,
+        "revoked"
+    );
+    let (code, _, err) = nmr(&reg, &["token", "revoke", key], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("no token"), "{err}");
+    let (code, _, err) = nmr(&reg, &["token", "create", "nobody"], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("no user nobody"), "{err}");
+
+    let bob = token(&reg, "bob", &[]);
+    let r = as_user(&reg, &bob, "GET", "/-/user/org.couchdb.user:nobody", b"");
+    assert_eq!(r.status, 404, "owner add of an unknown user: {}", r.text());
+    assert_eq!(
+        as_user(&reg, &bob, "GET", "/-/user/org.couchdb.user:alice", b"").json()["email"],
+        "alice@example.test"
+    );
+    let (code, _, err) = nmr(&reg, &["user", "del", "bob"], "");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        as_user(&reg, &bob, "GET", "/-/whoami", b"").status,
+        401,
+        "deleting a user revokes their tokens"
+    );
+    assert_eq!(login("bob", "bob password!"), 401);
+    let (code, _, _) = nmr(&reg, &["user", "frobnicate"], "");
+    assert_eq!(code, 1);
 }

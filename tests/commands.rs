@@ -21,6 +21,20 @@ fn widget(version: &str) -> Value {
     json!({"name": "@acme/widget", "version": version, "description": "A form widget", "keywords": ["ui", "forms"], "license": "MIT"})
 }
 
+/// A registry, a client for it and a work dir, with `plainpkg@1.0.0` published by npm.
+fn with_plainpkg() -> (Registry, Client, TempDir) {
+    let reg = Registry::start();
+    let c = Client::new(&reg);
+    let work = TempDir::new("work");
+    publish(
+        &c,
+        work.path(),
+        json!({"name": "plainpkg", "version": "1.0.0"}),
+        &[],
+    );
+    (reg, c, work)
+}
+
 fn files_of(reg: &Registry, prefix: &str) -> usize {
     reg.snapshot()
         .keys()
@@ -105,15 +119,7 @@ fn npm_unpublishes_versions_and_packages_for_good() {
 
 #[test]
 fn npm_owner_and_access_commands() {
-    let reg = Registry::start();
-    let c = Client::new(&reg);
-    let work = TempDir::new("work");
-    publish(
-        &c,
-        work.path(),
-        json!({"name": "plainpkg", "version": "1.0.0"}),
-        &[],
-    );
+    let (reg, c, work) = with_plainpkg();
 
     assert!(c
         .ok("npm", &["owner", "add", "bob", "plainpkg"], work.path())
@@ -258,15 +264,7 @@ fn npm_search_view_star_whoami() {
 
 #[test]
 fn install_stays_quiet_while_npm_audit_says_there_is_no_advisory_data() {
-    let reg = Registry::start();
-    let c = Client::new(&reg);
-    let work = TempDir::new("work");
-    publish(
-        &c,
-        work.path(),
-        json!({"name": "plainpkg", "version": "1.0.0"}),
-        &[],
-    );
+    let (reg, c, work) = with_plainpkg();
     let app = make_app(work.path(), "app", json!({"plainpkg": "^1.0.0"}));
     let out = c.ok("npm", &["install"], &app);
     assert!(

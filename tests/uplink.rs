@@ -72,15 +72,6 @@ fn uplink_blobs(reg: &Registry) -> Vec<String> {
 }
 
 /// Asserts an error status and that its `error` text mentions every one of `parts`.
-fn expect_error(r: &Resp, status: u16, parts: &[&str]) {
-    assert_eq!(r.status, status, "{}", r.text());
-    let e = r.error();
-    assert!(
-        parts.iter().all(|p| e.contains(p)),
-        "{e} lacks one of {parts:?}"
-    );
-}
-
 fn versions(doc: &Value) -> Vec<String> {
     doc["versions"]
         .as_object()

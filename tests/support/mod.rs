@@ -342,6 +342,16 @@ pub struct Resp {
     pub body: Vec<u8>,
 }
 
+/// Asserts an error answer: its status, and an `error` text holding every one of `parts`.
+pub fn expect_error(r: &Resp, status: u16, parts: &[&str]) {
+    assert_eq!(r.status, status, "{}", r.text());
+    let e = r.error();
+    assert!(
+        parts.iter().all(|p| e.contains(p)),
+        "{e} lacks one of {parts:?}"
+    );
+}
+
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
