@@ -237,8 +237,23 @@ pub enum Body {
     Bytes(Vec<u8>),
     /// Bytes shared with a cache, sent without copying them first.
     Shared(Arc<Vec<u8>>),
-    /// A stream of known length (tarballs).
+    /// A stream of known length (tarballs from S3).
     Stream(Box<dyn Read + Send>, u64),
+    /// A file of known length (tarballs on local disk), which the front can send with
+    /// `sendfile` rather than through a buffer.
+    File(std::fs::File, u64),
+}
+
+impl Body {
+    /// The body's length in bytes.
+    pub fn size(&self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::Bytes(b) => b.len() as u64,
+            Body::Shared(b) => b.len() as u64,
+            Body::Stream(_, n) | Body::File(_, n) => *n,
+        }
+    }
 }
 
 /// One outgoing response.
@@ -285,12 +300,7 @@ impl Response {
 
     /// Length of the body in bytes.
     pub fn body_len(&self) -> u64 {
-        match &self.body {
-            Body::Empty => 0,
-            Body::Bytes(b) => b.len() as u64,
-            Body::Shared(b) => b.len() as u64,
-            Body::Stream(_, n) => *n,
-        }
+        self.body.size()
     }
 }
 

@@ -7,25 +7,16 @@
 use crate::app::{App, Ctx};
 use crate::error::Error;
 use crate::http::{Body, Method, Request, Response};
-use crate::listener::{self, BackendDir, Front};
+use crate::listener::{self, handoff, BackendDir, Front, Handoff};
 use crate::routes;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use std::io::{Cursor, Read};
+use std::io;
 use std::os::unix::net::UnixListener;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
-
-/// Lets tiny_http read a cached body without copying it.
-struct SharedBytes(Arc<Vec<u8>>);
-
-impl AsRef<[u8]> for SharedBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
 
 fn method(m: &tiny_http::Method) -> Method {
     match m {
@@ -38,19 +29,10 @@ fn method(m: &tiny_http::Method) -> Method {
     }
 }
 
-fn to_tiny(resp: Response) -> tiny_http::Response<Box<dyn Read + Send>> {
-    let (reader, len): (Box<dyn Read + Send>, usize) = match resp.body {
-        Body::Empty => (Box::new(std::io::empty()), 0),
-        Body::Bytes(b) => {
-            let n = b.len();
-            (Box::new(Cursor::new(b)), n)
-        }
-        Body::Shared(b) => {
-            let n = b.len();
-            (Box::new(Cursor::new(SharedBytes(b))), n)
-        }
-        Body::Stream(r, n) => (r, n as usize),
-    };
+/// The response as tiny_http sends it: the head alone. A body is parked in `handoff` and named
+/// in its field, and the front writes it (see [`listener::handoff`]); tiny_http's
+/// `Content-Length: 0` is replaced there by the body's length.
+fn to_tiny(resp: Response, handoff: &Handoff) -> (tiny_http::Response<io::Empty>, Option<u64>) {
     let mut headers: Vec<tiny_http::Header> = resp
         .headers
         .iter()
@@ -63,16 +45,25 @@ fn to_tiny(resp: Response) -> tiny_http::Response<Box<dyn Read + Send>> {
         )
         .expect("static header"),
     );
-    // Without a threshold, tiny_http sends bodies of 32 KB and more chunked, without
-    // Content-Length; clients show progress and detect truncation better with the length.
-    tiny_http::Response::new(
+    let parked = match resp.body {
+        Body::Empty => None,
+        body => {
+            let id = handoff.park(body);
+            headers.push(
+                tiny_http::Header::from_bytes(handoff::HEADER.as_bytes(), id.to_string().as_bytes())
+                    .expect("a number is a header value"),
+            );
+            Some(id)
+        }
+    };
+    let head = tiny_http::Response::new(
         tiny_http::StatusCode(resp.status),
         headers,
-        reader,
-        Some(len),
+        io::empty(),
+        Some(0),
         None,
-    )
-    .with_chunked_threshold(usize::MAX)
+    );
+    (head, parked)
 }
 
 /// The URL as it may appear in the log: a token in the path (logout), the id that collects an
@@ -110,7 +101,7 @@ fn log_user(ctx: &Ctx) -> String {
 }
 
 /// Runs one request to completion: route, handle, respond, log, count.
-fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) {
+fn handle(app: &App, handoff: &Handoff, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) {
     let start = Instant::now();
     let m = method(rq.method());
     let url = rq.url().to_string();
@@ -162,8 +153,13 @@ fn handle(app: &App, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) 
         "{method_text} {shown} {status} {len}B {:.1}ms {user}",
         took.as_secs_f64() * 1000.0
     );
-    if let Err(e) = rq.respond(to_tiny(resp)) {
-        crate::debug!("{method_text} {shown}: client went away: {e}");
+    let (head, parked) = to_tiny(resp, handoff);
+    if let Err(e) = rq.respond(head) {
+        // The front is gone, so nobody will take the body.
+        if let Some(id) = parked {
+            handoff.take(id);
+        }
+        crate::debug!("{method_text} {shown}: the front went away: {e}");
     }
     if matches!(m, Method::Put | Method::Delete) {
         if let Some(f) = AFTER_WRITE.get() {
@@ -214,10 +210,12 @@ pub fn run(app: App) -> Result<(), String> {
     );
     let workers = app.config.server.workers;
     let app = Arc::new(app);
+    let handoff = Arc::new(Handoff::default());
     let stopping = Arc::new(AtomicBool::new(false));
     let (done_tx, done) = mpsc::channel();
     for i in 0..workers {
         let (app, server, stopping) = (app.clone(), server.clone(), stopping.clone());
+        let handoff = handoff.clone();
         let (events, done) = (events_tx.clone(), done_tx.clone());
         let mut db = app.connect().map_err(|e| e.to_string())?;
         std::thread::Builder::new()
@@ -225,7 +223,7 @@ pub fn run(app: App) -> Result<(), String> {
             .spawn(move || {
                 loop {
                     match server.recv() {
-                        Ok(rq) => handle(&app, &mut db, rq),
+                        Ok(rq) => handle(&app, &handoff, &mut db, rq),
                         Err(_) if stopping.load(SeqCst) => break,
                         Err(e) => {
                             // tiny_http stops accepting for good after an accept error.
@@ -242,7 +240,7 @@ pub fn run(app: App) -> Result<(), String> {
             })
             .map_err(|e| format!("cannot start worker thread: {e}"))?;
     }
-    let mut front = Front::start(public, app.clone(), &dir, events_tx)?;
+    let mut front = Front::start(public, app.clone(), handoff, &dir, events_tx)?;
     crate::info!(
         "nmr {} listening on http://{} ({workers} workers)",
         env!("CARGO_PKG_VERSION"),

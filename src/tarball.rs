@@ -46,7 +46,7 @@ pub fn serve(ctx: &mut Ctx, req: &mut Request, name: &str, f: &meta::File) -> Re
             body: Body::Empty,
         });
     }
-    let (reader, len) = ctx.app.blobs.get(&f.blob_key)?.ok_or_else(|| {
+    let body = ctx.app.blobs.body(&f.blob_key)?.ok_or_else(|| {
         Error::Internal(format!(
             "metadata points at missing blob {} for {name}/{file}",
             f.blob_key
@@ -64,6 +64,6 @@ pub fn serve(ctx: &mut Ctx, req: &mut Request, name: &str, f: &meta::File) -> Re
             ("ETag", etag),
             ("Cache-Control", cache.into()),
         ],
-        body: Body::Stream(reader, len),
+        body,
     })
 }

@@ -98,6 +98,11 @@ impl Body {
         Ok(())
     }
 
+    /// The body, if it is held in memory.
+    pub fn in_memory(&self) -> Option<&[u8]> {
+        self.file.is_none().then_some(&self.memory[..])
+    }
+
     /// Writes the body to tiny_http.
     pub fn send(&mut self, to: &mut impl Write) -> io::Result<()> {
         match &mut self.file {

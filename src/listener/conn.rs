@@ -1,8 +1,9 @@
 //! One client connection, as the front serves it: each request's head read within the
-//! deadline and checked, its body received, the request passed to tiny_http on a connection of
-//! its own and the answer copied back; refusals answered here, with a lingering close.
+//! deadline and checked, its body received, the request passed to tiny_http on the client
+//! connection's own connection to it and the answer written back ([`reply`]); refusals
+//! answered here, with a lingering close.
 
-use super::{body, head, Shared};
+use super::{body, head, reply, Shared};
 use crate::error::Error;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -96,11 +97,41 @@ fn refuse(shared: &Shared, stream: &TcpStream, e: &Error) {
     }
 }
 
-/// Passes one request to tiny_http on a connection of its own, and copies the answer to the
-/// client. `Err(Some(e))`: answer `e` instead; `Err(None)`: the client is gone.
+/// The client connection's connection to tiny_http, opened at its first request and kept for
+/// the next ones (tiny_http never closes it first: the front always asks for keep-alive).
+/// Requests are written to the socket under the buffered reader.
+struct Backend(BufReader<UnixStream>);
+
+impl Backend {
+    fn connect(shared: &Shared) -> io::Result<Backend> {
+        let s = UnixStream::connect(&shared.socket)?;
+        Ok(Backend(BufReader::with_capacity(4096, s)))
+    }
+
+    /// Sends the request: head and a body in memory in one write.
+    fn send(&mut self, head: Vec<u8>, body: &mut body::Body) -> io::Result<()> {
+        let mut to = self.0.get_ref();
+        match body.in_memory() {
+            Some(bytes) => {
+                let mut all = head;
+                all.extend_from_slice(bytes);
+                to.write_all(&all)
+            }
+            None => {
+                to.write_all(&head)?;
+                body.send(&mut to)
+            }
+        }
+    }
+}
+
+/// Passes one request to tiny_http and writes its answer to the client. `Err(Some(e))`: answer
+/// `e` instead; `Err(None)`: the client is gone.
 fn exchange(
     shared: &Shared,
     client: &TcpStream,
+    peer: Option<std::net::IpAddr>,
+    backend: &mut Option<Backend>,
     head: &head::Head,
     body: &mut body::Body,
 ) -> Result<(), Option<Error>> {
@@ -110,21 +141,25 @@ fn exchange(
             "the registry is overloaded; try again shortly".into(),
         ))
     };
-    let mut backend = UnixStream::connect(&shared.socket).map_err(unavailable)?;
-    backend
-        .write_all(&head.encode(body.size(), client.peer_addr().ok().map(|a| a.ip())))
-        .and_then(|()| body.send(&mut backend))
-        // The end of the requests on this connection: tiny_http answers and closes.
-        .and_then(|()| backend.shutdown(Shutdown::Write))
-        .map_err(unavailable)?;
-    match io::copy(&mut backend, &mut &*client) {
-        Ok(0) => Err(Some(Error::Internal(
-            "the workers closed a request without an answer".into(),
-        ))),
-        Ok(_) => Ok(()),
-        // The client stopped reading for server.write_timeout, or went away.
-        Err(_) => Err(None),
-    }
+    let b = match backend {
+        Some(b) => b,
+        None => backend.insert(Backend::connect(shared).map_err(unavailable)?),
+    };
+    let answered = b
+        .send(head.encode(body.size(), peer), body)
+        .and_then(|()| reply::read(&mut b.0, &shared.handoff));
+    let reply = match answered {
+        Ok(r) => r,
+        Err(e) => {
+            // Whatever is left on that connection cannot be matched to a request any more.
+            *backend = None;
+            return Err(unavailable(e));
+        }
+    };
+    // The client stopped reading for server.write_timeout, or went away.
+    reply
+        .send(&mut b.0, client, head.is_head(), head.close)
+        .map_err(|_| None)
 }
 
 /// Serves one client connection: reads, checks and receives each request, then has it
@@ -136,6 +171,8 @@ pub(super) fn serve(shared: &Shared, stream: TcpStream, idle: &AtomicBool) {
         stream.try_clone()
     });
     let Ok(read_half) = ready else { return };
+    let peer = stream.peer_addr().ok().map(|a| a.ip());
+    let mut backend = None;
     let mut reader = BufReader::with_capacity(
         READ_BUFFER,
         Timed {
@@ -182,7 +219,7 @@ pub(super) fn serve(shared: &Shared, stream: TcpStream, idle: &AtomicBool) {
                 break;
             }
         };
-        match exchange(shared, &stream, &head, &mut body) {
+        match exchange(shared, &stream, peer, &mut backend, &head, &mut body) {
             Ok(()) if !head.close => {}
             Ok(()) | Err(None) => break,
             Err(Some(e)) => {

@@ -33,8 +33,8 @@ pub struct Head {
     /// (framing, `Connection`, `Expect`).
     pub fields: Vec<(String, String)>,
     pub framing: Framing,
-    /// The connection ends after this request: the client asked, or speaks HTTP/1.0 (tiny_http
-    /// never answers `Connection: keep-alive`, which an HTTP/1.0 client would need).
+    /// The connection ends after this request: the client asked, or speaks HTTP/1.0 (whose
+    /// keep-alive extension nmr does not speak).
     pub close: bool,
     /// The client waits for `100 Continue` before it sends the body.
     pub expect_continue: bool,
@@ -242,12 +242,23 @@ fn parse_fields(request_line: String, raw: &[String], max_body: u64) -> Result<H
 pub const PEER_HEADER: &str = "X-Nmr-Peer";
 
 impl Head {
+    /// Whether this is a `HEAD` request, answered without a body.
+    pub fn is_head(&self) -> bool {
+        self.request_line.starts_with("HEAD ")
+    }
+
     /// The head as tiny_http gets it: the checked fields, the client's address in
     /// [`PEER_HEADER`] (a client's own copy of that field is dropped, so only the front sets it)
     /// and the length of the body the front received, with CRLF line ends.
     pub fn encode(&self, body_len: u64, peer: Option<std::net::IpAddr>) -> Vec<u8> {
         let mut out = String::with_capacity(256);
-        out.push_str(&self.request_line);
+        // Always HTTP/1.1, so tiny_http keeps the front's connection open whatever the client
+        // speaks; the front answers an HTTP/1.0 client and closes its connection itself.
+        let line = &self.request_line;
+        out.push_str(line.strip_suffix("HTTP/1.0").unwrap_or(line));
+        if line.ends_with("HTTP/1.0") {
+            out.push_str("HTTP/1.1");
+        }
         out.push_str("\r\n");
         if let Some(ip) = peer {
             out.push_str(&format!("{PEER_HEADER}: {ip}\r\n"));
@@ -326,7 +337,7 @@ mod tests {
             .ends_with("\r\nContent-Length: 7\r\n\r\n"));
         let h = parse("GET / HTTP/1.0\r\n\r\n").unwrap();
         assert_eq!((h.framing, h.close), (Framing::Empty, true));
-        assert_eq!(h.encode(0, None), b"GET / HTTP/1.0\r\n\r\n");
+        assert_eq!(h.encode(0, None), b"GET / HTTP/1.1\r\n\r\n");
     }
 
     #[test]

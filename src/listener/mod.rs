@@ -14,28 +14,36 @@
 //!    lengths: `400`), a declared body within `settings.max_body_size` (`413`, unread);
 //! 3. receives the whole body ([`body`]), each read waiting at most `server.read_timeout`, so a
 //!    slow upload only ever holds its own thread, never one of the workers;
-//! 4. opens a fresh connection to tiny_http, which listens on a Unix socket in a private
-//!    directory, writes the head re-encoded canonically with the body's length, then the body,
-//!    and half-closes it; tiny_http answers that one request and closes, and the thread copies
-//!    the answer to the client (each write bounded by `server.write_timeout`) and goes back to
-//!    1, keeping the client's connection alive.
+//! 4. passes the request to tiny_http, which listens on a Unix socket in a private directory,
+//!    over this client connection's own connection to it (opened at the first request, kept
+//!    while the client's is): the head re-encoded canonically with the body's length, then the
+//!    body. The worker answers tiny_http with the head alone and parks the body in the
+//!    [`Handoff`]; the thread reads the head, takes the body and writes both to the client
+//!    ([`reply`]; each write bounded by `server.write_timeout`, a large file with `sendfile`),
+//!    and goes back to 1.
 //!
 //! So the workers stay the fixed pool and only ever talk to the front over a local socket;
 //! tiny_http's per-connection threads are bounded by the connection cap; one thread per client
-//! connection does all the waiting on the client.
+//! connection does all the waiting on the client, receiving its uploads and sending its
+//! downloads, so a slow client never holds a worker.
 //!
 //! Shutdown: [`Front::stop`] closes the listener, closes connections that wait for a request,
 //! and waits (bounded) for the others to finish the request they are in.
 //!
 //! This module accepts and counts connections; `conn` serves one, [`head`] and [`body`] read
-//! a request, `backend` owns the private directory.
+//! a request, [`reply`] writes the answer, [`handoff`] carries bodies from the workers,
+//! `backend` owns the private directory.
 
 mod backend;
 pub mod body;
 mod conn;
+pub mod handoff;
 pub mod head;
+mod reply;
 
 pub use backend::BackendDir;
+pub use handoff::Handoff;
+pub use reply::{use_sendfile, SendFile};
 use conn::{serve, turn_away};
 pub use head::PEER_HEADER;
 
@@ -75,6 +83,8 @@ struct Shared {
     max_connections: usize,
     /// tiny_http's Unix socket.
     socket: PathBuf,
+    /// Where the workers park the bodies of their answers.
+    handoff: Arc<Handoff>,
     /// The private directory large request bodies are spooled to.
     spool: PathBuf,
     stopping: AtomicBool,
@@ -96,10 +106,10 @@ pub struct Front {
     accept: Option<JoinHandle<()>>,
 }
 
-/// File descriptors one client connection can hold at once: its socket and two handles to it,
-/// both ends of its Unix connection to tiny_http (whose end tiny_http duplicates), and a
-/// spooled body.
-const FDS_PER_CONNECTION: u64 = 7;
+/// File descriptors one client connection can hold at once: its socket and two more handles to
+/// it, both ends of its Unix connection to tiny_http (whose end tiny_http duplicates), a
+/// spooled request body and a tarball being sent.
+const FDS_PER_CONNECTION: u64 = 8;
 
 /// File descriptors kept for everything else: stdio, the listeners, the signal pipe, and per
 /// worker its database files (and a fresh read-only set for a ping) and a tarball being served.
@@ -148,6 +158,7 @@ impl Front {
     pub fn start(
         listener: TcpListener,
         app: Arc<App>,
+        handoff: Arc<Handoff>,
         dir: &BackendDir,
         fatal: mpsc::Sender<Event>,
     ) -> Result<Front, String> {
@@ -168,6 +179,7 @@ impl Front {
             max_connections,
             app,
             socket: dir.socket(),
+            handoff,
             spool: dir.path().to_path_buf(),
             stopping: AtomicBool::new(false),
             live: Mutex::new((0, HashMap::new())),
@@ -346,7 +358,7 @@ mod tests {
         assert_eq!(connection_cap(1024, 16, None), 1024);
         assert_eq!(connection_cap(1024, 16, Some(65_536)), 1024);
         let cap = connection_cap(1024, 16, Some(1024));
-        assert!(cap < 1024 && cap * 7 + 64 + 8 * 16 <= 1024, "{cap}");
+        assert!(cap < 1024 && cap * 8 + 64 + 8 * 16 <= 1024, "{cap}");
         assert_eq!(connection_cap(1024, 16, Some(10)), 1);
     }
 }

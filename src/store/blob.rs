@@ -7,6 +7,7 @@
 use super::s3::S3;
 use crate::config::{Config, StorageType};
 use crate::error::{Error, Result};
+use crate::http::Body;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -124,6 +125,23 @@ impl BlobStore {
                 Err(e) => Err(e.into()),
             },
             BlobStore::S3(s) => s.get(key),
+        }
+    }
+
+    /// An object as a response body, `None` if it does not exist: a local file as a file, so
+    /// the front can send it with `sendfile`; an S3 object as a stream.
+    pub fn body(&self, key: &str) -> Result<Option<Body>> {
+        check_key(key)?;
+        match self {
+            BlobStore::Local(l) => match fs::File::open(l.root.join(key)) {
+                Ok(f) => {
+                    let len = f.metadata()?.len();
+                    Ok(Some(Body::File(f, len)))
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e.into()),
+            },
+            BlobStore::S3(s) => Ok(s.get(key)?.map(|(r, n)| Body::Stream(r, n))),
         }
     }
 

@@ -1,0 +1,286 @@
+//! An answer on its way from tiny_http to the client: its head read from the workers' socket
+//! (bounded), its body found (parked in the [`Handoff`], or following the head for the few
+//! answers tiny_http makes up itself), and both written to the client in as few system calls
+//! as the body allows: one for a body in memory or a small file, `sendfile` for a large file.
+
+use super::handoff::{self, Handoff};
+use crate::http::Body;
+use std::fs::File;
+use std::io::{self, BufRead, IoSlice, Read, Write};
+use std::net::TcpStream;
+use std::sync::OnceLock;
+
+/// Largest answer head accepted from tiny_http (ours are well under 2 KiB).
+const MAX_HEAD: usize = 64 * 1024;
+/// Files up to this size are read into memory and go out with the head in one write.
+const SMALL_FILE: u64 = 64 * 1024;
+/// Without `sendfile`, larger files are read and sent in pieces of this size: few system calls
+/// (std's `io::copy` would take two per 8 KiB; it never uses `sendfile` from a file to a socket,
+/// since a file changed while it is sent would show through, which cannot happen to nmr's
+/// tarballs: they are written once, under a name made from their hash).
+const FILE_PIECE: u64 = 256 * 1024;
+
+/// Sends up to `count` bytes of the file, from `offset`, to the socket without copying them
+/// through user space (`sendfile(2)`); returns how many went. The library forbids `unsafe`, so
+/// the binary provides it.
+pub type SendFile = fn(&TcpStream, &File, u64, usize) -> io::Result<usize>;
+
+static SENDFILE: OnceLock<SendFile> = OnceLock::new();
+
+/// Sets the [`SendFile`] that large tarballs on local disk are sent with. Only the first call
+/// counts.
+pub fn use_sendfile(f: SendFile) {
+    let _ = SENDFILE.set(f);
+}
+
+/// Where the body of an answer is.
+enum Payload {
+    /// Parked by the worker.
+    Parked(Body),
+    /// This many bytes follow the head on the workers' socket.
+    Inline(u64),
+}
+
+/// One answer, its head read.
+pub struct Reply {
+    status: u16,
+    /// The status line and the fields to pass on, each with its CRLF; the length and the
+    /// connection's fate are added when it is sent.
+    head: Vec<u8>,
+    payload: Payload,
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+/// Reads the head of tiny_http's next answer and finds its body.
+pub fn read(from: &mut impl BufRead, parked: &Handoff) -> io::Result<Reply> {
+    let mut head = Vec::with_capacity(512);
+    let mut line = Vec::with_capacity(128);
+    let (mut status, mut length, mut id) = (None, 0u64, None);
+    loop {
+        line.clear();
+        let n = from.by_ref().take(MAX_HEAD as u64).read_until(b'\n', &mut line)?;
+        if n == 0 || !line.ends_with(b"\n") || head.len() + n > MAX_HEAD {
+            return Err(invalid("the workers' answer head is cut short or too long".into()));
+        }
+        let text = std::str::from_utf8(&line)
+            .map_err(|_| invalid("the workers' answer head is not text".into()))?;
+        let text = text.trim_end_matches(['\r', '\n']);
+        if status.is_none() {
+            let code = text.split(' ').nth(1).and_then(|c| c.parse::<u16>().ok());
+            status = Some(code.ok_or_else(|| invalid(format!("bad status line {text:?}")))?);
+            head.extend_from_slice(text.as_bytes());
+            head.extend_from_slice(b"\r\n");
+            continue;
+        }
+        if text.is_empty() {
+            break;
+        }
+        let (name, value) = text.split_once(':').unwrap_or((text, ""));
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            length = value
+                .parse()
+                .map_err(|_| invalid(format!("bad Content-Length {value:?}")))?;
+        } else if name.eq_ignore_ascii_case(handoff::HEADER) {
+            id = Some(
+                value
+                    .parse::<u64>()
+                    .map_err(|_| invalid(format!("bad {} {value:?}", handoff::HEADER)))?,
+            );
+        } else if !name.eq_ignore_ascii_case("connection")
+            && !name.eq_ignore_ascii_case("transfer-encoding")
+        {
+            head.extend_from_slice(text.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+    }
+    let status = status.unwrap_or(500);
+    let payload = match id {
+        Some(id) => Payload::Parked(
+            parked
+                .take(id)
+                .ok_or_else(|| invalid(format!("no parked body {id}")))?,
+        ),
+        None if bodiless(status) => Payload::Inline(0),
+        None => Payload::Inline(length),
+    };
+    Ok(Reply {
+        status,
+        head,
+        payload,
+    })
+}
+
+/// Statuses that never carry a body (and no `Content-Length` either).
+fn bodiless(status: u16) -> bool {
+    matches!(status, 100..=199 | 204 | 304)
+}
+
+impl Reply {
+    /// Writes the answer to the client: its head with the body's length (and `Connection:
+    /// close` if `close`), then the body unless the request was a `HEAD`. Inline bytes are
+    /// taken from `backend`. An error means the client can no longer be answered properly:
+    /// the connection must end.
+    pub fn send(
+        self,
+        backend: &mut impl Read,
+        client: &TcpStream,
+        head_request: bool,
+        close: bool,
+    ) -> io::Result<()> {
+        let mut head = self.head;
+        let len = match &self.payload {
+            Payload::Parked(b) => b.size(),
+            Payload::Inline(n) => *n,
+        };
+        if !bodiless(self.status) {
+            head.extend_from_slice(format!("Content-Length: {len}\r\n").as_bytes());
+        }
+        if close {
+            head.extend_from_slice(b"Connection: close\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        let mut out = client;
+        if head_request || bodiless(self.status) {
+            // The inline bytes of a HEAD answer were never sent by tiny_http.
+            return out.write_all(&head);
+        }
+        match self.payload {
+            Payload::Parked(Body::Empty) => out.write_all(&head),
+            Payload::Parked(Body::Bytes(b)) => write_both(out, &head, &b),
+            Payload::Parked(Body::Shared(b)) => write_both(out, &head, &b),
+            Payload::Parked(Body::File(f, n)) => send_file(out, head, f, n),
+            Payload::Parked(Body::Stream(r, n)) => {
+                out.write_all(&head)?;
+                check_length(io::copy(&mut r.take(n), &mut out)?, n)
+            }
+            Payload::Inline(n) => {
+                out.write_all(&head)?;
+                check_length(io::copy(&mut backend.take(n), &mut out)?, n)
+            }
+        }
+    }
+}
+
+/// Sends a file body after `head`. A small file is read and goes out with the head in one
+/// write; a larger one with `sendfile` when the binary provides it (see [`use_sendfile`]), else
+/// in large pieces read through memory.
+fn send_file(mut out: &TcpStream, head: Vec<u8>, f: File, n: u64) -> io::Result<()> {
+    if n <= SMALL_FILE {
+        let mut bytes = head;
+        let at = bytes.len();
+        f.take(n).read_to_end(&mut bytes)?;
+        check_length(bytes.len() - at, n)?;
+        return out.write_all(&bytes);
+    }
+    out.write_all(&head)?;
+    let mut sent = 0u64;
+    match SENDFILE.get() {
+        Some(sendfile) => {
+            while sent < n {
+                let count = usize::try_from(n - sent).unwrap_or(usize::MAX).min(1 << 30);
+                match sendfile(out, &f, sent, count) {
+                    Ok(0) => break,
+                    Ok(k) => sent += k as u64,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        None => {
+            let mut f = f.take(n);
+            let mut buf = Vec::with_capacity(FILE_PIECE as usize);
+            loop {
+                buf.clear();
+                match (&mut f).take(FILE_PIECE).read_to_end(&mut buf)? {
+                    0 => break,
+                    k => sent += k as u64,
+                }
+                out.write_all(&buf)?;
+            }
+        }
+    }
+    check_length(sent, n)
+}
+
+/// A body shorter than the length already announced leaves the client waiting for bytes that
+/// never come: an error, so the connection is closed.
+fn check_length(sent: impl TryInto<u64>, announced: u64) -> io::Result<()> {
+    match sent.try_into() {
+        Ok(n) if n == announced => Ok(()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("the body ended before its {announced} bytes"),
+        )),
+    }
+}
+
+/// Writes the head and the body with as few system calls as the socket allows (one, usually).
+fn write_both(mut out: &TcpStream, head: &[u8], body: &[u8]) -> io::Result<()> {
+    let mut bufs = [IoSlice::new(head), IoSlice::new(body)];
+    let mut bufs = &mut bufs[..];
+    while !bufs.is_empty() {
+        match out.write_vectored(bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str, parked: &Handoff) -> Reply {
+        read(&mut raw.as_bytes(), parked).unwrap()
+    }
+
+    #[test]
+    fn the_parked_body_replaces_the_length_and_the_hand_off_field() {
+        let parked = Handoff::default();
+        let id = parked.park(Body::Bytes(b"hello".to_vec()));
+        let r = parse(
+            &format!("HTTP/1.1 200 OK\r\nServer: nmr\r\nContent-Length: 0\r\nX-Nmr-Body: {id}\r\n\r\n"),
+            &parked,
+        );
+        assert_eq!(r.status, 200);
+        assert_eq!(r.head, b"HTTP/1.1 200 OK\r\nServer: nmr\r\n");
+        assert!(matches!(r.payload, Payload::Parked(Body::Bytes(ref b)) if b == b"hello"));
+        assert!(parked.take(id).is_none(), "taken once");
+    }
+
+    #[test]
+    fn an_answer_without_a_parked_body_carries_it_inline() {
+        let parked = Handoff::default();
+        let r = parse(
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+            &parked,
+        );
+        assert!(matches!(r.payload, Payload::Inline(3)));
+        assert_eq!(r.head, b"HTTP/1.1 400 Bad Request\r\n");
+        let r = parse("HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\n\r\n", &parked);
+        assert!(matches!(r.payload, Payload::Inline(0)));
+    }
+
+    #[test]
+    fn broken_heads_and_unknown_bodies_are_errors() {
+        let parked = Handoff::default();
+        for raw in [
+            "",
+            "HTTP/1.1 200 OK\r\nServer: nmr\r\n",
+            "HTTP/1.1 OK\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nX-Nmr-Body: 99\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+        ] {
+            assert!(read(&mut raw.as_bytes(), &parked).is_err(), "{raw:?}");
+        }
+        let long = format!("HTTP/1.1 200 OK\r\nX-Big: {}\r\n\r\n", "a".repeat(MAX_HEAD));
+        assert!(read(&mut long.as_bytes(), &parked).is_err());
+    }
+}
