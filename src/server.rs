@@ -50,8 +50,11 @@ fn to_tiny(resp: Response, handoff: &Handoff) -> (tiny_http::Response<io::Empty>
         body => {
             let id = handoff.park(body);
             headers.push(
-                tiny_http::Header::from_bytes(handoff::HEADER.as_bytes(), id.to_string().as_bytes())
-                    .expect("a number is a header value"),
+                tiny_http::Header::from_bytes(
+                    handoff::HEADER.as_bytes(),
+                    id.to_string().as_bytes(),
+                )
+                .expect("a number is a header value"),
             );
             Some(id)
         }

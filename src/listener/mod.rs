@@ -42,10 +42,10 @@ pub mod head;
 mod reply;
 
 pub use backend::BackendDir;
-pub use handoff::Handoff;
-pub use reply::{use_sendfile, SendFile};
 use conn::{serve, turn_away};
+pub use handoff::Handoff;
 pub use head::PEER_HEADER;
+pub use reply::{use_sendfile, SendFile};
 
 use crate::app::App;
 use crate::error::Error;

@@ -61,9 +61,14 @@ pub fn read(from: &mut impl BufRead, parked: &Handoff) -> io::Result<Reply> {
     let (mut status, mut length, mut id) = (None, 0u64, None);
     loop {
         line.clear();
-        let n = from.by_ref().take(MAX_HEAD as u64).read_until(b'\n', &mut line)?;
+        let n = from
+            .by_ref()
+            .take(MAX_HEAD as u64)
+            .read_until(b'\n', &mut line)?;
         if n == 0 || !line.ends_with(b"\n") || head.len() + n > MAX_HEAD {
-            return Err(invalid("the workers' answer head is cut short or too long".into()));
+            return Err(invalid(
+                "the workers' answer head is cut short or too long".into(),
+            ));
         }
         let text = std::str::from_utf8(&line)
             .map_err(|_| invalid("the workers' answer head is not text".into()))?;
@@ -170,10 +175,12 @@ impl Reply {
 /// in large pieces read through memory.
 fn send_file(mut out: &TcpStream, head: Vec<u8>, f: File, n: u64) -> io::Result<()> {
     if n <= SMALL_FILE {
+        // Sized up front: read_to_end would probe with small reads and grow step by step.
         let mut bytes = head;
         let at = bytes.len();
-        f.take(n).read_to_end(&mut bytes)?;
-        check_length(bytes.len() - at, n)?;
+        bytes.resize(at + n as usize, 0);
+        let mut f = f;
+        f.read_exact(&mut bytes[at..])?;
         return out.write_all(&bytes);
     }
     out.write_all(&head)?;
@@ -191,15 +198,13 @@ fn send_file(mut out: &TcpStream, head: Vec<u8>, f: File, n: u64) -> io::Result<
             }
         }
         None => {
-            let mut f = f.take(n);
-            let mut buf = Vec::with_capacity(FILE_PIECE as usize);
-            loop {
-                buf.clear();
-                match (&mut f).take(FILE_PIECE).read_to_end(&mut buf)? {
-                    0 => break,
-                    k => sent += k as u64,
-                }
-                out.write_all(&buf)?;
+            let mut f = f;
+            let mut buf = vec![0; FILE_PIECE as usize];
+            while sent < n {
+                let want = (n - sent).min(FILE_PIECE) as usize;
+                f.read_exact(&mut buf[..want])?;
+                out.write_all(&buf[..want])?;
+                sent += want as u64;
             }
         }
     }
@@ -246,7 +251,9 @@ mod tests {
         let parked = Handoff::default();
         let id = parked.park(Body::Bytes(b"hello".to_vec()));
         let r = parse(
-            &format!("HTTP/1.1 200 OK\r\nServer: nmr\r\nContent-Length: 0\r\nX-Nmr-Body: {id}\r\n\r\n"),
+            &format!(
+                "HTTP/1.1 200 OK\r\nServer: nmr\r\nContent-Length: 0\r\nX-Nmr-Body: {id}\r\n\r\n"
+            ),
             &parked,
         );
         assert_eq!(r.status, 200);
@@ -264,7 +271,10 @@ mod tests {
         );
         assert!(matches!(r.payload, Payload::Inline(3)));
         assert_eq!(r.head, b"HTTP/1.1 400 Bad Request\r\n");
-        let r = parse("HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\n\r\n", &parked);
+        let r = parse(
+            "HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\n\r\n",
+            &parked,
+        );
         assert!(matches!(r.payload, Payload::Inline(0)));
     }
 
