@@ -30,8 +30,8 @@ fn method(m: &tiny_http::Method) -> Method {
 }
 
 /// The response as tiny_http sends it: the head alone. A body is parked in `handoff` and named
-/// in its field, and the front writes it (see [`listener::handoff`]); tiny_http's
-/// `Content-Length: 0` is replaced there by the body's length.
+/// in its field (`none` without one), and the front writes it (see [`listener::handoff`]);
+/// tiny_http's `Content-Length: 0` is replaced there by the body's length.
 fn to_tiny(resp: Response, handoff: &Handoff) -> (tiny_http::Response<io::Empty>, Option<u64>) {
     let mut headers: Vec<tiny_http::Header> = resp
         .headers
@@ -45,20 +45,16 @@ fn to_tiny(resp: Response, handoff: &Handoff) -> (tiny_http::Response<io::Empty>
         )
         .expect("static header"),
     );
+    // Always present: it tells the front that a worker answered, not tiny_http itself.
     let parked = match resp.body {
         Body::Empty => None,
-        body => {
-            let id = handoff.park(body);
-            headers.push(
-                tiny_http::Header::from_bytes(
-                    handoff::HEADER.as_bytes(),
-                    id.to_string().as_bytes(),
-                )
-                .expect("a number is a header value"),
-            );
-            Some(id)
-        }
+        body => Some(handoff.park(body)),
     };
+    let named = parked.map_or_else(|| listener::NO_BODY.to_string(), |id| id.to_string());
+    headers.push(
+        tiny_http::Header::from_bytes(handoff::HEADER.as_bytes(), named.as_bytes())
+            .expect("a number is a header value"),
+    );
     let head = tiny_http::Response::new(
         tiny_http::StatusCode(resp.status),
         headers,
@@ -105,6 +101,23 @@ fn log_user(ctx: &Ctx) -> String {
 
 /// Runs one request to completion: route, handle, respond, log, count.
 fn handle(app: &App, handoff: &Handoff, db: &mut rusqlite::Connection, mut rq: tiny_http::Request) {
+    if rq
+        .headers()
+        .iter()
+        .any(|h| h.field.equiv(listener::WARM_UP))
+    {
+        // The front proving that a new connection is served (see listener::pool): no request.
+        let (head, _) = to_tiny(
+            Response {
+                status: 204,
+                headers: Vec::new(),
+                body: Body::Empty,
+            },
+            handoff,
+        );
+        let _ = rq.respond(head);
+        return;
+    }
     let start = Instant::now();
     let m = method(rq.method());
     let url = rq.url().to_string();

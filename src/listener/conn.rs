@@ -1,13 +1,13 @@
 //! One client connection, as the front serves it: each request's head read within the
-//! deadline and checked, its body received, the request passed to tiny_http on the client
-//! connection's own connection to it and the answer written back ([`reply`]); refusals
+//! deadline and checked, its body received, the request passed to tiny_http on a connection
+//! borrowed from the [`pool`](super::pool) and the answer written back ([`reply`]); refusals
 //! answered here, with a lingering close.
 
+use super::pool::Backend;
 use super::{body, head, reply, Shared};
 use crate::error::Error;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
@@ -97,41 +97,29 @@ fn refuse(shared: &Shared, stream: &TcpStream, e: &Error) {
     }
 }
 
-/// The client connection's connection to tiny_http, opened at its first request and kept for
-/// the next ones (tiny_http never closes it first: the front always asks for keep-alive).
-/// Requests are written to the socket under the buffered reader.
-struct Backend(BufReader<UnixStream>);
-
-impl Backend {
-    fn connect(shared: &Shared) -> io::Result<Backend> {
-        let s = UnixStream::connect(&shared.socket)?;
-        Ok(Backend(BufReader::with_capacity(4096, s)))
-    }
-
-    /// Sends the request: head and a body in memory in one write.
-    fn send(&mut self, head: Vec<u8>, body: &mut body::Body) -> io::Result<()> {
-        let mut to = self.0.get_ref();
-        match body.in_memory() {
-            Some(bytes) => {
-                let mut all = head;
-                all.extend_from_slice(bytes);
-                to.write_all(&all)
-            }
-            None => {
-                to.write_all(&head)?;
-                body.send(&mut to)
-            }
+/// Sends a request on a connection to tiny_http: head and a body in memory in one write.
+fn send(to: &Backend, head: Vec<u8>, body: &mut body::Body) -> io::Result<()> {
+    let mut to = to.0.get_ref();
+    match body.in_memory() {
+        Some(bytes) => {
+            let mut all = head;
+            all.extend_from_slice(bytes);
+            to.write_all(&all)
+        }
+        None => {
+            to.write_all(&head)?;
+            body.send(&mut to)
         }
     }
 }
 
-/// Passes one request to tiny_http and writes its answer to the client. `Err(Some(e))`: answer
-/// `e` instead; `Err(None)`: the client is gone.
+/// Passes one request to tiny_http on a connection borrowed from the pool, and writes its
+/// answer to the client once the connection is back in the pool. `Err(Some(e))`: answer `e`
+/// instead; `Err(None)`: the client is gone.
 fn exchange(
     shared: &Shared,
     client: &TcpStream,
     peer: Option<std::net::IpAddr>,
-    backend: &mut Option<Backend>,
     head: &head::Head,
     body: &mut body::Body,
 ) -> Result<(), Option<Error>> {
@@ -141,24 +129,18 @@ fn exchange(
             "the registry is overloaded; try again shortly".into(),
         ))
     };
-    let b = match backend {
-        Some(b) => b,
-        None => backend.insert(Backend::connect(shared).map_err(unavailable)?),
-    };
-    let answered = b
-        .send(head.encode(body.size(), peer), body)
+    let mut b = shared.pool.take().map_err(unavailable)?;
+    let answered = send(&b, head.encode(body.size(), peer), body)
         .and_then(|()| reply::read(&mut b.0, &shared.handoff));
-    let reply = match answered {
-        Ok(r) => r,
-        Err(e) => {
-            // Whatever is left on that connection cannot be matched to a request any more.
-            *backend = None;
-            return Err(unavailable(e));
-        }
-    };
+    match &answered {
+        Ok(r) if r.reusable() => shared.pool.give(b),
+        // Whatever is left on that connection cannot be matched to a request any more.
+        _ => shared.pool.lost(),
+    }
     // The client stopped reading for server.write_timeout, or went away.
-    reply
-        .send(&mut b.0, client, head.is_head(), head.close)
+    answered
+        .map_err(unavailable)?
+        .send(client, head.is_head(), head.close)
         .map_err(|_| None)
 }
 
@@ -172,7 +154,6 @@ pub(super) fn serve(shared: &Shared, stream: TcpStream, idle: &AtomicBool) {
     });
     let Ok(read_half) = ready else { return };
     let peer = stream.peer_addr().ok().map(|a| a.ip());
-    let mut backend = None;
     let mut reader = BufReader::with_capacity(
         READ_BUFFER,
         Timed {
@@ -219,7 +200,7 @@ pub(super) fn serve(shared: &Shared, stream: TcpStream, idle: &AtomicBool) {
                 break;
             }
         };
-        match exchange(shared, &stream, peer, &mut backend, &head, &mut body) {
+        match exchange(shared, &stream, peer, &head, &mut body) {
             Ok(()) if !head.close => {}
             Ok(()) | Err(None) => break,
             Err(Some(e)) => {

@@ -248,7 +248,7 @@ impl Head {
     }
 
     /// The head as tiny_http gets it: the checked fields, the client's address in
-    /// [`PEER_HEADER`] (a client's own copy of that field is dropped, so only the front sets it)
+    /// [`PEER_HEADER`] (a client's own `X-Nmr-` fields are dropped, so only the front sets them)
     /// and the length of the body the front received, with CRLF line ends.
     pub fn encode(&self, body_len: u64, peer: Option<std::net::IpAddr>) -> Vec<u8> {
         let mut out = String::with_capacity(256);
@@ -264,7 +264,8 @@ impl Head {
             out.push_str(&format!("{PEER_HEADER}: {ip}\r\n"));
         }
         for (name, value) in &self.fields {
-            if name.eq_ignore_ascii_case(PEER_HEADER) {
+            // `X-Nmr-` fields are the front's to send (the peer, the pool's warm-up).
+            if name.len() >= 6 && name[..6].eq_ignore_ascii_case("x-nmr-") {
                 continue;
             }
             out.push_str(name);

@@ -15,12 +15,12 @@
 //! 3. receives the whole body ([`body`]), each read waiting at most `server.read_timeout`, so a
 //!    slow upload only ever holds its own thread, never one of the workers;
 //! 4. passes the request to tiny_http, which listens on a Unix socket in a private directory,
-//!    over this client connection's own connection to it (opened at the first request, kept
-//!    while the client's is): the head re-encoded canonically with the body's length, then the
-//!    body. The worker answers tiny_http with the head alone and parks the body in the
-//!    [`Handoff`]; the thread reads the head, takes the body and writes both to the client
-//!    ([`reply`]; each write bounded by `server.write_timeout`, a large file with `sendfile`),
-//!    and goes back to 1.
+//!    over one of the front's kept-alive connections to it ([`pool`], one per worker): the
+//!    head re-encoded canonically with the body's length, then the body. The worker answers
+//!    tiny_http with the head alone and parks the body in the [`Handoff`]; the thread reads
+//!    the head, takes the body, returns the connection to the pool and writes both to the
+//!    client ([`reply`]; each write bounded by `server.write_timeout`, a large file with
+//!    `sendfile`), and goes back to 1.
 //!
 //! So the workers stay the fixed pool and only ever talk to the front over a local socket;
 //! tiny_http's per-connection threads are bounded by the connection cap; one thread per client
@@ -31,21 +31,23 @@
 //! and waits (bounded) for the others to finish the request they are in.
 //!
 //! This module accepts and counts connections; `conn` serves one, [`head`] and [`body`] read
-//! a request, [`reply`] writes the answer, [`handoff`] carries bodies from the workers,
-//! `backend` owns the private directory.
+//! a request, [`pool`] holds the connections to tiny_http, [`reply`] writes the answer,
+//! [`handoff`] carries bodies from the workers, `backend` owns the private directory.
 
 mod backend;
 pub mod body;
 mod conn;
 pub mod handoff;
 pub mod head;
+mod pool;
 mod reply;
 
 pub use backend::BackendDir;
 use conn::{serve, turn_away};
 pub use handoff::Handoff;
 pub use head::PEER_HEADER;
-pub use reply::{use_sendfile, SendFile};
+pub use pool::WARM_UP;
+pub use reply::{use_sendfile, SendFile, NO_BODY};
 
 use crate::app::App;
 use crate::error::Error;
@@ -81,8 +83,8 @@ struct Shared {
     /// `server.max_connections`, or fewer if the open-files limit is lower (see
     /// [`connection_cap`]).
     max_connections: usize,
-    /// tiny_http's Unix socket.
-    socket: PathBuf,
+    /// The connections to tiny_http.
+    pool: pool::Pool,
     /// Where the workers park the bodies of their answers.
     handoff: Arc<Handoff>,
     /// The private directory large request bodies are spooled to.
@@ -107,14 +109,14 @@ pub struct Front {
 }
 
 /// File descriptors one client connection can hold at once: its socket and two more handles to
-/// it, both ends of its Unix connection to tiny_http (whose end tiny_http duplicates), a
-/// spooled request body and a tarball being sent.
-const FDS_PER_CONNECTION: u64 = 8;
+/// it, a spooled request body and a tarball being sent.
+const FDS_PER_CONNECTION: u64 = 5;
 
 /// File descriptors kept for everything else: stdio, the listeners, the signal pipe, and per
-/// worker its database files (and a fresh read-only set for a ping) and a tarball being served.
+/// worker its database files (and a fresh read-only set for a ping), a tarball being opened,
+/// and both ends of its connection from the front's pool (tiny_http holds its end twice).
 fn fds_reserved(workers: usize) -> u64 {
-    64 + 8 * workers as u64
+    64 + 11 * workers as u64
 }
 
 /// The process's soft limit on open files, from `/proc/self/limits`; `None` when unlimited or
@@ -175,10 +177,12 @@ impl Front {
                 server.max_connections
             );
         }
+        let pool = pool::Pool::open(&dir.socket(), server.workers)
+            .map_err(|e| format!("cannot connect to the request workers: {e}"))?;
         let shared = Arc::new(Shared {
             max_connections,
             app,
-            socket: dir.socket(),
+            pool,
             handoff,
             spool: dir.path().to_path_buf(),
             stopping: AtomicBool::new(false),
@@ -358,7 +362,7 @@ mod tests {
         assert_eq!(connection_cap(1024, 16, None), 1024);
         assert_eq!(connection_cap(1024, 16, Some(65_536)), 1024);
         let cap = connection_cap(1024, 16, Some(1024));
-        assert!(cap < 1024 && cap * 8 + 64 + 8 * 16 <= 1024, "{cap}");
+        assert!(cap < 1024 && cap * 5 + 64 + 11 * 16 <= 1024, "{cap}");
         assert_eq!(connection_cap(1024, 16, Some(10)), 1);
     }
 }

@@ -2,6 +2,8 @@
 //! (bounded), its body found (parked in the [`Handoff`], or following the head for the few
 //! answers tiny_http makes up itself), and both written to the client in as few system calls
 //! as the body allows: one for a body in memory or a small file, `sendfile` for a large file.
+//! The body is in hand before anything is written, so the connection to tiny_http is free
+//! again while a slow client is still reading.
 
 use super::handoff::{self, Handoff};
 use crate::http::Body;
@@ -33,32 +35,31 @@ pub fn use_sendfile(f: SendFile) {
     let _ = SENDFILE.set(f);
 }
 
-/// Where the body of an answer is.
-enum Payload {
-    /// Parked by the worker.
-    Parked(Body),
-    /// This many bytes follow the head on the workers' socket.
-    Inline(u64),
-}
-
-/// One answer, its head read.
+/// One answer, its head read and its body found.
 pub struct Reply {
     status: u16,
     /// The status line and the fields to pass on, each with its CRLF; the length and the
     /// connection's fate are added when it is sent.
     head: Vec<u8>,
-    payload: Payload,
+    body: Body,
+    /// A worker answered (not tiny_http itself, which closes the connection after its own
+    /// answers), so the connection to tiny_http can serve the next request.
+    reusable: bool,
 }
 
 fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
-/// Reads the head of tiny_http's next answer and finds its body.
+/// What a worker's answer says in [`handoff::HEADER`] when it has no body.
+pub const NO_BODY: &str = "none";
+
+/// Reads the head of tiny_http's next answer and finds its body: parked by the worker, or,
+/// in an answer tiny_http made up itself, following the head.
 pub fn read(from: &mut impl BufRead, parked: &Handoff) -> io::Result<Reply> {
     let mut head = Vec::with_capacity(512);
     let mut line = Vec::with_capacity(128);
-    let (mut status, mut length, mut id) = (None, 0u64, None);
+    let (mut status, mut length, mut handed) = (None, 0u64, None);
     loop {
         line.clear();
         let n = from
@@ -90,11 +91,7 @@ pub fn read(from: &mut impl BufRead, parked: &Handoff) -> io::Result<Reply> {
                 .parse()
                 .map_err(|_| invalid(format!("bad Content-Length {value:?}")))?;
         } else if name.eq_ignore_ascii_case(handoff::HEADER) {
-            id = Some(
-                value
-                    .parse::<u64>()
-                    .map_err(|_| invalid(format!("bad {} {value:?}", handoff::HEADER)))?,
-            );
+            handed = Some(value.to_string());
         } else if !name.eq_ignore_ascii_case("connection")
             && !name.eq_ignore_ascii_case("transfer-encoding")
         {
@@ -103,20 +100,49 @@ pub fn read(from: &mut impl BufRead, parked: &Handoff) -> io::Result<Reply> {
         }
     }
     let status = status.unwrap_or(500);
-    let payload = match id {
-        Some(id) => Payload::Parked(
-            parked
+    let (body, reusable) = match handed.as_deref() {
+        Some(NO_BODY) => (Body::Empty, true),
+        Some(id) => {
+            let id: u64 = id
+                .parse()
+                .map_err(|_| invalid(format!("bad {} {id:?}", handoff::HEADER)))?;
+            let body = parked
                 .take(id)
-                .ok_or_else(|| invalid(format!("no parked body {id}")))?,
-        ),
-        None if bodiless(status) => Payload::Inline(0),
-        None => Payload::Inline(length),
+                .ok_or_else(|| invalid(format!("no parked body {id}")))?;
+            (body, true)
+        }
+        None if bodiless(status) => (Body::Empty, false),
+        None => {
+            if length > MAX_HEAD as u64 {
+                return Err(invalid(format!(
+                    "tiny_http's own answer has {length} bytes"
+                )));
+            }
+            let mut bytes = vec![0; length as usize];
+            from.read_exact(&mut bytes)?;
+            (Body::Bytes(bytes), false)
+        }
     };
     Ok(Reply {
         status,
         head,
-        payload,
+        body,
+        reusable,
     })
+}
+
+/// Reads the answer to the warm-up request that proves a connection is served (see
+/// `pool`): a worker's `204`.
+pub fn warmed_up(from: &mut impl BufRead) -> io::Result<()> {
+    let r = read(from, &Handoff::default())?;
+    if r.status == 204 && r.reusable {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "the warm-up request was answered {}",
+            r.status
+        )))
+    }
 }
 
 /// Statuses that never carry a body (and no `Content-Length` either).
@@ -125,24 +151,18 @@ fn bodiless(status: u16) -> bool {
 }
 
 impl Reply {
+    /// Whether the connection to tiny_http can carry the next request.
+    pub fn reusable(&self) -> bool {
+        self.reusable
+    }
+
     /// Writes the answer to the client: its head with the body's length (and `Connection:
-    /// close` if `close`), then the body unless the request was a `HEAD`. Inline bytes are
-    /// taken from `backend`. An error means the client can no longer be answered properly:
-    /// the connection must end.
-    pub fn send(
-        self,
-        backend: &mut impl Read,
-        client: &TcpStream,
-        head_request: bool,
-        close: bool,
-    ) -> io::Result<()> {
+    /// close` if `close`), then the body unless the request was a `HEAD`. An error means the
+    /// client can no longer be answered properly: the connection must end.
+    pub fn send(self, client: &TcpStream, head_request: bool, close: bool) -> io::Result<()> {
         let mut head = self.head;
-        let len = match &self.payload {
-            Payload::Parked(b) => b.size(),
-            Payload::Inline(n) => *n,
-        };
         if !bodiless(self.status) {
-            head.extend_from_slice(format!("Content-Length: {len}\r\n").as_bytes());
+            head.extend_from_slice(format!("Content-Length: {}\r\n", self.body.size()).as_bytes());
         }
         if close {
             head.extend_from_slice(b"Connection: close\r\n");
@@ -150,21 +170,16 @@ impl Reply {
         head.extend_from_slice(b"\r\n");
         let mut out = client;
         if head_request || bodiless(self.status) {
-            // The inline bytes of a HEAD answer were never sent by tiny_http.
             return out.write_all(&head);
         }
-        match self.payload {
-            Payload::Parked(Body::Empty) => out.write_all(&head),
-            Payload::Parked(Body::Bytes(b)) => write_both(out, &head, &b),
-            Payload::Parked(Body::Shared(b)) => write_both(out, &head, &b),
-            Payload::Parked(Body::File(f, n)) => send_file(out, head, f, n),
-            Payload::Parked(Body::Stream(r, n)) => {
+        match self.body {
+            Body::Empty => out.write_all(&head),
+            Body::Bytes(b) => write_both(out, &head, &b),
+            Body::Shared(b) => write_both(out, &head, &b),
+            Body::File(f, n) => send_file(out, head, f, n),
+            Body::Stream(r, n) => {
                 out.write_all(&head)?;
                 check_length(io::copy(&mut r.take(n), &mut out)?, n)
-            }
-            Payload::Inline(n) => {
-                out.write_all(&head)?;
-                check_length(io::copy(&mut backend.take(n), &mut out)?, n)
             }
         }
     }
@@ -258,24 +273,26 @@ mod tests {
         );
         assert_eq!(r.status, 200);
         assert_eq!(r.head, b"HTTP/1.1 200 OK\r\nServer: nmr\r\n");
-        assert!(matches!(r.payload, Payload::Parked(Body::Bytes(ref b)) if b == b"hello"));
+        assert!(matches!(r.body, Body::Bytes(ref b) if b == b"hello"));
+        assert!(r.reusable);
         assert!(parked.take(id).is_none(), "taken once");
+        let r = parse(
+            "HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\nX-Nmr-Body: none\r\n\r\n",
+            &parked,
+        );
+        assert!(matches!(r.body, Body::Empty) && r.reusable);
     }
 
     #[test]
-    fn an_answer_without_a_parked_body_carries_it_inline() {
+    fn an_answer_from_tiny_http_itself_ends_the_connection() {
         let parked = Handoff::default();
         let r = parse(
             "HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
             &parked,
         );
-        assert!(matches!(r.payload, Payload::Inline(3)));
+        assert!(matches!(r.body, Body::Bytes(ref b) if b == b"abc"));
         assert_eq!(r.head, b"HTTP/1.1 400 Bad Request\r\n");
-        let r = parse(
-            "HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\n\r\n",
-            &parked,
-        );
-        assert!(matches!(r.payload, Payload::Inline(0)));
+        assert!(!r.reusable);
     }
 
     #[test]
@@ -286,7 +303,9 @@ mod tests {
             "HTTP/1.1 200 OK\r\nServer: nmr\r\n",
             "HTTP/1.1 OK\r\n\r\n",
             "HTTP/1.1 200 OK\r\nX-Nmr-Body: 99\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nX-Nmr-Body: x\r\n\r\n",
             "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            "HTTP/1.1 500 Oops\r\nContent-Length: 9\r\n\r\nshort",
         ] {
             assert!(read(&mut raw.as_bytes(), &parked).is_err(), "{raw:?}");
         }
