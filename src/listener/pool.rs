@@ -1,14 +1,16 @@
-//! The front's connections to tiny_http: one kept-alive Unix connection per worker, opened one
-//! at a time and each confirmed before the next, lent to one request at a time.
+//! The front's connections to tiny_http: kept-alive Unix connections, at most one per worker,
+//! opened one at a time as requests need them and each confirmed before it is used, lent to
+//! one request at a time.
 //!
-//! Why a fixed set. tiny_http serves each connection on a thread of its own pool, and that
-//! pool can lose a connection opened while another one is being handed to a waking thread: the
+//! Why like this. tiny_http serves each connection on a thread of its own pool, and that pool
+//! can lose a connection opened while another one is being handed to a waking thread: the
 //! second waits in its queue until some thread finishes its connection. With a connection per
 //! request that wait was short; with kept-alive connections it would be forever. So the front
-//! opens its connections once, each after the last is known to be served (a warm-up request
-//! answered), and reuses them. There is one per worker because tiny_http never runs more
-//! requests at once than there are workers: a request that finds none free waits here, where
-//! tiny_http's queue would have held it.
+//! opens its connections one at a time, each only after the last is known to be served (a
+//! warm-up request answered), and keeps them. There are at most one per worker because
+//! tiny_http never runs more requests at once than there are workers: a request that finds
+//! none free waits here, where tiny_http's queue would have held it. They are opened on demand
+//! because each holds a tiny_http thread.
 
 use super::reply;
 use std::io::{self, BufReader, Write};
@@ -25,13 +27,14 @@ pub struct Backend(pub BufReader<UnixStream>);
 
 struct Slots {
     idle: Vec<Backend>,
-    /// Connections lost to errors and not opened again yet.
-    missing: usize,
+    /// Connections open now, lent or idle.
+    open: usize,
 }
 
-/// The fixed set of connections.
+/// The set of connections, opened as requests need them, up to one per worker.
 pub struct Pool {
     socket: PathBuf,
+    max: usize,
     slots: Mutex<Slots>,
     freed: Condvar,
     /// Held while a connection is being opened and confirmed, so that no two are at once.
@@ -39,21 +42,21 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Opens `size` connections to tiny_http listening on `socket`.
-    pub fn open(socket: &Path, size: usize) -> io::Result<Pool> {
+    /// A pool of at most `max` connections to tiny_http listening on `socket`. The first is
+    /// opened here, so that a tiny_http that does not answer stops nmr at start-up.
+    pub fn open(socket: &Path, max: usize) -> io::Result<Pool> {
         let pool = Pool {
             socket: socket.to_path_buf(),
+            max: max.max(1),
             slots: Mutex::new(Slots {
-                idle: Vec::with_capacity(size),
-                missing: 0,
+                idle: Vec::with_capacity(max),
+                open: 1,
             }),
             freed: Condvar::new(),
             opening: Mutex::new(()),
         };
-        for _ in 0..size {
-            let b = pool.connect()?;
-            pool.slots().idle.push(b);
-        }
+        let first = pool.connect()?;
+        pool.slots().idle.push(first);
         Ok(pool)
     }
 
@@ -72,15 +75,16 @@ impl Pool {
         Ok(b)
     }
 
-    /// Lends a connection, waiting until one is free. An error means none can be opened.
+    /// Lends a connection: an idle one, a new one while there are fewer than one per worker,
+    /// or else the next one given back. An error means a new one could not be opened.
     pub fn take(&self) -> io::Result<Backend> {
         let mut slots = self.slots();
         loop {
             if let Some(b) = slots.idle.pop() {
                 return Ok(b);
             }
-            if slots.missing > 0 {
-                slots.missing -= 1;
+            if slots.open < self.max {
+                slots.open += 1;
                 drop(slots);
                 return self.connect().inspect_err(|_| self.lost());
             }
@@ -94,10 +98,10 @@ impl Pool {
         self.freed.notify_one();
     }
 
-    /// Records that a lent connection broke: the next request that finds none idle opens a new
-    /// one in its place.
+    /// Records that a lent connection broke (or could not be opened): a request that finds
+    /// none idle may open one in its place.
     pub fn lost(&self) {
-        self.slots().missing += 1;
+        self.slots().open -= 1;
         self.freed.notify_one();
     }
 }
