@@ -53,7 +53,7 @@ fn to_tiny(resp: Response, handoff: &Handoff) -> (tiny_http::Response<io::Empty>
     let named = parked.map_or_else(|| listener::NO_BODY.to_string(), |id| id.to_string());
     headers.push(
         tiny_http::Header::from_bytes(handoff::HEADER.as_bytes(), named.as_bytes())
-            .expect("a number is a header value"),
+            .expect("a number or `none` is a header value"),
     );
     let head = tiny_http::Response::new(
         tiny_http::StatusCode(resp.status),

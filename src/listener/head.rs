@@ -310,13 +310,16 @@ mod tests {
     }
 
     #[test]
-    fn only_the_front_names_the_peer() {
-        let h = parse("GET / HTTP/1.1\r\nHost: a\r\nX-Nmr-Peer: 10.0.0.1\r\n\r\n").unwrap();
+    fn only_the_front_sends_x_nmr_fields() {
+        let h =
+            parse("GET / HTTP/1.1\r\nHost: a\r\nX-Nmr-Peer: 10.0.0.1\r\nx-nmr-warm-up: 1\r\n\r\n")
+                .unwrap();
         let text = String::from_utf8(h.encode(0, Some("127.0.0.1".parse().unwrap()))).unwrap();
         assert!(
             text.contains("X-Nmr-Peer: 127.0.0.1\r\n") && !text.contains("10.0.0.1"),
             "{text}"
         );
+        assert!(!text.to_ascii_lowercase().contains("warm-up"), "{text}");
     }
 
     #[test]
