@@ -265,7 +265,10 @@ impl Head {
         }
         for (name, value) in &self.fields {
             // `X-Nmr-` fields are the front's to send (the peer, the pool's warm-up).
-            if name.len() >= 6 && name[..6].eq_ignore_ascii_case("x-nmr-") {
+            if name
+                .get(..6)
+                .is_some_and(|p| p.eq_ignore_ascii_case("x-nmr-"))
+            {
                 continue;
             }
             out.push_str(name);

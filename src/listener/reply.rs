@@ -261,6 +261,75 @@ mod tests {
         read(&mut raw.as_bytes(), parked).unwrap()
     }
 
+    /// What a client receives when `reply` is sent on a loopback connection.
+    fn received(reply: Reply, head_request: bool, close: bool) -> Vec<u8> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            (&client).read_to_end(&mut got).unwrap();
+            got
+        });
+        reply.send(&server, head_request, close).unwrap();
+        drop(server);
+        reader.join().unwrap()
+    }
+
+    fn reply(status: u16, body: Body) -> Reply {
+        Reply {
+            status,
+            head: format!("HTTP/1.1 {status} X\r\nServer: nmr\r\n").into_bytes(),
+            body,
+            reusable: true,
+        }
+    }
+
+    #[test]
+    fn the_client_gets_the_length_and_the_body_once() {
+        let got = received(reply(200, Body::Bytes(b"hello".to_vec())), false, false);
+        assert_eq!(
+            got,
+            b"HTTP/1.1 200 X\r\nServer: nmr\r\nContent-Length: 5\r\n\r\nhello"
+        );
+        let got = received(reply(200, Body::Bytes(b"hello".to_vec())), true, true);
+        assert_eq!(
+            got, b"HTTP/1.1 200 X\r\nServer: nmr\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+            "HEAD: the length, no body"
+        );
+        let got = received(reply(304, Body::Empty), false, false);
+        assert_eq!(
+            got, b"HTTP/1.1 304 X\r\nServer: nmr\r\n\r\n",
+            "no length on a 304"
+        );
+    }
+
+    #[test]
+    fn small_and_large_files_arrive_whole() {
+        // Unit tests never set sendfile: a large file takes the path through memory, in pieces.
+        let dir = std::env::temp_dir().join(format!("nmr-reply-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for size in [10_000usize, 2 * FILE_PIECE as usize + 123] {
+            let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            let path = dir.join(format!("f{size}"));
+            std::fs::write(&path, &bytes).unwrap();
+            let f = File::open(&path).unwrap();
+            let got = received(reply(200, Body::File(f, size as u64)), false, false);
+            let head = format!("HTTP/1.1 200 X\r\nServer: nmr\r\nContent-Length: {size}\r\n\r\n");
+            assert_eq!(&got[..head.len()], head.as_bytes());
+            assert!(got[head.len()..] == bytes[..], "{size} bytes");
+        }
+        // A file shorter than its announced length is an error, so the connection closes.
+        let path = dir.join("short");
+        std::fs::write(&path, b"abc").unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let r = reply(200, Body::File(File::open(&path).unwrap(), 10));
+        assert!(r.send(&server, false, false).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn the_parked_body_replaces_the_length_and_the_hand_off_field() {
         let parked = Handoff::default();
