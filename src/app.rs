@@ -107,8 +107,9 @@ fn valid_host(h: &str) -> bool {
 }
 
 impl Ctx<'_> {
-    /// The base URL for links in responses: `server.public_url`, else the scheme and Host the
-    /// client used, so clients keep sending credentials to the origin they know.
+    /// The base URL for links in responses: `server.public_url`, else the scheme (TLS, or a
+    /// proxy's `X-Forwarded-Proto`) and Host the client used, so clients keep sending
+    /// credentials to the origin they know.
     pub fn base_url(&self, req: &Request) -> Result<String> {
         if let Some(u) = &self.app.config.server.public_url {
             return Ok(u.clone());
@@ -120,6 +121,7 @@ impl Ctx<'_> {
             )));
         }
         let scheme = match req.header("x-forwarded-proto").map(str::trim) {
+            _ if req.tls => "https",
             Some(p) if p.eq_ignore_ascii_case("https") => "https",
             _ => "http",
         };

@@ -119,6 +119,36 @@ pub const KEYS: &[Key] = &[
         "seconds requests in flight get to finish after SIGTERM before their connections are closed",
     ),
     key(
+        "server.max_connections_per_address",
+        Kind::Count { min: 1, max: 65_536 },
+        "256",
+        "client connections one address may hold open at once; more are answered 429 and closed",
+    ),
+    key(
+        "server.min_upload_rate",
+        Kind::Size,
+        "4k",
+        "bytes per second a request body must average after its first server.read_timeout; a slower upload is answered 408",
+    ),
+    key(
+        "server.spool_budget",
+        Kind::Size,
+        "1g",
+        "disk space all request bodies being received may take at once (bodies over 256 KiB are spooled); past it uploads get 503",
+    ),
+    key(
+        "server.tls.cert",
+        Kind::Path,
+        "",
+        "PEM certificate chain: with server.tls.key, the listener speaks HTTPS only; SIGHUP reloads both",
+    ),
+    key(
+        "server.tls.key",
+        Kind::Path,
+        "",
+        "PEM private key of server.tls.cert",
+    ),
+    key(
         "logger.level",
         Kind::Choice(&["error", "warn", "info", "debug"]),
         "info",
@@ -342,6 +372,20 @@ pub struct Server {
     pub read_timeout: Duration,
     pub write_timeout: Duration,
     pub shutdown_timeout: Duration,
+    pub max_connections_per_address: usize,
+    /// Bytes per second.
+    pub min_upload_rate: u64,
+    pub spool_budget: u64,
+    /// Certificate chain and key files: both set, or neither.
+    pub tls: Option<Tls>,
+}
+
+/// `server.tls.*`: where the listener's certificate and key are read from (and re-read on
+/// SIGHUP).
+#[derive(Clone, Debug)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// `settings.*`: publishing rules.
@@ -893,6 +937,19 @@ pub fn load(inputs: &Inputs) -> Result<Effective, String> {
         _ if github_host == "github.com" => "https://api.github.com".to_string(),
         _ => format!("https://{github_host}/api/v3"),
     };
+    let tls = match (text("server.tls.cert"), text("server.tls.key")) {
+        (c, k) if c.is_empty() && k.is_empty() => None,
+        (c, k) if c.is_empty() || k.is_empty() => {
+            return Err(format!(
+                "server.tls.cert (from {}) and server.tls.key (from {}) go together: set both for HTTPS, or neither",
+                values["server.tls.cert"].1, values["server.tls.key"].1
+            ))
+        }
+        (c, k) => Some(Tls {
+            cert: PathBuf::from(c),
+            key: PathBuf::from(k),
+        }),
+    };
     let config = Config {
         auth: Auth {
             kind: match text("auth.type").as_str() {
@@ -916,6 +973,10 @@ pub fn load(inputs: &Inputs) -> Result<Effective, String> {
             read_timeout: Duration::from_secs(int("server.read_timeout")),
             write_timeout: Duration::from_secs(int("server.write_timeout")),
             shutdown_timeout: Duration::from_secs(int("server.shutdown_timeout")),
+            max_connections_per_address: int("server.max_connections_per_address") as usize,
+            min_upload_rate: int("server.min_upload_rate"),
+            spool_budget: int("server.spool_budget"),
+            tls,
         },
         log_level: Level::parse(&text("logger.level")).expect("checked by Kind::Choice"),
         settings: Settings {

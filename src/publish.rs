@@ -59,6 +59,22 @@ pub fn has_attachments(doc: &Map<String, Value>) -> bool {
         .is_some_and(|a| !a.is_empty())
 }
 
+/// Checks `PUT /<name>` before its body is read: a body larger than a star's can only be a
+/// publish or a deprecation, so a caller who may not write the package is refused now, before
+/// a large upload is received. Whatever needs the body to decide is left to [`put`].
+pub fn admit(ctx: &mut Ctx, req: &Request, name: &str) -> Result<()> {
+    let declared = req
+        .header("content-length")
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n <= crate::routes::STAR_BODY) {
+        return Ok(());
+    }
+    match crate::auth::check(ctx, crate::auth::Access::Write, name) {
+        Err(e @ (Error::Unauthorized(_) | Error::Forbidden(_))) => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Entry point for `PUT /<name>`.
 pub fn put(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Response> {
     let doc = read_doc(ctx, req, name)?;

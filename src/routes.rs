@@ -185,10 +185,42 @@ pub fn pattern(i: usize) -> String {
         .collect()
 }
 
-/// Finds the route for a request and runs it. Also says which route it was (its index in
-/// [`ROUTES`]), for the metrics. A browser opening a package's registry URL is sent to its
-/// page first, and a page's error is answered with a page.
-pub fn dispatch(ctx: &mut Ctx, req: &mut Request) -> (Option<usize>, Result<Response>) {
+/// What the routing table decided from a request's head, before its body is read.
+pub enum Admitted {
+    /// The answer needs no handler (a browser sent to a package's page).
+    Answer(Response),
+    /// The route to run, its captures, and whether its errors are pages.
+    Run {
+        route: usize,
+        params: Params,
+        page: bool,
+    },
+}
+
+/// Largest body of a request other than a publish: logins, tokens, tags, stars, web forms.
+pub const SMALL_BODY: u64 = 64 * 1024;
+/// Largest `npm audit` body: the whole dependency tree of a project.
+pub const AUDIT_BODY: u64 = 16 << 20;
+/// Largest star body a caller who may not write the package can send: `PUT /<name>` also
+/// publishes, and a larger body can only be a publish or deprecation.
+pub const STAR_BODY: u64 = 1 << 20;
+
+/// The largest body route `i` accepts: `settings.max_body_size` for the two that carry package
+/// documents (publish, deprecate and unpublish), limits sized to what clients send elsewhere.
+pub fn body_limit(i: usize, max_body_size: u64) -> u64 {
+    let r = &ROUTES[i];
+    match (r.method, r.pattern) {
+        (Put, [Pkg] | [Pkg, Lit("-rev"), Param]) => max_body_size,
+        (Post, [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), ..]) => AUDIT_BODY,
+        _ => SMALL_BODY,
+    }
+}
+
+/// Finds the route for a request and checks its caller, from the head alone: a request that
+/// will be refused is refused before its body is read. Also says which route it was (its
+/// index in [`ROUTES`]), for the metrics. A browser opening a package's registry URL is sent
+/// to its page, and a page's error is answered with a page.
+pub fn admit(ctx: &mut Ctx, req: &mut Request) -> (Option<usize>, Result<Admitted>) {
     let path = match name::percent_decode(&req.path) {
         Ok(p) => p,
         Err(e) => return (None, Err(e)),
@@ -201,22 +233,52 @@ pub fn dispatch(ctx: &mut Ctx, req: &mut Request) -> (Option<usize>, Result<Resp
         if let Some(r) = wanted
             .and_then(|(pkg, version)| web::browser_redirect(ctx, req, &pkg, version.as_deref()))
         {
-            return (None, Ok(r));
+            return (None, Ok(Admitted::Answer(r)));
         }
     }
     let page = web::is_page(&segs);
-    match run(ctx, req, &segs, page) {
-        (i, Err(e)) if page => (i, Ok(web::error_page(ctx, req, &e))),
+    match find(ctx, req, &segs, page) {
+        (i, Err(e)) if page => (i, Ok(Admitted::Answer(web::error_page(ctx, req, &e)))),
         other => other,
     }
 }
 
-fn run(
+/// Runs an admitted route's handler.
+pub fn run(
+    ctx: &mut Ctx,
+    req: &mut Request,
+    route: usize,
+    params: &Params,
+    page: bool,
+) -> Result<Response> {
+    match (ROUTES[route].handler)(ctx, req, params) {
+        Err(e) if page => Ok(web::error_page(ctx, req, &e)),
+        other => other,
+    }
+}
+
+/// [`admit`] and [`run`] in one step.
+pub fn dispatch(ctx: &mut Ctx, req: &mut Request) -> (Option<usize>, Result<Response>) {
+    match admit(ctx, req) {
+        (
+            i,
+            Ok(Admitted::Run {
+                route,
+                params,
+                page,
+            }),
+        ) => (i, run(ctx, req, route, &params, page)),
+        (i, Ok(Admitted::Answer(r))) => (i, Ok(r)),
+        (i, Err(e)) => (i, Err(e)),
+    }
+}
+
+fn find(
     ctx: &mut Ctx,
     req: &mut Request,
     segs: &[&str],
     page: bool,
-) -> (Option<usize>, Result<Response>) {
+) -> (Option<usize>, Result<Admitted>) {
     let mut path_known = false;
     for (i, route) in ROUTES.iter().enumerate() {
         if let Some(params) = matches(route.pattern, segs) {
@@ -232,7 +294,14 @@ fn run(
                         };
                     }
                     auth::check(ctx, route.access, &params.pkg)?;
-                    (route.handler)(ctx, req, &params)
+                    if route.method == Put && matches!(route.pattern, [Pkg]) {
+                        publish::admit(ctx, req, &params.pkg)?;
+                    }
+                    Ok(Admitted::Run {
+                        route: i,
+                        params,
+                        page,
+                    })
                 };
                 return (Some(i), checked(ctx, req));
             }

@@ -87,12 +87,22 @@ fn target(ctx: &Ctx, name: &str) -> Result<Target> {
 }
 
 /// 302 to the same path (and query) on the upstream.
-fn redirect(ctx: &Ctx, req: &Request) -> Response {
+fn redirect(ctx: &Ctx, req: &Request) -> Result<Response> {
     let mut location = format!("{}{}", ctx.app.uplink.client.base(), req.path);
     if !req.query.is_empty() {
         location = format!("{location}?{}", req.query);
     }
-    Response::json(302, &json!({"ok": format!("see {location}")})).with_header("Location", location)
+    // The listener admits only visible ASCII in a request target; checked again where the
+    // path becomes a header.
+    if !crate::http::header_safe(&location) {
+        return Err(Error::BadRequest(
+            "the request path has a control character".into(),
+        ));
+    }
+    Ok(
+        Response::json(302, &json!({"ok": format!("see {location}")}))
+            .with_header("Location", location),
+    )
 }
 
 /// A cached upstream packument ready to serve.
@@ -264,7 +274,7 @@ fn cached_doc(
 pub fn packument(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Option<Response>> {
     Ok(match target(ctx, name)? {
         Target::Local => None,
-        Target::Redirect => Some(redirect(ctx, req)),
+        Target::Redirect => Some(redirect(ctx, req)?),
         Target::Proxy => {
             let c = cached(ctx, name)?;
             let resp = packument::serve(ctx, req, Origin::Uplink, name, c.rev)?;
@@ -277,7 +287,7 @@ pub fn packument(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Option<
 pub fn dist_tags(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Option<Response>> {
     Ok(match target(ctx, name)? {
         Target::Local => None,
-        Target::Redirect => Some(redirect(ctx, req)),
+        Target::Redirect => Some(redirect(ctx, req)?),
         Target::Proxy => {
             let (doc, c) = cached_doc(ctx, req, name, true)?;
             Some(mark_stale(Response::json(200, &doc["dist-tags"]), &c))
@@ -294,7 +304,7 @@ pub fn version(
 ) -> Result<Option<Response>> {
     Ok(match target(ctx, name)? {
         Target::Local => None,
-        Target::Redirect => Some(redirect(ctx, req)),
+        Target::Redirect => Some(redirect(ctx, req)?),
         Target::Proxy => {
             let (doc, c) = cached_doc(ctx, req, name, false)?;
             let version = doc["dist-tags"][spec].as_str().unwrap_or(spec);
@@ -318,7 +328,7 @@ pub fn tarball(
 ) -> Result<Option<Response>> {
     match target(ctx, name)? {
         Target::Local => return Ok(None),
-        Target::Redirect => return Ok(Some(redirect(ctx, req))),
+        Target::Redirect => return Ok(Some(redirect(ctx, req)?)),
         Target::Proxy => {}
     }
     let f = match meta::uplink_file(ctx.db, name, file)? {

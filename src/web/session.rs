@@ -91,10 +91,13 @@ fn same_origin(ctx: &Ctx, req: &Request) -> Result<()> {
     }
 }
 
-/// A path on this registry to go to after logging in; anything else (another site, `//host`)
-/// becomes the home page.
+/// A path on this registry to go to after logging in; anything else (another site, `//host`,
+/// a control character that could end the `Location` line) becomes the home page.
 fn safe_next(root: &str, next: &str) -> String {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && crate::http::header_safe(next);
     if local && next.starts_with(&format!("{root}/")) {
         next.to_string()
     } else {
@@ -402,6 +405,9 @@ mod tests {
         assert_eq!(safe_next("", "//evil.test/x"), "/");
         assert_eq!(safe_next("", "https://evil.test/"), "/");
         assert_eq!(safe_next("", "/\\evil.test"), "/");
+        for c in ['\r', '\n', '\0', '\x7f', '\x1b'] {
+            assert_eq!(safe_next("", &format!("/-/web/search{c}X: 1")), "/");
+        }
         assert_eq!(safe_next("/npm", "/other"), "/npm/");
         assert_eq!(
             safe_next("/npm", "/npm/-/web/search?q=a"),
