@@ -139,7 +139,8 @@ pub(super) fn serve(shared: &Shared, stream: TcpStream, idle: &AtomicBool) {
         // Idle is set before the stop flag is read, and shutdown sets the flag before it looks
         // at idle connections: one of the two always sees the other.
         idle.store(true, SeqCst);
-        if shared.stopping.load(SeqCst) {
+        // While stopping, a request already on its way is still served.
+        if shared.stopping.load(SeqCst) && w.held().is_empty() && !w.get_ref().has_unread_bytes() {
             break;
         }
         if w.held().is_empty() && !matches!(w.fill_more(MAX_HEAD), Ok(n) if n > 0) {

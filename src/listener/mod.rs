@@ -279,7 +279,8 @@ impl Front {
         let deadline = Instant::now() + grace;
         let mut live = self.shared.live();
         for c in live.open.values() {
-            if c.idle.load(SeqCst) {
+            // A request whose first bytes have arrived but not yet been read is in flight.
+            if c.idle.load(SeqCst) && !has_unread_bytes(&c.stream) {
                 let _ = c.stream.shutdown(Shutdown::Read);
             }
         }
@@ -309,12 +310,24 @@ impl Front {
     }
 }
 
+/// Whether the client has sent bytes that nmr has not read yet (without taking them, and
+/// without blocking: the connection's own thread may be waiting to read them).
+fn has_unread_bytes(stream: &TcpStream) -> bool {
+    use rustix::net::RecvFlags;
+    let mut byte = [0u8; 1];
+    matches!(
+        rustix::net::recv(stream, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT),
+        Ok((n, _)) if n > 0
+    )
+}
+
 fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, fatal: &mpsc::Sender<Event>) {
     let mut backoff = Duration::from_millis(5);
     loop {
         match listener.accept() {
             Ok((stream, _)) => {
                 if shared.stopping.load(SeqCst) {
+                    admit_waiting(shared, listener, stream);
                     return;
                 }
                 backoff = Duration::from_millis(5);
@@ -331,6 +344,22 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, fatal: &mpsc::Sende
                 backoff = (backoff * 2).min(Duration::from_secs(1));
             }
         }
+    }
+}
+
+/// At a stop: the connections the kernel completed before the listener closed are clients
+/// waiting for an answer too. Those that have sent a request are served like the ones in
+/// flight; the others (and the stop's own wake-up connection) are closed.
+fn admit_waiting(shared: &Arc<Shared>, listener: &TcpListener, first: TcpStream) {
+    if listener.set_nonblocking(true).is_err() {
+        return;
+    }
+    let mut next = Some(first);
+    while let Some(stream) = next.take() {
+        if has_unread_bytes(&stream) && stream.set_nonblocking(false).is_ok() {
+            admit(shared, stream);
+        }
+        next = listener.accept().ok().map(|(s, _)| s);
     }
 }
 

@@ -91,6 +91,11 @@ impl Socket {
         self.tls.is_none().then_some(&self.sock)
     }
 
+    /// Whether the client has sent bytes not read yet.
+    pub fn has_unread_bytes(&self) -> bool {
+        super::has_unread_bytes(&self.sock)
+    }
+
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
     }
