@@ -159,7 +159,8 @@ fn large_objects_stream_back_intact(f: &Fixture) {
     assert!(s.put(KEY, &big).unwrap());
     let (mut r, len) = s.get(KEY).unwrap().unwrap();
     assert_eq!(len, big.len() as u64);
-    // Small reads, as tiny_http makes them: the stream must not need buffering to be whole.
+    // Small reads, as a server copying a body to a socket makes them: the stream must not need
+    // buffering to be whole.
     let mut got = Vec::with_capacity(big.len());
     let mut buf = [0u8; 8192];
     loop {

@@ -12,6 +12,7 @@
 //! - timeouts give 504; audits and the token go to the upstream only as they should;
 //! - configuration errors name the keys, and `nmr config` masks the token.
 
+use crate::support::http_server::{TestResponse, TestServer};
 use crate::support::*;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -497,49 +498,34 @@ struct Seen {
 
 /// A tiny HTTP server on 127.0.0.1 that records requests and answers with `answer`.
 struct Fake {
-    server: Arc<tiny_http::Server>,
+    server: TestServer,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Fake {
-    fn start(answer: impl Fn(&Seen) -> (u16, Vec<u8>) + Send + 'static) -> Fake {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    fn start(answer: impl Fn(&Seen) -> (u16, Vec<u8>) + Send + Sync + 'static) -> Fake {
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (s, log) = (server.clone(), seen.clone());
-        std::thread::spawn(move || {
-            for mut rq in s.incoming_requests() {
-                let mut body = Vec::new();
-                std::io::Read::read_to_end(rq.as_reader(), &mut body).unwrap();
-                let req = Seen {
-                    method: rq.method().to_string(),
-                    url: rq.url().to_string(),
-                    auth: rq
-                        .headers()
-                        .iter()
-                        .find(|h| h.field.equiv("Authorization"))
-                        .map(|h| h.value.to_string()),
-                    body,
-                };
-                let (status, bytes) = answer(&req);
-                log.lock().unwrap().push(req);
-                let _ = rq.respond(tiny_http::Response::from_data(bytes).with_status_code(status));
-            }
+        let log = seen.clone();
+        let server = TestServer::start(move |rq| {
+            let req = Seen {
+                method: rq.method.clone(),
+                url: rq.path.clone(),
+                auth: rq.header("Authorization").map(str::to_string),
+                body: rq.body.clone(),
+            };
+            let (status, bytes) = answer(&req);
+            log.lock().unwrap().push(req);
+            TestResponse::new(status, bytes)
         });
         Fake { server, seen }
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.server.server_addr().to_ip().unwrap())
+        self.server.url()
     }
 
     fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        self.server.unblock();
     }
 }
 

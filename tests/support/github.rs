@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::http_server::{TestRequest, TestResponse, TestServer};
+
 /// How the fake answers everything.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Mode {
@@ -38,35 +40,28 @@ struct State {
 pub struct FakeGitHub {
     pub url: String,
     state: Arc<Mutex<State>>,
-    server: Arc<tiny_http::Server>,
+    /// Held for its drop, which stops the server.
+    _server: TestServer,
 }
 
 impl FakeGitHub {
     pub fn start() -> FakeGitHub {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let url = format!(
-            "http://127.0.0.1:{}",
-            server.server_addr().to_ip().unwrap().port()
-        );
         let state = Arc::new(Mutex::new(State::default()));
-        let (s, st) = (server.clone(), state.clone());
-        std::thread::spawn(move || {
-            for rq in s.incoming_requests() {
-                let (status, body, extra) = answer(&st, &rq);
-                let mut resp = tiny_http::Response::from_string(body).with_status_code(status);
-                resp.add_header(
-                    tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
-                        .unwrap(),
-                );
-                for (k, v) in extra {
-                    resp.add_header(
-                        tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap(),
-                    );
-                }
-                let _ = rq.respond(resp);
+        let st = state.clone();
+        let server = TestServer::start(move |rq| {
+            let (status, body, extra) = answer(&st, rq);
+            let mut resp =
+                TestResponse::new(status, body).with_header("Content-Type", "application/json");
+            for (k, v) in extra {
+                resp = resp.with_header(&k, &v);
             }
+            resp
         });
-        FakeGitHub { url, state, server }
+        FakeGitHub {
+            url: server.url(),
+            state,
+            _server: server,
+        }
     }
 
     /// A token that belongs to `login`.
@@ -99,23 +94,12 @@ impl FakeGitHub {
     }
 }
 
-impl Drop for FakeGitHub {
-    fn drop(&mut self) {
-        self.server.unblock();
-    }
-}
-
 fn etag_of(body: &str) -> String {
     format!("\"{}\"", super::sha1_hex(body.as_bytes()))
 }
 
-fn answer(st: &Arc<Mutex<State>>, rq: &tiny_http::Request) -> (u16, String, Vec<(String, String)>) {
-    let header = |n: &'static str| {
-        rq.headers()
-            .iter()
-            .find(|h| h.field.equiv(n))
-            .map(|h| h.value.as_str().to_string())
-    };
+fn answer(st: &Arc<Mutex<State>>, rq: &TestRequest) -> (u16, String, Vec<(String, String)>) {
+    let header = |n: &str| rq.header(n).map(str::to_string);
     let token = header("Authorization").and_then(|a| a.strip_prefix("Bearer ").map(str::to_string));
     let inm = header("If-None-Match");
     let mut s = st.lock().unwrap();
@@ -138,7 +122,7 @@ fn answer(st: &Arc<Mutex<State>>, rq: &tiny_http::Request) -> (u16, String, Vec<
         }
         Mode::Normal => {
             let login = token.as_ref().and_then(|t| s.users.get(t).cloned());
-            let path = rq.url().to_string();
+            let path = rq.path.clone();
             match (login, path.strip_prefix("/repos/")) {
                 (None, _) => (
                     401,
@@ -177,7 +161,7 @@ fn answer(st: &Arc<Mutex<State>>, rq: &tiny_http::Request) -> (u16, String, Vec<
         (status, body, extra)
     };
     s.seen.push(Seen {
-        path: rq.url().to_string(),
+        path: rq.path.clone(),
         token,
         if_none_match: inm,
         status,

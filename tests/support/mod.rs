@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod browser;
 pub mod github;
+pub mod http_server;
 pub mod s3;
 
 use std::collections::BTreeMap;
