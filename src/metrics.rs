@@ -82,7 +82,7 @@ impl Metrics {
         self.connections_rejected.fetch_add(1, Relaxed);
     }
 
-    /// A request the connection front refused before tiny_http saw it.
+    /// A request refused before a handler ran (a bad head, a stalled or oversized body).
     pub fn request_refused(&self, status: u16) {
         count(&self.refused, status);
     }
