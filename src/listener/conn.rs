@@ -174,12 +174,12 @@ pub(super) fn serve(shared: &Shared, stream: TcpStream, idle: &AtomicBool) {
 /// and whether it came over TLS.
 fn handler_request<'a>(
     head: &Head,
+    mut fields: Vec<(String, String)>,
     len: Option<u64>,
     body: &'a mut dyn Read,
     peer: Option<SocketAddr>,
     tls: bool,
 ) -> Request<'a> {
-    let mut fields = head.fields.clone();
     if let Some(n) = len {
         fields.push(("Content-Length".into(), n.to_string()));
     }
@@ -190,7 +190,12 @@ fn handler_request<'a>(
 }
 
 /// Serves one request whose head has been read. Returns whether the connection goes on.
-fn request(shared: &Shared, w: &mut Wire<Socket>, head: Head, peer: Option<SocketAddr>) -> bool {
+fn request(
+    shared: &Shared,
+    w: &mut Wire<Socket>,
+    mut head: Head,
+    peer: Option<SocketAddr>,
+) -> bool {
     let start = Instant::now();
     let app = &*shared.app;
     let tls = w.get_ref().is_tls();
@@ -199,7 +204,12 @@ fn request(shared: &Shared, w: &mut Wire<Socket>, head: Head, peer: Option<Socke
         _ => None,
     };
     let mut nothing = io::empty();
-    let mut req = handler_request(&head, declared, &mut nothing, peer, tls);
+    // A request with a body is built again for its handler, after the body has come.
+    let fields = match head.framing {
+        Framing::Empty => std::mem::take(&mut head.fields),
+        _ => head.fields.clone(),
+    };
+    let mut req = handler_request(&head, fields, declared, &mut nothing, peer, tls);
     let mut slot = shared.slots.take();
     let mut ctx = Ctx {
         app,
@@ -233,7 +243,8 @@ fn request(shared: &Shared, w: &mut Wire<Socket>, head: Head, peer: Option<Socke
                 None => return false,
             };
             let len = body.size();
-            let mut req = handler_request(&head, Some(len), &mut body, peer, tls);
+            let fields = std::mem::take(&mut head.fields);
+            let mut req = handler_request(&head, fields, Some(len), &mut body, peer, tls);
             slot = shared.slots.take();
             let mut ctx = Ctx {
                 app,
@@ -257,8 +268,9 @@ fn request(shared: &Shared, w: &mut Wire<Socket>, head: Head, peer: Option<Socke
     drop(slot);
     if head.framing != Framing::Empty {
         // Refused before its body was read: a small body is read and dropped, so the
-        // connection can go on; a large one is never received.
-        close |= !drain(w, head.framing);
+        // connection can go on; a large one is never received, nor one the client holds back
+        // until it hears `100 Continue`.
+        close |= head.expect_continue || !drain(w, head.framing);
     }
     answer(shared, w, &head, route, outcome, &user, start, close)
 }

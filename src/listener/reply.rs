@@ -126,10 +126,18 @@ fn send_file(out: &mut Socket, head: Vec<u8>, mut f: File, n: u64) -> io::Result
         f.read_exact(&mut bytes[at..])?;
         return out.write_all(&bytes);
     }
-    out.write_all(&head)?;
     let mut sent = 0u64;
     match out.plain() {
         Some(sock) => {
+            // MSG_MORE: the head waits to go out in the same packets as the file's first bytes.
+            let mut head = &head[..];
+            while !head.is_empty() {
+                match rustix::net::send(sock, head, rustix::net::SendFlags::MORE) {
+                    Ok(k) => head = &head[k..],
+                    Err(e) if e == rustix::io::Errno::INTR => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
             // std's io::copy never uses sendfile from a file to a socket (a file changed while
             // it is sent would show through); nmr's blobs are written once under their hash.
             while sent < n {
@@ -144,6 +152,7 @@ fn send_file(out: &mut Socket, head: Vec<u8>, mut f: File, n: u64) -> io::Result
             }
         }
         None => {
+            out.write_all(&head)?;
             let mut buf = vec![0; FILE_PIECE];
             while sent < n {
                 let want = usize::try_from(n - sent)
