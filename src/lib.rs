@@ -35,6 +35,8 @@ pub mod star;
 pub mod store;
 pub mod tags;
 pub mod tarball;
+#[cfg(test)]
+pub mod testing;
 pub mod time;
 pub mod uplink;
 pub mod user;
