@@ -15,6 +15,7 @@ pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod digest;
+pub mod document;
 pub mod error;
 pub mod fsck;
 pub mod health;

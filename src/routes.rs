@@ -8,8 +8,8 @@ use crate::auth::{self, Access};
 use crate::error::{Error, Result};
 use crate::http::{Method, Request, Response};
 use crate::{
-    access, audit, health, metrics, name, packument, publish, revision, search, star, tags,
-    tarball, uplink, user, web,
+    access, audit, health, name, packument, publish, revision, search, star, tags, tarball, uplink,
+    user, web,
 };
 
 /// One path segment of a route pattern.
@@ -75,7 +75,7 @@ pub static ROUTES: &[Route] = &[
     route!(Get Open [Lit("-"), Lit("v1"), Lit("login"), Lit("done"), Param] |c, r, p| web::session::npm_done(c, r, p.arg(0))),
     route!(Get Open [Lit("-"), Lit("ping")] |c, _, _| health::ping(c)),
     // Counts only (routes, statuses, bytes): nothing a scraper must log in to see.
-    route!(Get Open [Lit("-"), Lit("metrics")] |c, _, _| metrics::get(c)),
+    route!(Get Open [Lit("-"), Lit("metrics")] |c, _, _| metrics(c)),
     route!(Get Account [Lit("-"), Lit("whoami")] |c, r, _| user::whoami(c, r)),
     route!(Get Read [Lit("-"), Lit("v1"), Lit("search")] |c, r, _| search::get(c, r)),
     route!(Get Read [Lit("-"), Lit("_view"), Lit("starredByUser")] |c, r, _| star::starred_by(c, r)),
@@ -110,6 +110,18 @@ pub static ROUTES: &[Route] = &[
     route!(Delete Write [Pkg, Lit("-"), Param, Lit("-rev"), Param] |c, r, p| revision::delete_tarball(c, r, &p.pkg, p.arg(0), p.arg(1))),
     route!(Get Read [Pkg, Param] version_get),
 ];
+
+/// `GET /-/metrics`: here, since the counters are listed by route pattern, which only the
+/// routing table knows.
+fn metrics(ctx: &mut Ctx) -> Result<Response> {
+    let app = ctx.app;
+    let text = app.metrics.render(ctx.db, app.uplink.errors(), pattern)?;
+    Ok(Response {
+        status: 200,
+        headers: vec![("Content-Type", "text/plain; version=0.0.4".into())],
+        body: crate::http::Body::Bytes(text.into_bytes()),
+    })
+}
 
 // The GET handlers of package paths ask the uplink first: it answers only for names nmr does
 // not hold (see `uplink`), and nmr answers for everything else.
@@ -201,10 +213,6 @@ pub enum Admitted {
 pub const SMALL_BODY: u64 = 64 * 1024;
 /// Largest `npm audit` body: the whole dependency tree of a project.
 pub const AUDIT_BODY: u64 = 16 << 20;
-/// Largest star body a caller who may not write the package can send: `PUT /<name>` also
-/// publishes, and a larger body can only be a publish or deprecation.
-pub const STAR_BODY: u64 = 1 << 20;
-
 /// The largest body route `i` accepts: `settings.max_body_size` for the two that carry package
 /// documents (publish, deprecate and unpublish), limits sized to what clients send elsewhere.
 pub fn body_limit(i: usize, max_body_size: u64) -> u64 {

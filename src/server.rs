@@ -4,20 +4,10 @@
 //! for good, so that the service manager starts a fresh one.
 
 use crate::app::App;
-use crate::listener::Front;
+use crate::listener::{Event, Front};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::sync::{mpsc, Arc};
-
-/// What the main thread waits for.
-pub enum Event {
-    /// SIGTERM or SIGINT: stop gracefully.
-    Stop(&'static str),
-    /// SIGHUP: read the TLS certificate and key again.
-    Reload,
-    /// The listener failed for good.
-    Fatal(String),
-}
 
 /// Serves until SIGTERM or SIGINT (then stops gracefully and returns `Ok`) or until the
 /// listener fails for good (returns the error, so the process exits non-zero).

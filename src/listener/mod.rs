@@ -49,7 +49,6 @@ use tls::Tls;
 
 use crate::app::App;
 use crate::error::Error;
-use crate::server::Event;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -57,6 +56,17 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// What the process's main thread waits for: a stop signal, a reload, or a listener that
+/// failed for good (see `server`).
+pub enum Event {
+    /// SIGTERM or SIGINT: stop gracefully.
+    Stop(&'static str),
+    /// SIGHUP: read the TLS certificate and key again.
+    Reload,
+    /// The listener failed for good.
+    Fatal(String),
+}
 
 /// Stack of the per-connection threads, which run the handlers: Rust's default for spawned
 /// threads. A publish (JSON parsing, hashing, SQLite) needs more than half a megabyte in a

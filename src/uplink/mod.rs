@@ -9,9 +9,10 @@
 mod client;
 mod doc;
 mod flight;
+pub mod state;
 
 use crate::app::{App, Ctx};
-use crate::config::{self, UplinkMode};
+use crate::config::UplinkMode;
 use crate::digest::Digests;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
@@ -19,7 +20,6 @@ use crate::name;
 use crate::packument::{self, Origin};
 use crate::store::{blob, meta};
 use client::{Client, Failure};
-use flight::Flights;
 use rusqlite::Connection;
 use serde_json::{json, Map, Value};
 
@@ -35,27 +35,6 @@ const BLOB_DIR: &str = "_uplink";
 
 /// The `Warning` header of a cached answer the upstream could not confirm (RFC 7234 §5.5.1).
 const STALE: &str = "110 - \"Response is Stale\"";
-
-/// The uplink's shared state: the HTTP client (with the upstream's health) and the fetches in
-/// progress.
-pub struct Uplink {
-    client: Client,
-    flights: Flights,
-}
-
-impl Uplink {
-    pub fn new(settings: &config::Uplink) -> Uplink {
-        Uplink {
-            client: Client::new(settings),
-            flights: Flights::default(),
-        }
-    }
-
-    /// Failed exchanges with the upstream since start (unreachable, timed out, 5xx).
-    pub fn errors(&self) -> u64 {
-        self.client.errors()
-    }
-}
 
 /// Who answers for a name.
 #[derive(Debug, PartialEq)]
