@@ -310,35 +310,18 @@ mod tests {
     fn the_spool_budget_is_shared_and_given_back() {
         let s = spool((IN_MEMORY * 3) as u64);
         let big = vec![7u8; IN_MEMORY * 2];
-        let first = receive(
-            Framing::Length(big.len() as u64),
-            &mut Wire::new(&big[..]),
-            1 << 30,
-            &s,
-            |_, _| {},
-        );
-        let first = first.ok().unwrap();
-        let second = receive(
-            Framing::Length(big.len() as u64),
-            &mut Wire::new(&big[..]),
-            1 << 30,
-            &s,
-            |_, _| {},
-        );
+        let upload = || {
+            let framing = Framing::Length(big.len() as u64);
+            receive(framing, &mut Wire::new(&big[..]), 1 << 30, &s, |_, _| {})
+        };
+        let first = upload().ok().unwrap();
         assert!(matches!(
-            second,
+            upload(),
             Err(Failure::Refused(Error::Unavailable(_)))
         ));
         drop(first);
         assert_eq!(s.used(), 0);
-        let third = receive(
-            Framing::Length(big.len() as u64),
-            &mut Wire::new(&big[..]),
-            1 << 30,
-            &s,
-            |_, _| {},
-        );
-        assert_eq!(third.ok().unwrap().size(), big.len() as u64);
+        assert_eq!(upload().ok().unwrap().size(), big.len() as u64);
     }
 
     #[test]
