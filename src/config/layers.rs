@@ -4,8 +4,7 @@
 
 use super::keys::{find_key, Key, KEYS};
 use super::parse::{parse_text, parse_toml, Val};
-use super::{typed, Config};
-use std::collections::BTreeMap;
+use super::Config;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -134,14 +133,23 @@ fn choose_file(inputs: &Inputs) -> Result<Option<PathBuf>, String> {
     Ok(candidates.into_iter().find(|p| p.is_file()))
 }
 
+/// A setting's value and where it came from; later layers overwrite earlier ones in place.
+type Entry = (&'static Key, Val, Source);
+
+fn entry<'a>(entries: &'a mut [Entry], path: &str) -> Option<&'a mut Entry> {
+    entries.iter_mut().find(|(k, ..)| k.path == path)
+}
+
 /// Builds the effective configuration from all layers.
 pub fn load(inputs: &Inputs) -> Result<Effective, String> {
-    let mut values: BTreeMap<&'static str, (Val, Source)> = BTreeMap::new();
-    for k in KEYS {
-        let v = parse_text(k.kind, k.default)
-            .map_err(|e| format!("built-in default for {}: {e}", k.path))?;
-        values.insert(k.path, (v, Source::Default));
-    }
+    let mut entries = KEYS
+        .iter()
+        .map(|k| {
+            parse_text(k.kind, k.default)
+                .map(|v| (k, v, Source::Default))
+                .map_err(|e| format!("built-in default for {}: {e}", k.path))
+        })
+        .collect::<Result<Vec<Entry>, String>>()?;
 
     let file = choose_file(inputs)?;
     if let Some(path) = &file {
@@ -154,11 +162,11 @@ pub fn load(inputs: &Inputs) -> Result<Effective, String> {
         flatten("", &table, &mut flat);
         for (p, v) in flat {
             let src = Source::File(path.clone());
-            let k = find_key(&p)
+            let slot = entry(&mut entries, &p)
                 .ok_or_else(|| format!("unknown key `{p}` in {src} ({})", known_keys_near(&p)))?;
-            let val =
-                parse_toml(k.kind, &v).map_err(|e| format!("bad value for `{p}` in {src}: {e}"))?;
-            values.insert(k.path, (val, src));
+            slot.1 = parse_toml(slot.0.kind, &v)
+                .map_err(|e| format!("bad value for `{p}` in {src}: {e}"))?;
+            slot.2 = src;
         }
     }
 
@@ -175,29 +183,22 @@ pub fn load(inputs: &Inputs) -> Result<Effective, String> {
             .collect::<Vec<_>>()
             .join(".");
         let src = Source::Env(var.clone());
-        let k = find_key(&p).ok_or_else(|| format!("unknown setting `{p}` from {src} ({}; nested keys use a double underscore, e.g. NMR_SERVER__PORT)", known_keys_near(&p)))?;
-        let val =
-            parse_text(k.kind, raw).map_err(|e| format!("bad value for `{p}` from {src}: {e}"))?;
-        values.insert(k.path, (val, src));
+        let slot = entry(&mut entries, &p).ok_or_else(|| format!("unknown setting `{p}` from {src} ({}; nested keys use a double underscore, e.g. NMR_SERVER__PORT)", known_keys_near(&p)))?;
+        slot.1 = parse_text(slot.0.kind, raw)
+            .map_err(|e| format!("bad value for `{p}` from {src}: {e}"))?;
+        slot.2 = src;
     }
 
     for (p, raw, flag) in &inputs.flags {
         let src = Source::Flag(flag.clone());
-        let k = find_key(p)
+        let slot = entry(&mut entries, p)
             .ok_or_else(|| format!("unknown key `{p}` from {src} ({})", known_keys_near(p)))?;
-        let val =
-            parse_text(k.kind, raw).map_err(|e| format!("bad value for `{p}` from {src}: {e}"))?;
-        values.insert(k.path, (val, src));
+        slot.1 = parse_text(slot.0.kind, raw)
+            .map_err(|e| format!("bad value for `{p}` from {src}: {e}"))?;
+        slot.2 = src;
     }
 
-    let config = typed::build(&values, &inputs.env)?;
-    let entries = KEYS
-        .iter()
-        .map(|k| {
-            let (v, s) = values.remove(k.path).expect("every key has a default");
-            (k, v, s)
-        })
-        .collect();
+    let config = Config::from_values(&entries, &inputs.env)?;
     Ok(Effective {
         config,
         file,

@@ -91,6 +91,17 @@ pub enum UplinkMode {
     Proxy,
 }
 
+impl UplinkMode {
+    fn parse(s: &str) -> Option<UplinkMode> {
+        match s {
+            "off" => Some(UplinkMode::Off),
+            "redirect" => Some(UplinkMode::Redirect),
+            "proxy" => Some(UplinkMode::Proxy),
+            _ => None,
+        }
+    }
+}
+
 /// A value that must not show up in logs or `Debug` output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub String);
@@ -146,6 +157,17 @@ pub enum AuthType {
     None,
     Local,
     GitHub,
+}
+
+impl AuthType {
+    fn parse(s: &str) -> Option<AuthType> {
+        match s {
+            "none" => Some(AuthType::None),
+            "local" => Some(AuthType::Local),
+            "github" => Some(AuthType::GitHub),
+            _ => None,
+        }
+    }
 }
 
 /// `auth.*` settings.

@@ -1,6 +1,7 @@
 //! Reading the layered values into the typed [`Config`] sections, and the checks that span more
 //! than one key (S3's bucket and key pair, uplink's mode and URL, TLS's certificate and key).
 
+use super::keys::Key;
 use super::layers::{env_lookup, Source};
 use super::parse::Val;
 use super::{
@@ -8,145 +9,228 @@ use super::{
     UplinkMode, S3,
 };
 use crate::log::Level;
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
-/// The typed configuration from every key's layered value.
-pub(super) fn build(
-    values: &BTreeMap<&'static str, (Val, Source)>,
-    env: &[(String, String)],
-) -> Result<Config, String> {
-    let text = |p: &str| match &values[p].0 {
-        Val::Text(s) => s.clone(),
-        other => unreachable!("{p} holds {other:?}"),
-    };
-    let int = |p: &str| match &values[p].0 {
-        Val::Int(n) => *n,
-        other => unreachable!("{p} holds {other:?}"),
-    };
-    let boolean = |p: &str| matches!(values[p].0, Val::Bool(true));
-    let nonempty = |s: String| (!s.is_empty()).then_some(s);
-    let public_url = text("server.public_url");
-    let storage_type = StorageType::parse(&text("storage.type")).expect("checked by Kind::Choice");
-    let endpoint = text("storage.s3.endpoint");
-    let s3 = S3 {
-        bucket: text("storage.s3.bucket"),
-        region: text("storage.s3.region"),
-        endpoint: (!endpoint.is_empty()).then_some(endpoint),
-        path_style: boolean("storage.s3.path_style"),
-        prefix: text("storage.s3.prefix"),
-        credentials: s3_credentials(
-            text("storage.s3.access_key_id"),
-            text("storage.s3.secret_access_key"),
-            env,
-        ),
-        redirect: boolean("storage.s3.redirect"),
-        expires: u32::try_from(int("storage.s3.expires")).expect("checked by Kind::Seconds"),
-    };
-    if storage_type == StorageType::S3 {
-        check_s3(&s3)?;
-    }
-    let mode = match text("uplink.mode").as_str() {
-        "redirect" => UplinkMode::Redirect,
-        "proxy" => UplinkMode::Proxy,
-        _ => UplinkMode::Off,
-    };
-    let uplink_url = nonempty(text("uplink.url"));
-    if mode != UplinkMode::Off && uplink_url.is_none() {
-        return Err(format!(
-            "uplink.mode = {:?} (from {}) needs uplink.url, the upstream registry's base URL; set uplink.url, or set uplink.mode = \"off\"",
-            text("uplink.mode"),
-            values["uplink.mode"].1
-        ));
-    }
-    let scopes = match &values["uplink.private_scopes"].0 {
-        Val::List(l) => l
+/// Every key's layered value, read back as the type its [`Kind`](super::Kind) parses to.
+///
+/// Reading a key as another type, or a key that is not declared, is a slip in this file; it
+/// comes out as an error naming the key, like any other configuration error, and not as a panic.
+struct Values<'a>(&'a [(&'a Key, Val, Source)]);
+
+impl<'a> Values<'a> {
+    fn get(&self, path: &str) -> Result<&'a (&'a Key, Val, Source), String> {
+        self.0
             .iter()
-            .map(|s| s.trim_start_matches('@').to_string())
-            .collect(),
-        other => unreachable!("uplink.private_scopes holds {other:?}"),
-    };
-    let github_host = text("auth.github.host").trim().to_ascii_lowercase();
-    let github_api = match text("auth.github.api_url") {
-        u if !u.is_empty() => u,
-        _ if github_host == "github.com" => "https://api.github.com".to_string(),
-        _ => format!("https://{github_host}/api/v3"),
-    };
-    let tls = match (text("server.tls.cert"), text("server.tls.key")) {
-        (c, k) if c.is_empty() && k.is_empty() => None,
-        (c, k) if c.is_empty() || k.is_empty() => {
-            return Err(format!(
-                "server.tls.cert (from {}) and server.tls.key (from {}) go together: set both for HTTPS, or neither",
-                values["server.tls.cert"].1, values["server.tls.key"].1
-            ))
+            .find(|(k, ..)| k.path == path)
+            .ok_or_else(|| format!("`{path}` is not a declared setting"))
+    }
+
+    fn source(&self, path: &str) -> Result<&'a Source, String> {
+        self.get(path).map(|(_, _, src)| src)
+    }
+
+    /// Text, a path, a base URL, a prefix or a choice, as checked by its parser.
+    fn text(&self, path: &str) -> Result<&'a str, String> {
+        match self.get(path)? {
+            (_, Val::Text(s), _) => Ok(s),
+            (k, ..) => Err(misread(k, "text")),
         }
-        (c, k) => Some(Tls {
-            cert: PathBuf::from(c),
-            key: PathBuf::from(k),
-        }),
-    };
-    let config = Config {
-        auth: Auth {
-            kind: match text("auth.type").as_str() {
-                "local" => AuthType::Local,
-                "github" => AuthType::GitHub,
-                _ => AuthType::None,
+    }
+
+    /// Text where empty means "not set".
+    fn optional(&self, path: &str) -> Result<Option<String>, String> {
+        let s = self.text(path)?;
+        Ok((!s.is_empty()).then(|| s.to_string()))
+    }
+
+    /// A port, count, size or number of seconds, in the integer type the section keeps it in;
+    /// the kind's range already guarantees that it fits.
+    fn int<T: TryFrom<u64>>(&self, path: &str) -> Result<T, String> {
+        match self.get(path)? {
+            (k, Val::Int(n), _) => T::try_from(*n).map_err(|_| misread(k, "a smaller number")),
+            (k, ..) => Err(misread(k, "a number")),
+        }
+    }
+
+    fn seconds(&self, path: &str) -> Result<Duration, String> {
+        self.int(path).map(Duration::from_secs)
+    }
+
+    fn flag(&self, path: &str) -> Result<bool, String> {
+        match self.get(path)? {
+            (_, Val::Bool(b), _) => Ok(*b),
+            (k, ..) => Err(misread(k, "true or false")),
+        }
+    }
+
+    fn list(&self, path: &str) -> Result<&'a [String], String> {
+        match self.get(path)? {
+            (_, Val::List(items), _) => Ok(items),
+            (k, ..) => Err(misread(k, "a list")),
+        }
+    }
+
+    /// A choice's word as the enum it names; `parse` must know every word the key offers.
+    fn choice<T>(&self, path: &str, parse: fn(&str) -> Option<T>) -> Result<T, String> {
+        let word = self.text(path)?;
+        parse(word).ok_or_else(|| format!("`{path}` = {word:?} names nothing nmr knows"))
+    }
+}
+
+fn misread(key: &Key, wanted: &str) -> String {
+    format!(
+        "setting `{}`, declared as {:?}, was read as {wanted}",
+        key.path, key.kind
+    )
+}
+
+impl Config {
+    /// The typed configuration from every key's layered value. The checks that span keys run
+    /// in a fixed order (S3, uplink, TLS) so that the first problem reported does not change.
+    pub(super) fn from_values(
+        entries: &[(&Key, Val, Source)],
+        env: &[(String, String)],
+    ) -> Result<Config, String> {
+        let v = Values(entries);
+        let storage_type = v.choice("storage.type", StorageType::parse)?;
+        let s3 = S3::from_values(&v, env)?;
+        if storage_type == StorageType::S3 {
+            check_s3(&s3)?;
+        }
+        let uplink = Uplink::from_values(&v)?;
+        Ok(Config {
+            auth: Auth::from_values(&v)?,
+            server: Server::from_values(&v)?,
+            log_level: v.choice("logger.level", Level::parse)?,
+            settings: Settings {
+                allow_previous_version: v.flag("settings.allow_previous_version")?,
+                max_body_size: v.int("settings.max_body_size")?,
             },
-            read_public: text("auth.read") == "public",
-            allow_registration: boolean("auth.local.allow_registration"),
+            storage_type,
+            storage_path: v.text("storage.local.path")?.into(),
+            s3,
+            db_path: v.text("db.path")?.into(),
+            uplink,
+        })
+    }
+}
+
+impl Server {
+    fn from_values(v: &Values) -> Result<Server, String> {
+        Ok(Server {
+            host: v.text("server.host")?.to_string(),
+            port: v.int("server.port")?,
+            public_url: v.optional("server.public_url")?,
+            workers: v.int("server.workers")?,
+            max_connections: v.int("server.max_connections")?,
+            read_timeout: v.seconds("server.read_timeout")?,
+            write_timeout: v.seconds("server.write_timeout")?,
+            shutdown_timeout: v.seconds("server.shutdown_timeout")?,
+            max_connections_per_address: v.int("server.max_connections_per_address")?,
+            min_upload_rate: v.int("server.min_upload_rate")?,
+            spool_budget: v.int("server.spool_budget")?,
+            tls: Tls::from_values(v)?,
+        })
+    }
+}
+
+impl Tls {
+    /// Half a pair is refused rather than quietly serving plain HTTP where HTTPS was meant.
+    fn from_values(v: &Values) -> Result<Option<Tls>, String> {
+        match (v.text("server.tls.cert")?, v.text("server.tls.key")?) {
+            ("", "") => Ok(None),
+            ("", _) | (_, "") => Err(format!(
+                "server.tls.cert (from {}) and server.tls.key (from {}) go together: set both for HTTPS, or neither",
+                v.source("server.tls.cert")?,
+                v.source("server.tls.key")?
+            )),
+            (cert, key) => Ok(Some(Tls {
+                cert: cert.into(),
+                key: key.into(),
+            })),
+        }
+    }
+}
+
+impl Auth {
+    fn from_values(v: &Values) -> Result<Auth, String> {
+        let github_host = v.text("auth.github.host")?.trim().to_ascii_lowercase();
+        let github_api = match v.text("auth.github.api_url")? {
+            "" if github_host == "github.com" => "https://api.github.com".to_string(),
+            "" => format!("https://{github_host}/api/v3"),
+            url => url.to_string(),
+        };
+        Ok(Auth {
+            kind: v.choice("auth.type", AuthType::parse)?,
+            read_public: v.text("auth.read")? == "public",
+            allow_registration: v.flag("auth.local.allow_registration")?,
             github_api,
-            github_allow_unscoped: boolean("auth.github.allow_unscoped"),
-            github_cache_ttl: int("auth.github.cache.ttl"),
+            github_allow_unscoped: v.flag("auth.github.allow_unscoped")?,
+            github_cache_ttl: v.int("auth.github.cache.ttl")?,
             github_host,
-        },
-        server: Server {
-            host: text("server.host"),
-            port: int("server.port") as u16,
-            public_url: (!public_url.is_empty()).then_some(public_url),
-            workers: int("server.workers") as usize,
-            max_connections: int("server.max_connections") as usize,
-            read_timeout: Duration::from_secs(int("server.read_timeout")),
-            write_timeout: Duration::from_secs(int("server.write_timeout")),
-            shutdown_timeout: Duration::from_secs(int("server.shutdown_timeout")),
-            max_connections_per_address: int("server.max_connections_per_address") as usize,
-            min_upload_rate: int("server.min_upload_rate"),
-            spool_budget: int("server.spool_budget"),
-            tls,
-        },
-        log_level: Level::parse(&text("logger.level")).expect("checked by Kind::Choice"),
-        settings: Settings {
-            allow_previous_version: boolean("settings.allow_previous_version"),
-            max_body_size: int("settings.max_body_size"),
-        },
-        storage_type,
-        storage_path: PathBuf::from(text("storage.local.path")),
-        s3,
-        db_path: PathBuf::from(text("db.path")),
-        uplink: Uplink {
+        })
+    }
+}
+
+impl S3 {
+    /// Built, and its values checked, even when storage is local: `nmr storage copy` may
+    /// still use it as one end of a copy.
+    fn from_values(v: &Values, env: &[(String, String)]) -> Result<S3, String> {
+        Ok(S3 {
+            bucket: v.text("storage.s3.bucket")?.to_string(),
+            region: v.text("storage.s3.region")?.to_string(),
+            endpoint: v.optional("storage.s3.endpoint")?,
+            path_style: v.flag("storage.s3.path_style")?,
+            prefix: v.text("storage.s3.prefix")?.to_string(),
+            credentials: s3_credentials(
+                v.text("storage.s3.access_key_id")?,
+                v.text("storage.s3.secret_access_key")?,
+                env,
+            ),
+            redirect: v.flag("storage.s3.redirect")?,
+            expires: v.int("storage.s3.expires")?,
+        })
+    }
+}
+
+impl Uplink {
+    fn from_values(v: &Values) -> Result<Uplink, String> {
+        let mode = v.choice("uplink.mode", UplinkMode::parse)?;
+        let url = v.optional("uplink.url")?;
+        if mode != UplinkMode::Off && url.is_none() {
+            return Err(format!(
+                "uplink.mode = {:?} (from {}) needs uplink.url, the upstream registry's base URL; set uplink.url, or set uplink.mode = \"off\"",
+                v.text("uplink.mode")?,
+                v.source("uplink.mode")?
+            ));
+        }
+        Ok(Uplink {
             mode,
-            url: uplink_url,
-            token: nonempty(text("uplink.token")).map(Secret),
-            timeout: Duration::from_secs(int("uplink.timeout")),
-            maxage: Duration::from_secs(int("uplink.maxage")),
-            offline: boolean("uplink.offline"),
-            private_scopes: scopes,
-        },
-    };
-    Ok(config)
+            url,
+            token: v.optional("uplink.token")?.map(Secret),
+            timeout: v.seconds("uplink.timeout")?,
+            maxage: v.seconds("uplink.maxage")?,
+            offline: v.flag("uplink.offline")?,
+            private_scopes: v
+                .list("uplink.private_scopes")?
+                .iter()
+                .map(|s| s.trim_start_matches('@').to_string())
+                .collect(),
+        })
+    }
 }
 
 /// The S3 access key pair: both from the config, else both from the standard AWS variables.
 /// Mixing the two sources would hide a half-finished configuration, so it is refused.
 fn s3_credentials(
-    id: String,
-    secret: String,
+    id: &str,
+    secret: &str,
     env: &[(String, String)],
 ) -> Result<S3Credentials, String> {
     match (id.is_empty(), secret.is_empty()) {
         (false, false) => Ok(S3Credentials {
-            access_key_id: id,
-            secret_access_key: Secret(secret),
+            access_key_id: id.to_string(),
+            secret_access_key: Secret(secret.to_string()),
             source: "config",
         }),
         (true, true) => {
@@ -183,8 +267,42 @@ pub fn check_s3(s3: &S3) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{inputs, inputs_with_env, tempdir};
-    use super::super::{load, render};
+    use super::super::{load, render, Kind, KEYS};
     use super::*;
+
+    #[test]
+    fn a_key_read_as_another_type_is_an_error_naming_it() {
+        let entries = load(&inputs(&tempdir("misread"))).unwrap().entries;
+        let v = Values(&entries);
+        assert_eq!(v.int::<u16>("server.port"), Ok(4873));
+        for err in [
+            v.int::<u64>("server.host").unwrap_err(),
+            v.int::<u8>("server.port").unwrap_err(),
+            v.flag("server.nope").unwrap_err(),
+        ] {
+            assert!(err.contains("server."), "{err}");
+        }
+    }
+
+    #[test]
+    fn every_word_a_choice_offers_names_something() {
+        let knows = |path: &str, w: &str| match path {
+            "storage.type" => StorageType::parse(w).is_some(),
+            "uplink.mode" => UplinkMode::parse(w).is_some(),
+            "auth.type" => AuthType::parse(w).is_some(),
+            "logger.level" => Level::parse(w).is_some(),
+            // Read as text and compared with "public".
+            "auth.read" => true,
+            other => panic!("{other} is a choice that Config::from_values does not read"),
+        };
+        for k in KEYS {
+            if let Kind::Choice(words) = k.kind {
+                for w in words {
+                    assert!(knows(k.path, w), "{} = {w:?}", k.path);
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_github_api_follows_the_host_unless_set() {
