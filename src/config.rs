@@ -978,7 +978,7 @@ pub fn load(inputs: &Inputs) -> Result<Effective, String> {
             spool_budget: int("server.spool_budget"),
             tls,
         },
-        log_level: Level::parse(&text("logger.level")).expect("checked by Kind::Choice"),
+        log_level: str::parse(&text("logger.level")).expect("checked by Kind::Choice"),
         settings: Settings {
             allow_previous_version: boolean("settings.allow_previous_version"),
             max_body_size: int("settings.max_body_size"),
