@@ -571,6 +571,8 @@ fn import_cmd(config: &Config, t: Transfer) -> i32 {
 
 /// Runs the command line and returns the process exit code.
 pub fn main(args: Vec<String>) -> i32 {
+    // Info until a command sets the configured level (`logger.level`).
+    crate::log::set_level(crate::log::Level::Info);
     if args.iter().any(|a| a == "--help" || a == "-h") {
         print!(
             "{USAGE}\naccounts (auth.type = local):\n{}",

@@ -235,7 +235,9 @@ pub fn header_safe(s: &str) -> bool {
 }
 
 /// The value of `key` in a query string or `application/x-www-form-urlencoded` body, decoded
-/// (`+` is a space); a value that does not decode is empty.
+/// (`+` is a space); a value that does not decode is empty. Not `form_urlencoded::parse`,
+/// although it is compiled in our tree: it keeps a malformed escape as it is and replaces bytes
+/// that are not UTF-8, so `%zz` would come through as a value instead of an empty one.
 pub fn form_value(form: &str, key: &str) -> Option<String> {
     form.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
@@ -376,6 +378,10 @@ mod tests {
         assert_eq!(form_value("q=a&x", "x").as_deref(), Some(""));
         assert_eq!(form_value("q=%zz", "q").as_deref(), Some(""));
         assert_eq!(form_value("q=1", "p"), None);
+        // `+` becomes a space before decoding, so an encoded plus stays a plus.
+        assert_eq!(form_value("q=c%2B%2B+x", "q").as_deref(), Some("c++ x"));
+        // Bytes that are not UTF-8 make the value empty, not replaced with U+FFFD.
+        assert_eq!(form_value("a=1&q=%ff&q=2", "q").as_deref(), Some(""));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 
 pub mod log;
+/// `crate::info!` and the rest: the `log` crate's macros, printed by the logger in [`crate::log`].
+pub use ::log::{debug, error, info, warn};
 
 pub mod access;
 pub mod accounts;

@@ -1,71 +1,70 @@
-//! Leveled logging to stderr: the one place that decides whether a line is printed.
+//! Leveled logging to stderr. Code logs with the `log` crate's macros, re-exported at the crate
+//! root (`crate::info!`); the logger below is the one place that decides whether a line is
+//! printed, and how: `<RFC 3339 time> <level, padded to 5> <message>`.
 
+use ::log::{Log, Metadata, Record};
 use std::io::Write;
-use std::sync::atomic::{AtomicU8, Ordering};
 
-/// Severity of a log line, most severe first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Error = 0,
-    Warn = 1,
-    Info = 2,
-    Debug = 3,
+/// Severity of a log line (`logger.level`), most severe first.
+pub use ::log::Level;
+
+/// Lines from dependencies (rustls, ureq, attohttpc, rust-s3 log through the same crate) are
+/// printed at warn and above only, or less when `logger.level` is `error`: their info and debug
+/// lines describe every connection and request and would flood stderr.
+const DEPENDENCIES: Level = Level::Warn;
+
+struct Stderr;
+
+/// Whether a line comes from nmr's own code (its target is the module path).
+fn ours(target: &str) -> bool {
+    let crate_name = env!("CARGO_CRATE_NAME");
+    target
+        .strip_prefix(crate_name)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
 }
 
-impl Level {
-    /// Parses the `logger.level` value.
-    pub fn parse(s: &str) -> Option<Level> {
-        match s {
-            "error" => Some(Level::Error),
-            "warn" => Some(Level::Warn),
-            "info" => Some(Level::Info),
-            "debug" => Some(Level::Debug),
-            _ => None,
+impl Log for Stderr {
+    fn enabled(&self, m: &Metadata<'_>) -> bool {
+        m.level() <= ::log::max_level() && (ours(m.target()) || m.level() <= DEPENDENCIES)
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let level = match record.level() {
+                Level::Error => "error",
+                Level::Warn => "warn",
+                Level::Info => "info",
+                Level::Debug => "debug",
+                Level::Trace => "trace",
+            };
+            let ts = crate::time::now_rfc3339();
+            // One write call per line so lines from worker threads do not interleave.
+            let line = format!("{ts} {level:5} {}\n", record.args());
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
     }
 
-    /// The name used in config and in log lines.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Error => "error",
-            Level::Warn => "warn",
-            Level::Info => "info",
-            Level::Debug => "debug",
-        }
-    }
+    fn flush(&self) {}
 }
 
-static LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
-
-/// Sets the most verbose level that is printed.
+/// Prints lines at `level` and more severe ones from here on (the first call installs the
+/// logger; until then nothing is printed).
 pub fn set_level(level: Level) {
-    LEVEL.store(level as u8, Ordering::Relaxed);
+    // Fails only when a logger is installed already: ours, by an earlier call.
+    let _ = ::log::set_logger(&Stderr);
+    ::log::set_max_level(level.to_level_filter());
 }
 
-/// Whether a line at `level` would be printed (lets callers skip formatting work).
-pub fn enabled(level: Level) -> bool {
-    level as u8 <= LEVEL.load(Ordering::Relaxed)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Prints one line; use the macros instead.
-pub fn write(level: Level, args: std::fmt::Arguments<'_>) {
-    if enabled(level) {
-        let ts = crate::time::now_rfc3339();
-        // One write call per line so lines from worker threads do not interleave.
-        let line = format!("{ts} {:5} {args}\n", level.as_str());
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    #[test]
+    fn only_our_modules_count_as_ours() {
+        assert!(ours("nmr"));
+        assert!(ours("nmr::listener::conn"));
+        assert!(!ours("nmrx"));
+        assert!(!ours("rustls::common_state"));
+        assert!(!ours("ureq"));
     }
 }
-
-/// Logs at error level.
-#[macro_export]
-macro_rules! error { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Error, format_args!($($t)*)) } }
-/// Logs at warn level.
-#[macro_export]
-macro_rules! warn { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Warn, format_args!($($t)*)) } }
-/// Logs at info level.
-#[macro_export]
-macro_rules! info { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Info, format_args!($($t)*)) } }
-/// Logs at debug level.
-#[macro_export]
-macro_rules! debug { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Debug, format_args!($($t)*)) } }

@@ -10,30 +10,25 @@ const MAX_LEN: usize = 214;
 const RESERVED: &[&str] = &["node_modules", "favicon.ico", "-"];
 
 /// Percent-decodes a URL path. Clients spell the same name as `@scope%2fname`, `@scope%2Fname` or
-/// `%40scope%2Fname`, so decoding happens once, before routing.
+/// `%40scope%2Fname`, so decoding happens once, before routing. Stricter than the
+/// `percent-encoding` crate that decodes: a `%` not followed by two hex digits (which it would
+/// keep as it is) is refused, and so is a result that is not UTF-8.
 pub fn percent_decode(s: &str) -> Result<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hi = bytes.get(i + 1).and_then(|b| (*b as char).to_digit(16));
-            let lo = bytes.get(i + 2).and_then(|b| (*b as char).to_digit(16));
-            match (hi, lo) {
-                (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
-                _ => {
-                    return Err(Error::BadRequest(format!(
-                        "bad percent-escape in path {s:?}"
-                    )))
-                }
-            }
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let escapes_well_formed = s.split('%').skip(1).all(|after| {
+        after
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !escapes_well_formed {
+        return Err(Error::BadRequest(format!(
+            "bad percent-escape in path {s:?}"
+        )));
     }
-    String::from_utf8(out).map_err(|_| Error::BadRequest(format!("path {s:?} is not UTF-8")))
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
+        .map_err(|_| Error::BadRequest(format!("path {s:?} is not UTF-8")))
 }
 
 /// Characters `encodeURIComponent` leaves alone: npm requires names to be made only of these.
@@ -157,6 +152,17 @@ mod tests {
         assert!(percent_decode("/bad%2").is_err());
         assert!(percent_decode("/bad%zz").is_err());
         assert!(percent_decode("/bad%ff").is_err());
+    }
+
+    #[test]
+    fn decodes_once_and_refuses_every_malformed_escape() {
+        // Once: an encoded `%` stays a `%`, it does not start a second escape.
+        assert_eq!(percent_decode("/a%252Fb").unwrap(), "/a%2Fb");
+        assert_eq!(percent_decode("/%C3%BCber").unwrap(), "/über");
+        // A `%` anywhere, even right after an escape or at the very end, needs two hex digits.
+        for bad in ["%", "/a%", "/a%4", "/%%41", "/%41%", "/%4g", "/%\u{fc}1"] {
+            assert!(percent_decode(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

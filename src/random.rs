@@ -1,14 +1,13 @@
 //! Unpredictable bytes from the operating system, for markers, temp names and (later) tokens.
 
 use crate::error::{Error, Result};
-use std::io::Read;
 
-/// `n` random bytes.
+/// `n` random bytes, from the getrandom(2) system call: no file to open, so it works in an
+/// empty chroot too.
 pub fn bytes(n: usize) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; n];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .map_err(|e| Error::Internal(format!("cannot read /dev/urandom: {e}")))?;
+    getrandom::getrandom(&mut buf)
+        .map_err(|e| Error::Internal(format!("cannot get random bytes: {e}")))?;
     Ok(buf)
 }
 

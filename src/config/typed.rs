@@ -101,7 +101,7 @@ impl Config {
         Ok(Config {
             auth: Auth::from_values(&v)?,
             server: Server::from_values(&v)?,
-            log_level: v.choice("logger.level", Level::parse)?,
+            log_level: v.choice("logger.level", |w| w.parse::<Level>().ok())?,
             settings: Settings {
                 allow_previous_version: v.flag("settings.allow_previous_version")?,
                 max_body_size: v.int("settings.max_body_size")?,
@@ -290,7 +290,7 @@ mod tests {
             "storage.type" => StorageType::parse(w).is_some(),
             "uplink.mode" => UplinkMode::parse(w).is_some(),
             "auth.type" => AuthType::parse(w).is_some(),
-            "logger.level" => Level::parse(w).is_some(),
+            "logger.level" => w.parse::<Level>().is_ok(),
             // Read as text and compared with "public".
             "auth.read" => true,
             other => panic!("{other} is a choice that Config::from_values does not read"),

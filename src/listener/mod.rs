@@ -177,14 +177,14 @@ fn connection_cap(configured: usize, workers: usize, limit: Option<u64>) -> usiz
         .max(1)
 }
 
-/// Linux errno values after which accepting can never work again; any other accept error
+/// The errors (errno) after which accepting can never work again; any other accept error
 /// (a full descriptor table, an aborted handshake, memory pressure) passes, so it is retried.
 fn fatal_accept_error(e: &io::Error) -> bool {
-    const EBADF: i32 = 9;
-    const EFAULT: i32 = 14;
-    const EINVAL: i32 = 22;
-    const ENOTSOCK: i32 = 88;
-    matches!(e.raw_os_error(), Some(EBADF | EFAULT | EINVAL | ENOTSOCK))
+    use rustix::io::Errno;
+    matches!(
+        Errno::from_io_error(e),
+        Some(Errno::BADF | Errno::FAULT | Errno::INVAL | Errno::NOTSOCK)
+    )
 }
 
 /// How long handlers get to finish after the connections are gone (a handler may still be

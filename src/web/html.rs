@@ -3,6 +3,7 @@
 //! value goes through [`escape`]. The only way to add markup unescaped is a [`Markup`], which
 //! only the Markdown renderer makes.
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::fmt::Write;
 
 /// Markup that is safe to insert as it is: made by [`crate::web::markdown`] from events it
@@ -134,18 +135,17 @@ impl Html {
     }
 }
 
+/// What [`url_part`] encodes: everything but the unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes one URL path segment (or query value): everything but unreserved
 /// characters, so a name or version can never end the segment or start a new part of the URL.
 pub fn url_part(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
 #[cfg(test)]
