@@ -1,5 +1,10 @@
 //! nmr: a private npm registry. One binary serves the npm registry protocol to npm, pnpm and
 //! yarn, keeps metadata in SQLite and tarballs in a blob store.
+//!
+//! Layers, top to bottom (each imports only those below it): `http` (the listener, the routing
+//! table, the process), `api` and `web` (the handlers), `uplink` and `auth` (what handlers ask),
+//! `app` (the shared state), `packument` and `store` (documents, metadata, blobs), and leaf
+//! utilities. `cmd` holds every `nmr <subcommand>`.
 
 #![forbid(unsafe_code)]
 
@@ -7,40 +12,27 @@ pub mod log;
 /// `crate::info!` and the rest: the `log` crate's macros, printed by the logger in [`crate::log`].
 pub use ::log::{debug, error, info, warn};
 
-pub mod access;
-pub mod accounts;
-pub mod app;
-pub mod audit;
+pub mod http;
+
+pub mod api;
+pub mod web;
+
 pub mod auth;
-pub mod backup;
-pub mod bundle;
-pub mod cli;
+pub mod uplink;
+
+pub mod app;
+pub mod metrics;
+
+pub mod packument;
+pub mod store;
+
+pub mod cmd;
+
 pub mod config;
 pub mod digest;
-pub mod document;
 pub mod error;
-pub mod fsck;
-pub mod health;
-pub mod http;
-pub mod listener;
-pub mod lockfile;
-pub mod metrics;
-pub mod mirror;
 pub mod name;
-pub mod packument;
-pub mod publish;
 pub mod random;
-pub mod revision;
-pub mod routes;
-pub mod search;
-pub mod server;
-pub mod star;
-pub mod store;
-pub mod tags;
-pub mod tarball;
 #[cfg(test)]
 pub mod testing;
 pub mod time;
-pub mod uplink;
-pub mod user;
-pub mod web;

@@ -5,8 +5,8 @@
 
 fn main() {
     tune_malloc();
-    nmr::listener::after_writes(release_memory);
-    std::process::exit(nmr::cli::main(std::env::args().skip(1).collect()));
+    nmr::http::listener::after_writes(release_memory);
+    std::process::exit(nmr::cmd::main(std::env::args().skip(1).collect()));
 }
 
 /// Keeps glibc's allocator from holding on to memory the server no longer uses.

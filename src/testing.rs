@@ -6,8 +6,8 @@
 use crate::app::{App, Ctx};
 use crate::auth::Identity;
 use crate::config::{self, Inputs};
+use crate::http::routes;
 use crate::http::{Body, Method, Request, Response};
-use crate::routes;
 use rusqlite::Connection;
 use std::io::Read;
 use std::path::PathBuf;

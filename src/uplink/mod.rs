@@ -243,7 +243,7 @@ fn cached_doc(
     abbreviated: bool,
 ) -> Result<(Value, Cached)> {
     let c = cached(ctx, name)?;
-    let r = packument::rendered(ctx, req, Origin::Uplink, name, c.rev, abbreviated)?;
+    let r = crate::api::packument::rendered(ctx, req, Origin::Uplink, name, c.rev, abbreviated)?;
     let doc = serde_json::from_slice(r.body())
         .map_err(|e| Error::Internal(format!("cached packument of {name}: {e}")))?;
     Ok((doc, c))
@@ -256,7 +256,7 @@ pub fn packument(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Option<
         Target::Redirect => Some(redirect(ctx, req)?),
         Target::Proxy => {
             let c = cached(ctx, name)?;
-            let resp = packument::serve(ctx, req, Origin::Uplink, name, c.rev)?;
+            let resp = crate::api::packument::serve(ctx, req, Origin::Uplink, name, c.rev)?;
             Some(mark_stale(resp, &c))
         }
     })
@@ -326,7 +326,7 @@ pub fn tarball(
         Some(s) => s,
         None => fetch_tarball(ctx, name, &f.dist)?,
     };
-    crate::tarball::serve(ctx, req, name, &stored).map(Some)
+    crate::api::tarball::serve(ctx, req, name, &stored).map(Some)
 }
 
 fn fetch_tarball(ctx: &mut Ctx, name: &str, dist: &meta::UplinkDist) -> Result<meta::File> {

@@ -129,7 +129,7 @@ fn package_list(h: &mut Html, root: &str, now: i64, summaries: &[Value]) {
                     }
                     // Without accounts every publisher is "anonymous", which says nothing.
                     let publisher = s["publisher"]["username"].as_str();
-                    if let Some(p) = publisher.filter(|p| *p != crate::user::ANONYMOUS) {
+                    if let Some(p) = publisher.filter(|p| *p != crate::api::user::ANONYMOUS) {
                         h.el("span", &[], &format!("by {p}"));
                     }
                     if let Some(kw) = s["keywords"].as_array().filter(|k| !k.is_empty()) {
@@ -165,7 +165,7 @@ pub fn search(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
         .and_then(|p| p.parse::<i64>().ok())
         .unwrap_or(1)
         .clamp(1, 100_000);
-    let (hits, total) = crate::search::hits(ctx, &q, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)?;
+    let (hits, total) = crate::api::search::hits(ctx, &q, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)?;
     let pages = (total + PAGE_SIZE - 1) / PAGE_SIZE;
     let root = root(ctx);
     let now = crate::time::now_millis();

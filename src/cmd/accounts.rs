@@ -1,10 +1,10 @@
 //! The operator's account commands, working on the database directly (also while the server
 //! runs): `nmr user add|passwd|del|list` and `nmr token create|list|revoke`.
 
+use crate::api::user::{check_user_name, MIN_PASSWORD};
 use crate::auth::local;
 use crate::config::Config;
 use crate::store::meta;
-use crate::user::{check_user_name, MIN_PASSWORD};
 use std::io::{BufRead, IsTerminal, Write};
 
 /// Usage lines, for `nmr --help`.

@@ -1,8 +1,8 @@
 //! The dist-tag endpoints: `GET /-/package/<name>/dist-tags`, and `PUT`/`DELETE` of
 //! `/-/package/<name>/dist-tags/<tag>` (the body of a PUT is a JSON string naming the version).
 
+use crate::api::document::validate_tag;
 use crate::app::Ctx;
-use crate::document::validate_tag;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::packument;

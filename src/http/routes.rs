@@ -8,8 +8,8 @@ use crate::auth::{self, Access};
 use crate::error::{Error, Result};
 use crate::http::{Method, Request, Response};
 use crate::{
-    access, audit, health, name, packument, publish, revision, search, star, tags, tarball, uplink,
-    user, web,
+    api::access, api::audit, api::health, api::publish, api::revision, api::search, api::star,
+    api::tags, api::tarball, api::user, name, uplink, web,
 };
 
 /// One path segment of a route pattern.
@@ -136,7 +136,7 @@ fn tag_list(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
 fn packument_get(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
     match uplink::packument(ctx, req, &p.pkg)? {
         Some(r) => Ok(r),
-        None => packument::get(ctx, req, &p.pkg),
+        None => crate::api::packument::get(ctx, req, &p.pkg),
     }
 }
 
@@ -150,7 +150,7 @@ fn tarball_get(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response>
 fn version_get(ctx: &mut Ctx, req: &mut Request, p: &Params) -> Result<Response> {
     match uplink::version(ctx, req, &p.pkg, p.arg(0))? {
         Some(r) => Ok(r),
-        None => packument::get_version(ctx, req, &p.pkg, p.arg(0)),
+        None => crate::api::packument::get_version(ctx, req, &p.pkg, p.arg(0)),
     }
 }
 

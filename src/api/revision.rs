@@ -6,9 +6,9 @@
 //! never add a version or alter a version's contents: those are refused before anything is
 //! written. A stale `_rev` is a 409, so two writers cannot silently undo each other.
 
+use crate::api::document::{self, has_attachments, validate_tag};
 use crate::app::Ctx;
 use crate::config::AuthType;
-use crate::document::{self, has_attachments, validate_tag};
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::store::{gc, meta};

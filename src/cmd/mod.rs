@@ -1,14 +1,19 @@
 //! Command-line parsing and the subcommands: `nmr serve` (the default), `nmr config`,
 //! `nmr storage copy`, `nmr fsck`, `nmr backup` and `nmr restore`, the account commands
 //! `nmr user` / `nmr token` (see `accounts`), and the air-gap transfer: `nmr mirror`,
-//! `nmr export`, `nmr import`.
+//! `nmr export`, `nmr import`. Each subcommand with more than a few lines has a file here.
 
-use crate::accounts;
+pub mod accounts;
+pub mod backup;
+pub mod bundle;
+pub mod fsck;
+pub mod lockfile;
+pub mod mirror;
+
 use crate::app::App;
-use crate::bundle::{export, import};
 use crate::config::{self, Config, Inputs, StorageType};
-use crate::mirror;
 use crate::store::{blob::BlobStore, copy, meta};
+use bundle::{export, import};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -289,7 +294,7 @@ fn fsck(config: &Config, repair: bool) -> i32 {
         // As the server would at start: pending keys are recorded since schema 3.
         meta::migrate(&mut db)?;
         let blobs = BlobStore::open(config, config.storage_type)?;
-        crate::fsck::run(&mut db, &blobs, repair, &mut std::io::stdout())
+        crate::cmd::fsck::run(&mut db, &blobs, repair, &mut std::io::stdout())
     };
     match run() {
         Ok(r) if r.problems() == 0 => 0,
@@ -312,13 +317,21 @@ fn backup_or_restore(config: &Config, command: &Command) -> i32 {
             if let Err(code) = require_db(config, "back up") {
                 return code;
             }
-            let r =
-                crate::backup::backup(config, dir, &mut std::io::stdout(), &mut std::io::stderr());
+            let r = crate::cmd::backup::backup(
+                config,
+                dir,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
             ("backup", r)
         }
         Command::Restore(dir) => {
-            let r =
-                crate::backup::restore(config, dir, &mut std::io::stdout(), &mut std::io::stderr());
+            let r = crate::cmd::backup::restore(
+                config,
+                dir,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
             ("restore", r)
         }
         _ => unreachable!("only backup and restore come here"),
@@ -637,7 +650,7 @@ pub fn main(args: Vec<String>) -> i32 {
                     return 1;
                 }
             };
-            match crate::server::run(app) {
+            match crate::http::server::run(app) {
                 Ok(()) => 0,
                 Err(e) => {
                     crate::error!("{e}");

@@ -1,6 +1,11 @@
-//! The request and response types handlers see, independent of the listener: header access,
-//! body reading with a size cap, content negotiation (abbreviated packuments, gzip) and
-//! conditional GETs.
+//! HTTP: the listener that serves every connection ([`listener`]), the routing table
+//! ([`routes`]), the life of the serving process ([`server`]); and here the request and
+//! response types handlers see: header access, body reading with a size cap, content
+//! negotiation (abbreviated packuments, gzip) and conditional GETs.
+
+pub mod listener;
+pub mod routes;
+pub mod server;
 
 use crate::error::{Error, Result};
 use std::io::Read;

@@ -420,7 +420,7 @@ fn commit(
                 integrity: tgz.integrity.clone(),
             };
             let (manifest, readme, deprecated) =
-                crate::publish::stored_manifest(v.manifest.clone(), &digests);
+                crate::api::publish::stored_manifest(v.manifest.clone(), &digests);
             meta::put_version(
                 &tx,
                 id,
@@ -451,7 +451,7 @@ fn commit(
         let mut retagged = false;
         for (tag, version) in &r.tags {
             if current.get(tag) != Some(version)
-                && crate::document::validate_tag(tag).is_ok()
+                && crate::api::document::validate_tag(tag).is_ok()
                 && meta::version(&tx, id, version)?.is_some()
             {
                 meta::set_tag(&tx, id, tag, version)?;

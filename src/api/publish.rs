@@ -14,8 +14,8 @@ use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::packument;
 use crate::store::{blob, gc, meta};
-use crate::{document, name};
-use crate::{revision, star};
+use crate::{api::document, name};
+use crate::{api::revision, api::star};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -260,7 +260,7 @@ fn publish(
             .as_object()
             .ok_or_else(|| bad("dist-tags must be an object of tag to version"))?;
         for (tag, v) in t {
-            crate::document::validate_tag(tag)?;
+            crate::api::document::validate_tag(tag)?;
             let v = v
                 .as_str()
                 .ok_or_else(|| bad(format!("dist-tag {tag} must name a version string")))?;

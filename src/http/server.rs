@@ -1,10 +1,10 @@
-//! The life of the serving process: the listener ([`crate::listener`]) serves requests; this
+//! The life of the serving process: the listener ([`crate::http::listener`]) serves requests; this
 //! module starts it, turns signals into events — SIGTERM or SIGINT stop it gracefully, SIGHUP
 //! reloads the TLS certificate — and stops the process with an error when the listener fails
 //! for good, so that the service manager starts a fresh one.
 
 use crate::app::App;
-use crate::listener::{Event, Front};
+use crate::http::listener::{Event, Front};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::sync::{mpsc, Arc};
@@ -33,7 +33,7 @@ pub fn run(app: App) -> Result<(), String> {
             }
         })
         .map_err(|e| format!("cannot start the signal thread: {e}"))?;
-    let public = crate::listener::bind(&addr)?;
+    let public = crate::http::listener::bind(&addr)?;
     let workers = app.config.server.workers;
     let mut front = Front::start(public, Arc::new(app), events_tx)?;
     crate::info!(
@@ -71,7 +71,7 @@ pub fn run(app: App) -> Result<(), String> {
     if busy > 0 {
         crate::warn!(
             "{busy} handlers still busy {} s after their connections closed; exiting without them",
-            crate::listener::WORKER_GRACE.as_secs()
+            crate::http::listener::WORKER_GRACE.as_secs()
         );
     }
     drop(front);
@@ -81,11 +81,11 @@ pub fn run(app: App) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::listener::WORKER_GRACE;
+    use crate::http::listener::WORKER_GRACE;
 
     #[test]
     fn the_systemd_unit_waits_longer_than_a_graceful_stop_takes() {
-        let unit = include_str!("../systemd/nmr.service");
+        let unit = include_str!("../../systemd/nmr.service");
         assert!(unit.lines().any(|l| l == "KillSignal=SIGTERM"));
         let stop: u64 = unit
             .lines()
