@@ -5,9 +5,9 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::Request;
-use crate::packument::Cache;
+use crate::packument::cache::Cache;
 use crate::store::{blob::BlobStore, meta};
-use crate::uplink::Uplink;
+use crate::uplink::state::Uplink;
 use rusqlite::Connection;
 use std::sync::{Mutex, MutexGuard};
 
@@ -29,7 +29,7 @@ pub struct App {
     /// Counters for `GET /-/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// The web UI's caches and the npm web logins waiting for a browser.
-    pub web: crate::web::State,
+    pub web: crate::web::state::State,
     locks: Vec<Mutex<()>>,
 }
 
@@ -38,7 +38,7 @@ pub struct Ctx<'a> {
     pub app: &'a App,
     pub db: &'a mut Connection,
     /// The caller, once the route's access check has run.
-    pub who: crate::auth::Identity,
+    pub who: crate::auth::identity::Identity,
 }
 
 impl App {
@@ -71,9 +71,9 @@ impl App {
             blobs,
             cache: Cache::new(&marker),
             marker,
-            github: crate::auth::github::agent(),
+            github: github_agent(),
             metrics: crate::metrics::Metrics::default(),
-            web: crate::web::State::default(),
+            web: crate::web::state::State::default(),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }
@@ -97,6 +97,17 @@ impl App {
     }
 }
 
+/// The client for GitHub's API (github mode): sync, with a whole-exchange timeout, and every
+/// status handed back as an answer (the caller tells a 404 from a 401 itself).
+fn github_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(15)))
+        .http_status_as_error(false)
+        .user_agent(concat!("nmr/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
 /// Characters allowed in a Host header: enough for names, IPv4, `[IPv6]` and a port, and
 /// nothing that could break out of a JSON string.
 fn valid_host(h: &str) -> bool {
@@ -107,8 +118,9 @@ fn valid_host(h: &str) -> bool {
 }
 
 impl Ctx<'_> {
-    /// The base URL for links in responses: `server.public_url`, else the scheme and Host the
-    /// client used, so clients keep sending credentials to the origin they know.
+    /// The base URL for links in responses: `server.public_url`, else the scheme (TLS, or a
+    /// proxy's `X-Forwarded-Proto`) and Host the client used, so clients keep sending
+    /// credentials to the origin they know.
     pub fn base_url(&self, req: &Request) -> Result<String> {
         if let Some(u) = &self.app.config.server.public_url {
             return Ok(u.clone());
@@ -120,6 +132,7 @@ impl Ctx<'_> {
             )));
         }
         let scheme = match req.header("x-forwarded-proto").map(str::trim) {
+            _ if req.tls => "https",
             Some(p) if p.eq_ignore_ascii_case("https") => "https",
             _ => "http",
         };

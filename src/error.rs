@@ -25,6 +25,9 @@ pub enum Error {
     Timeout(String),
     /// 413: the body is larger than `settings.max_body_size`.
     TooLarge(String),
+    /// 429: this client address holds too many connections (`server.max_connections_per_address`)
+    /// or has failed too often; the answer says when to come back.
+    TooManyRequests(String),
     /// 431: the request headers are larger, or more, than the registry accepts.
     HeadersTooLarge(String),
     /// 500: a real fault on our side (I/O, database). The detail goes to the log, not the client.
@@ -59,6 +62,7 @@ impl Error {
             Error::Gone(_) => 410,
             Error::Timeout(_) => 408,
             Error::TooLarge(_) => 413,
+            Error::TooManyRequests(_) => 429,
             Error::HeadersTooLarge(_) => 431,
             Error::Internal(_) => 500,
             Error::BadGateway(_) => 502,
@@ -80,6 +84,7 @@ impl Error {
             | Error::Gone(m)
             | Error::Timeout(m)
             | Error::TooLarge(m)
+            | Error::TooManyRequests(m)
             | Error::HeadersTooLarge(m)
             | Error::BadGateway(m)
             | Error::Unavailable(m)

@@ -1,5 +1,6 @@
-//! The request and response types handlers see, independent of tiny_http: header access, body
-//! reading with a size cap, content negotiation (abbreviated packuments, gzip) and conditional GETs.
+//! The request and response types handlers see, independent of the listener: header access,
+//! body reading with a size cap, content negotiation (abbreviated packuments, gzip) and
+//! conditional GETs.
 
 use crate::error::{Error, Result};
 use std::io::Read;
@@ -44,6 +45,8 @@ pub struct Request<'a> {
     body: &'a mut dyn Read,
     /// The peer's address, for tokens limited to address ranges.
     pub remote: Option<std::net::IpAddr>,
+    /// The request came over TLS: links in answers use `https`.
+    pub tls: bool,
 }
 
 impl<'a> Request<'a> {
@@ -66,6 +69,7 @@ impl<'a> Request<'a> {
             headers,
             body,
             remote: None,
+            tls: false,
         }
     }
 
@@ -223,6 +227,13 @@ impl<'a> Request<'a> {
     }
 }
 
+/// Whether `s` can go into a header value as it is: no control character (CR or LF would end
+/// the line). The listener's head writer refuses such values too; code that builds a header
+/// from client input checks here first, so that the client gets a proper answer, not a 500.
+pub fn header_safe(s: &str) -> bool {
+    !s.chars().any(char::is_control)
+}
+
 /// The value of `key` in a query string or `application/x-www-form-urlencoded` body, decoded
 /// (`+` is a space); a value that does not decode is empty.
 pub fn form_value(form: &str, key: &str) -> Option<String> {
@@ -234,7 +245,7 @@ pub fn form_value(form: &str, key: &str) -> Option<String> {
 
 /// A response body.
 pub enum Body {
-    /// No body (304, HEAD handled by the server layer).
+    /// No body (304; HEAD is handled by the listener).
     Empty,
     /// Bytes owned by this response.
     Bytes(Vec<u8>),

@@ -15,6 +15,7 @@ pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod digest;
+pub mod document;
 pub mod error;
 pub mod fsck;
 pub mod health;
@@ -35,6 +36,8 @@ pub mod star;
 pub mod store;
 pub mod tags;
 pub mod tarball;
+#[cfg(test)]
+pub mod testing;
 pub mod time;
 pub mod uplink;
 pub mod user;

@@ -1,10 +1,11 @@
-//! The `nmr` binary: hands the command line to [`nmr::cli`].
+//! The `nmr` binary: hands the command line to [`nmr::cli`], after tuning glibc's allocator.
+//! The two allocator calls are glibc's own functions, which no maintained safe wrapper offers
+//! (rustix covers system calls, not libc's malloc), so they stay here, outside the library,
+//! which forbids `unsafe`.
 
 fn main() {
     tune_malloc();
-    nmr::server::after_writes(release_memory);
-    #[cfg(target_os = "linux")]
-    nmr::listener::use_sendfile(sendfile);
+    nmr::listener::after_writes(release_memory);
     std::process::exit(nmr::cli::main(std::env::args().skip(1).collect()));
 }
 
@@ -49,27 +50,6 @@ fn release_memory() {
     unsafe {
         malloc_trim(0);
     }
-}
-
-/// `sendfile(2)` for the connection front: a large tarball goes from the page cache to the
-/// socket without passing through a buffer (std's `io::copy` does not do this for a file).
-#[cfg(target_os = "linux")]
-fn sendfile(
-    to: &std::net::TcpStream,
-    file: &std::fs::File,
-    offset: u64,
-    count: usize,
-) -> std::io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    use std::os::raw::c_int;
-    extern "C" {
-        fn sendfile(out_fd: c_int, in_fd: c_int, offset: *mut i64, count: usize) -> isize;
-    }
-    let mut offset = i64::try_from(offset).map_err(|_| std::io::ErrorKind::InvalidInput)?;
-    // SAFETY: both descriptors stay open for the call (they are borrowed), `offset` is a valid
-    // i64 that the call only reads and updates, and sendfile writes no other memory of ours.
-    let sent = unsafe { sendfile(to.as_raw_fd(), file.as_raw_fd(), &mut offset, count) };
-    usize::try_from(sent).map_err(|_| std::io::Error::last_os_error())
 }
 
 /// Other C libraries (musl, in the static build) keep their own defaults.

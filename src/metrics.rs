@@ -3,10 +3,8 @@
 //! connection front refused; plus, read when scraped, the stored packages and bytes and the
 //! upstream registry's failures.
 
-use crate::app::Ctx;
 use crate::error::Result;
-use crate::http::{Method, Response};
-use crate::routes;
+use crate::http::Method;
 use crate::store::meta;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -19,7 +17,7 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// A request's route (its index in [`routes::ROUTES`], `None` when none matched), method and
+/// A request's route (its index in the routing table, `None` when none matched), method and
 /// status.
 type RequestKey = (Option<usize>, Method, u16);
 
@@ -82,13 +80,20 @@ impl Metrics {
         self.connections_rejected.fetch_add(1, Relaxed);
     }
 
-    /// A request the connection front refused before tiny_http saw it.
+    /// A request refused before a handler ran (a bad head, a stalled or oversized body).
     pub fn request_refused(&self, status: u16) {
         count(&self.refused, status);
     }
 
     /// The counters in the Prometheus text format, then the gauges read from the database.
-    pub fn render(&self, db: &rusqlite::Connection, upstream_errors: u64) -> Result<String> {
+    /// The counters in Prometheus' text format; `route_name` turns a route's index into the
+    /// pattern it is listed under.
+    pub fn render(
+        &self,
+        db: &rusqlite::Connection,
+        upstream_errors: u64,
+        route_name: fn(usize) -> String,
+    ) -> Result<String> {
         let (packages, tarballs, bytes) = meta::totals(db)?;
         let mut out = String::new();
         let family = |out: &mut String, name: &str, kind: &str, help: &str| {
@@ -106,7 +111,7 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         for ((route, method, status), n) in requests {
-            let route = route.map_or_else(|| "unmatched".to_string(), routes::pattern);
+            let route = route.map_or_else(|| "unmatched".to_string(), route_name);
             let _ = writeln!(
                 out,
                 "nmr_http_requests_total{{route=\"{route}\",method=\"{}\",status=\"{status}\"}} {n}",
@@ -209,17 +214,6 @@ impl Metrics {
         let _ = writeln!(out, "nmr_http_request_duration_seconds_count {cumulative}");
         out
     }
-}
-
-/// `GET /-/metrics`.
-pub fn get(ctx: &mut Ctx) -> Result<Response> {
-    let app = ctx.app;
-    let text = app.metrics.render(ctx.db, app.uplink.errors())?;
-    Ok(Response {
-        status: 200,
-        headers: vec![("Content-Type", "text/plain; version=0.0.4".into())],
-        body: crate::http::Body::Bytes(text.into_bytes()),
-    })
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ fn parse_spec(spec: &str) -> Result<Spec, String> {
     match rest {
         None => Ok(Spec::Tag(name, "latest".into())),
         Some(v) if semver::Version::parse(v).is_ok() => Ok(Spec::Exact(name, v.into())),
-        Some(t) if crate::publish::validate_tag(t).is_ok() => Ok(Spec::Tag(name, t.into())),
+        Some(t) if crate::document::validate_tag(t).is_ok() => Ok(Spec::Tag(name, t.into())),
         Some(r) => Err(format!(
             "--package {spec}: {r:?} is not an exact version or a dist-tag; ranges are not supported, because a mirror should hold what will be installed: give the exact version (`npm view {name} versions` lists them), or mirror the project's lockfile"
         )),

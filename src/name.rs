@@ -119,9 +119,30 @@ pub fn tarball_file(name: &str, version: &str) -> String {
     format!("{}-{version}.tgz", basename(name))
 }
 
+/// The version a canonical file name belongs to: `widget-1.0.0.tgz` → `1.0.0`.
+pub fn version_of_file<'f>(name: &str, file: &'f str) -> Option<&'f str> {
+    file.strip_suffix(".tgz")
+        .or_else(|| file.strip_suffix(".sigstore"))?
+        .strip_prefix(basename(name))?
+        .strip_prefix('-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_map_back_to_versions() {
+        assert_eq!(
+            version_of_file("@acme/widget", "widget-1.0.0.tgz"),
+            Some("1.0.0")
+        );
+        assert_eq!(
+            version_of_file("foo-bar", "foo-bar-2.0.0-rc.1.tgz"),
+            Some("2.0.0-rc.1")
+        );
+        assert_eq!(version_of_file("foo", "bar-1.0.0.tgz"), None);
+    }
 
     #[test]
     fn decodes_every_spelling_clients_send() {

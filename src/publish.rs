@@ -12,9 +12,9 @@ use crate::app::Ctx;
 use crate::digest::Digests;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
-use crate::name;
 use crate::packument;
 use crate::store::{blob, gc, meta};
+use crate::{document, name};
 use crate::{revision, star};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -24,6 +24,10 @@ use std::collections::{BTreeMap, BTreeSet};
 /// What npm 11 sends as `readme` when a package has none.
 const NO_README: &str = "ERROR: No README data found!";
 
+/// Largest star body a caller who may not write the package can send: `PUT /<name>` also
+/// publishes, and a larger body can only be a publish or deprecation.
+pub const STAR_BODY: u64 = 1 << 20;
+
 /// Longest version string accepted; semver sets no limit, npm uses 256.
 const MAX_VERSION_LEN: usize = 256;
 
@@ -31,38 +35,26 @@ fn bad(msg: impl Into<String>) -> Error {
     Error::BadRequest(msg.into())
 }
 
-/// Reads a package-document body and checks that it names the package in the URL.
-pub fn read_doc(ctx: &Ctx, req: &mut Request, name: &str) -> Result<Map<String, Value>> {
-    name::validate(name)?;
-    let body = req.read_json(ctx.app.config.settings.max_body_size)?;
-    let Value::Object(doc) = body else {
-        return Err(bad(
-            "request body must be a JSON object (a package document)",
-        ));
-    };
-    for field in ["_id", "name"] {
-        if let Some(v) = doc.get(field) {
-            if v.as_str() != Some(name) {
-                return Err(bad(format!(
-                    "body {field} {v} does not match the package in the URL ({name})"
-                )));
-            }
-        }
+/// Checks `PUT /<name>` before its body is read: a body larger than a star's can only be a
+/// publish or a deprecation, so a caller who may not write the package is refused now, before
+/// a large upload is received. Whatever needs the body to decide is left to [`put`].
+pub fn admit(ctx: &mut Ctx, req: &Request, name: &str) -> Result<()> {
+    let declared = req
+        .header("content-length")
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n <= STAR_BODY) {
+        return Ok(());
     }
-    Ok(doc)
-}
-
-/// Whether a document carries tarball data, which only a publish may.
-pub fn has_attachments(doc: &Map<String, Value>) -> bool {
-    doc.get("_attachments")
-        .and_then(Value::as_object)
-        .is_some_and(|a| !a.is_empty())
+    match crate::auth::check(ctx, crate::auth::Access::Write, name) {
+        Err(e @ (Error::Unauthorized(_) | Error::Forbidden(_))) => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// Entry point for `PUT /<name>`.
 pub fn put(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Response> {
-    let doc = read_doc(ctx, req, name)?;
-    if has_attachments(&doc) {
+    let doc = document::read(req, name, ctx.app.config.settings.max_body_size)?;
+    if document::has_attachments(&doc) {
         let repo = crate::auth::check_write(ctx, name, body_repository(&doc))?;
         publish(ctx, name, &doc, repo)
     } else if ["versions", "dist-tags", "maintainers"]
@@ -105,27 +97,6 @@ fn check_version_string(v: &str) -> Result<()> {
     if v.len() > MAX_VERSION_LEN || semver::Version::parse(v).is_err() {
         return Err(bad(format!(
             "version {v:?} is not valid semver (MAJOR.MINOR.PATCH[-prerelease][+build])"
-        )));
-    }
-    Ok(())
-}
-
-fn check_tag_name(tag: &str) -> Result<()> {
-    let looks_like_range = tag.starts_with(|c: char| {
-        c.is_ascii_digit() || c == '^' || c == '~' || c == '=' || c == '<' || c == '>'
-    }) || tag
-        .strip_prefix('v')
-        .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
-        || matches!(tag, "*" | "x" | "X");
-    if tag.is_empty()
-        || tag.len() > 128
-        || looks_like_range
-        || !tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        return Err(bad(format!(
-            "dist-tag {tag:?} is not allowed: use letters, digits, '-', '_' or '.', and nothing that reads as a version or range"
         )));
     }
     Ok(())
@@ -289,7 +260,7 @@ fn publish(
             .as_object()
             .ok_or_else(|| bad("dist-tags must be an object of tag to version"))?;
         for (tag, v) in t {
-            check_tag_name(tag)?;
+            crate::document::validate_tag(tag)?;
             let v = v
                 .as_str()
                 .ok_or_else(|| bad(format!("dist-tag {tag} must name a version string")))?;
@@ -440,11 +411,6 @@ fn publish(
     }
 }
 
-/// Shared with the dist-tag endpoints.
-pub fn validate_tag(tag: &str) -> Result<()> {
-    check_tag_name(tag)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,15 +435,5 @@ mod tests {
         );
         assert_eq!(attachment_target("foo", "other-1.0.0.tgz"), None);
         assert_eq!(attachment_target("foo", "foo-1.0.0.zip"), None);
-    }
-
-    #[test]
-    fn tag_names_that_read_as_versions_are_refused() {
-        for ok in ["latest", "beta", "next-2", "v-next"] {
-            check_tag_name(ok).unwrap();
-        }
-        for bad in ["", "1.0.0", "v1", "^1", "x", "*", "a b", "a/b", "<2"] {
-            assert!(check_tag_name(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -8,9 +8,9 @@
 
 use crate::app::Ctx;
 use crate::config::AuthType;
+use crate::document::{self, has_attachments, validate_tag};
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
-use crate::publish::{has_attachments, read_doc, validate_tag};
 use crate::store::{gc, meta};
 use crate::{name, packument};
 use serde_json::{json, Map, Value};
@@ -98,7 +98,7 @@ fn check_maintainers(ctx: &Ctx, list_json: &str) -> Result<()> {
 
 /// `PUT /<name>/-rev/<rev>`: unpublish of versions, and owner changes.
 pub fn put(ctx: &mut Ctx, req: &mut Request, name: &str, rev: &str) -> Result<Response> {
-    let doc = read_doc(ctx, req, name)?;
+    let doc = document::read(req, name, ctx.app.config.settings.max_body_size)?;
     if has_attachments(&doc) {
         return Err(bad(
             "a revision PUT cannot carry tarballs; publish new versions with npm publish",
@@ -287,37 +287,16 @@ pub fn delete_tarball(
             f.version, f.version
         )));
     }
-    let version = version_of_file(name, file);
+    let version = name::version_of_file(name, file);
     if !version.is_some_and(|v| meta::is_deleted(ctx.db, name, v).unwrap_or(false)) {
         return Err(Error::NotFound(format!("{name} has no file {file:?}")));
     }
     Ok(Response::json(201, &json!({"ok": "tarball removed"})))
 }
 
-/// The version a canonical file name belongs to: `widget-1.0.0.tgz` → `1.0.0`.
-pub fn version_of_file<'f>(name: &str, file: &'f str) -> Option<&'f str> {
-    file.strip_suffix(".tgz")
-        .or_else(|| file.strip_suffix(".sigstore"))?
-        .strip_prefix(name::basename(name))?
-        .strip_prefix('-')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn file_names_map_back_to_versions() {
-        assert_eq!(
-            version_of_file("@acme/widget", "widget-1.0.0.tgz"),
-            Some("1.0.0")
-        );
-        assert_eq!(
-            version_of_file("foo-bar", "foo-bar-2.0.0-rc.1.tgz"),
-            Some("2.0.0-rc.1")
-        );
-        assert_eq!(version_of_file("foo", "bar-1.0.0.tgz"), None);
-    }
 
     #[test]
     fn comparison_ignores_deprecation_and_tarball_host() {

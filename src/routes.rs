@@ -8,8 +8,8 @@ use crate::auth::{self, Access};
 use crate::error::{Error, Result};
 use crate::http::{Method, Request, Response};
 use crate::{
-    access, audit, health, metrics, name, packument, publish, revision, search, star, tags,
-    tarball, uplink, user, web,
+    access, audit, health, name, packument, publish, revision, search, star, tags, tarball, uplink,
+    user, web,
 };
 
 /// One path segment of a route pattern.
@@ -75,7 +75,7 @@ pub static ROUTES: &[Route] = &[
     route!(Get Open [Lit("-"), Lit("v1"), Lit("login"), Lit("done"), Param] |c, r, p| web::session::npm_done(c, r, p.arg(0))),
     route!(Get Open [Lit("-"), Lit("ping")] |c, _, _| health::ping(c)),
     // Counts only (routes, statuses, bytes): nothing a scraper must log in to see.
-    route!(Get Open [Lit("-"), Lit("metrics")] |c, _, _| metrics::get(c)),
+    route!(Get Open [Lit("-"), Lit("metrics")] |c, _, _| metrics(c)),
     route!(Get Account [Lit("-"), Lit("whoami")] |c, r, _| user::whoami(c, r)),
     route!(Get Read [Lit("-"), Lit("v1"), Lit("search")] |c, r, _| search::get(c, r)),
     route!(Get Read [Lit("-"), Lit("_view"), Lit("starredByUser")] |c, r, _| star::starred_by(c, r)),
@@ -110,6 +110,18 @@ pub static ROUTES: &[Route] = &[
     route!(Delete Write [Pkg, Lit("-"), Param, Lit("-rev"), Param] |c, r, p| revision::delete_tarball(c, r, &p.pkg, p.arg(0), p.arg(1))),
     route!(Get Read [Pkg, Param] version_get),
 ];
+
+/// `GET /-/metrics`: here, since the counters are listed by route pattern, which only the
+/// routing table knows.
+fn metrics(ctx: &mut Ctx) -> Result<Response> {
+    let app = ctx.app;
+    let text = app.metrics.render(ctx.db, app.uplink.errors(), pattern)?;
+    Ok(Response {
+        status: 200,
+        headers: vec![("Content-Type", "text/plain; version=0.0.4".into())],
+        body: crate::http::Body::Bytes(text.into_bytes()),
+    })
+}
 
 // The GET handlers of package paths ask the uplink first: it answers only for names nmr does
 // not hold (see `uplink`), and nmr answers for everything else.
@@ -185,10 +197,38 @@ pub fn pattern(i: usize) -> String {
         .collect()
 }
 
-/// Finds the route for a request and runs it. Also says which route it was (its index in
-/// [`ROUTES`]), for the metrics. A browser opening a package's registry URL is sent to its
-/// page first, and a page's error is answered with a page.
-pub fn dispatch(ctx: &mut Ctx, req: &mut Request) -> (Option<usize>, Result<Response>) {
+/// What the routing table decided from a request's head, before its body is read.
+pub enum Admitted {
+    /// The answer needs no handler (a browser sent to a package's page).
+    Answer(Response),
+    /// The route to run, its captures, and whether its errors are pages.
+    Run {
+        route: usize,
+        params: Params,
+        page: bool,
+    },
+}
+
+/// Largest body of a request other than a publish: logins, tokens, tags, stars, web forms.
+pub const SMALL_BODY: u64 = 64 * 1024;
+/// Largest `npm audit` body: the whole dependency tree of a project.
+pub const AUDIT_BODY: u64 = 16 << 20;
+/// The largest body route `i` accepts: `settings.max_body_size` for the two that carry package
+/// documents (publish, deprecate and unpublish), limits sized to what clients send elsewhere.
+pub fn body_limit(i: usize, max_body_size: u64) -> u64 {
+    let r = &ROUTES[i];
+    match (r.method, r.pattern) {
+        (Put, [Pkg] | [Pkg, Lit("-rev"), Param]) => max_body_size,
+        (Post, [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), ..]) => AUDIT_BODY,
+        _ => SMALL_BODY,
+    }
+}
+
+/// Finds the route for a request and checks its caller, from the head alone: a request that
+/// will be refused is refused before its body is read. Also says which route it was (its
+/// index in [`ROUTES`]), for the metrics. A browser opening a package's registry URL is sent
+/// to its page, and a page's error is answered with a page.
+pub fn admit(ctx: &mut Ctx, req: &mut Request) -> (Option<usize>, Result<Admitted>) {
     let path = match name::percent_decode(&req.path) {
         Ok(p) => p,
         Err(e) => return (None, Err(e)),
@@ -201,22 +241,52 @@ pub fn dispatch(ctx: &mut Ctx, req: &mut Request) -> (Option<usize>, Result<Resp
         if let Some(r) = wanted
             .and_then(|(pkg, version)| web::browser_redirect(ctx, req, &pkg, version.as_deref()))
         {
-            return (None, Ok(r));
+            return (None, Ok(Admitted::Answer(r)));
         }
     }
     let page = web::is_page(&segs);
-    match run(ctx, req, &segs, page) {
-        (i, Err(e)) if page => (i, Ok(web::error_page(ctx, req, &e))),
+    match find(ctx, req, &segs, page) {
+        (i, Err(e)) if page => (i, Ok(Admitted::Answer(web::error_page(ctx, req, &e)))),
         other => other,
     }
 }
 
-fn run(
+/// Runs an admitted route's handler.
+pub fn run(
+    ctx: &mut Ctx,
+    req: &mut Request,
+    route: usize,
+    params: &Params,
+    page: bool,
+) -> Result<Response> {
+    match (ROUTES[route].handler)(ctx, req, params) {
+        Err(e) if page => Ok(web::error_page(ctx, req, &e)),
+        other => other,
+    }
+}
+
+/// [`admit`] and [`run`] in one step.
+pub fn dispatch(ctx: &mut Ctx, req: &mut Request) -> (Option<usize>, Result<Response>) {
+    match admit(ctx, req) {
+        (
+            i,
+            Ok(Admitted::Run {
+                route,
+                params,
+                page,
+            }),
+        ) => (i, run(ctx, req, route, &params, page)),
+        (i, Ok(Admitted::Answer(r))) => (i, Ok(r)),
+        (i, Err(e)) => (i, Err(e)),
+    }
+}
+
+fn find(
     ctx: &mut Ctx,
     req: &mut Request,
     segs: &[&str],
     page: bool,
-) -> (Option<usize>, Result<Response>) {
+) -> (Option<usize>, Result<Admitted>) {
     let mut path_known = false;
     for (i, route) in ROUTES.iter().enumerate() {
         if let Some(params) = matches(route.pattern, segs) {
@@ -232,7 +302,14 @@ fn run(
                         };
                     }
                     auth::check(ctx, route.access, &params.pkg)?;
-                    (route.handler)(ctx, req, &params)
+                    if route.method == Put && matches!(route.pattern, [Pkg]) {
+                        publish::admit(ctx, req, &params.pkg)?;
+                    }
+                    Ok(Admitted::Run {
+                        route: i,
+                        params,
+                        page,
+                    })
                 };
                 return (Some(i), checked(ctx, req));
             }

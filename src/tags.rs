@@ -2,10 +2,10 @@
 //! `/-/package/<name>/dist-tags/<tag>` (the body of a PUT is a JSON string naming the version).
 
 use crate::app::Ctx;
+use crate::document::validate_tag;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::packument;
-use crate::publish::validate_tag;
 use crate::store::meta;
 use serde_json::{json, Map, Value};
 

@@ -10,7 +10,7 @@ use crate::store::meta;
 /// `GET /<name>/-/<file>` for a package published here.
 pub fn get(ctx: &mut Ctx, req: &mut Request, name: &str, file: &str) -> Result<Response> {
     let Some(f) = meta::file(ctx.db, name, file)? else {
-        if let Some(v) = crate::revision::version_of_file(name, file) {
+        if let Some(v) = crate::name::version_of_file(name, file) {
             if meta::is_deleted(ctx.db, name, v)? {
                 return Err(Error::Gone(format!(
                     "{name}@{v} was unpublished; pick another version"

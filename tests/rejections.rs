@@ -313,7 +313,10 @@ fn an_absurd_content_length_is_refused_without_reading_and_the_server_lives() {
             }
         };
         assert!(body.0.starts_with("HTTP/1.1 413"), "{}", body.0);
-        assert!(body.1["error"].as_str().unwrap().contains("max_body_size"));
+        let error = body.1["error"].as_str().unwrap();
+        assert!(error.contains("limit"), "{error}");
+        // Only publishing takes settings.max_body_size; other routes have small limits.
+        assert_eq!(error.contains("max_body_size"), method == "PUT", "{error}");
     }
     assert_eq!(reg.get("/-/ping").status, 200, "the server is still up");
     assert_eq!(reg.snapshot(), before);
@@ -322,8 +325,14 @@ fn an_absurd_content_length_is_refused_without_reading_and_the_server_lives() {
 #[test]
 fn a_declared_length_over_the_limit_is_413_for_every_route() {
     let reg = Registry::start_with(&["--set", "settings.max_body_size=1kb"], &[]);
+    // A route that takes no package document has a small limit of its own.
+    let r = reg.request("GET", "/-/ping", &[], &vec![b'x'; 64 * 1024 + 1]);
+    expect_error(&r, 413, &["65536 bytes"]);
     let r = reg.request("GET", "/-/ping", &[], &[b'x'; 2000]);
-    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Publishing takes settings.max_body_size.
+    let r = reg.request("PUT", "/plainpkg", &[], &[b'x'; 2000]);
+    expect_error(&r, 413, &["settings.max_body_size"]);
     assert_eq!(reg.get("/-/ping").status, 200);
 }
 

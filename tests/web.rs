@@ -15,7 +15,7 @@ use crate::support::browser;
 use crate::support::github::FakeGitHub;
 use crate::support::*;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -905,5 +905,46 @@ fn web_pages_in_chromium_run_no_readme_payload() {
             .join("tests/artifacts/package-page.png");
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         std::fs::copy(&shot, dest).unwrap();
+    }
+}
+
+/// What a raw client receives for one request on a connection it then lets close: every byte,
+/// so an answer split into two by an injected line end would show as a second status line.
+fn whole_exchange(port: u16, request: &str) -> String {
+    let mut s = connect(port);
+    s.write_all(request.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn the_login_forms_next_cannot_break_a_header_line() {
+    // A logged-in user once put CR/LF into `next`: it reached the Location header, and answers
+    // shifted between clients. Every shape of line end must come back as the plain home page.
+    let reg = Registry::start_with(&[], &[("NMR_AUTH__TYPE", "local")]);
+    add_user(&reg, "alice", "correct horse");
+    let me = reg.url();
+    for next in [
+        "%2F-%2Fweb%2Fsearch%0D%0ASet-Cookie%3A%20evil%3D1",
+        "%2F%0AX-Evil%3A%201",
+        "%2F%0DX-Evil%3A%201",
+        "%2F%00X-Evil",
+        "%2F-%2Fweb%2Fsearch%3Fq%3Da%0D%0A%0D%0A%3Cscript%3Eevil()%3C%2Fscript%3E",
+    ] {
+        let form = format!("user=alice&password=correct+horse&next={next}&session=");
+        let request = format!(
+            "POST /-/web/login HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nOrigin: {me}\r\nAccept: text/html\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            reg.port,
+            form.len()
+        );
+        let got = whole_exchange(reg.port, &request);
+        assert_eq!(got.matches("HTTP/1.1 ").count(), 1, "one answer: {got}");
+        assert!(got.starts_with("HTTP/1.1 303 "), "{got}");
+        assert!(got.contains("\r\nLocation: /\r\n"), "the home page: {got}");
+        assert!(!got.to_ascii_lowercase().contains("evil"), "{got}");
+        // The next client gets its own answer.
+        let ping = http(reg.port, "GET", "/-/ping", &[], b"");
+        assert_eq!((ping.status, ping.text().as_str()), (200, "{}"));
     }
 }

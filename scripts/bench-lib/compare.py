@@ -12,6 +12,12 @@ packuments, and the same tarballs, into nginx's document root; run every wrk loa
 every server, interleaved and repeated; publish latency (raw HTTP and the npm client); 16
 concurrent publishes of one package; memory. Then a table of medians and of the ratios nmr /
 Verdaccio and nmr / nginx, the targets of issue #9, and the raw figures as JSON lines.
+
+HTTPS: a throwaway CA and a certificate for 127.0.0.1 (made with the openssl CLI in the
+temporary directory); a second nmr with server.tls.* on the first one's seeded data, and a
+second nginx with `ssl` on the same document root, both with that certificate; the small
+packument and small tarball phases also run against these two, as rows marked TLS. Verdaccio is
+not measured over TLS: the question is what TLS costs nmr next to nginx's OpenSSL.
 """
 
 import argparse
@@ -26,6 +32,7 @@ import random
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -107,15 +114,63 @@ def proc_mem_kb(pid):
     return out
 
 
-def ping(port, timeout=1.0):
-    """True when GET /-/ping answers 200 (one short-lived connection)."""
+def ping(port, timeout=1.0, tls=None):
+    """True when GET /-/ping answers 200 (one short-lived connection; over TLS when `tls`, an
+    ssl.SSLContext, is given: a handshake that fails counts as no answer yet)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+            s = tls.wrap_socket(raw, server_hostname="127.0.0.1") if tls else raw
             s.sendall(b"GET /-/ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             head = s.recv(64)
             return head.startswith(b"HTTP/1.1 200") or head.startswith(b"HTTP/1.0 200")
     except OSError:
         return False
+
+
+class Certs:
+    """A throwaway CA and a certificate for 127.0.0.1 that it signed (ECDSA P-256, valid two
+    days), made with the openssl CLI in `dir`. nmr and nginx serve the same certificate and
+    key, so each handshake costs both the same signature. `context` trusts only that CA and
+    checks the address, so the harness's own requests (start-up ping, checks before the load)
+    prove the setup right; wrk verifies nothing, and on its kept-alive connections it
+    handshakes once per connection, so the load measures TLS records, not certificates."""
+
+    def __init__(self, dir):
+        os.makedirs(dir, exist_ok=True)
+        self.ca = os.path.join(dir, "ca.pem")
+        self.cert = os.path.join(dir, "server.pem")
+        self.key = os.path.join(dir, "server.key")
+        ca_key, csr, ext = (os.path.join(dir, n) for n in ("ca.key", "server.csr", "server.ext"))
+        with open(ext, "w") as f:
+            f.write("basicConstraints = critical, CA:FALSE\n"
+                    "keyUsage = critical, digitalSignature\n"
+                    "extendedKeyUsage = serverAuth\n"
+                    "subjectAltName = IP:127.0.0.1\n"
+                    "subjectKeyIdentifier = hash\n"
+                    "authorityKeyIdentifier = keyid\n")
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        for cmd in (
+                ["openssl", "req", "-x509", *ec, "-keyout", ca_key, "-out", self.ca,
+                 "-days", "2", "-subj", "/CN=nmr bench throwaway CA",
+                 "-addext", "basicConstraints = critical, CA:TRUE",
+                 "-addext", "keyUsage = critical, keyCertSign, cRLSign"],
+                ["openssl", "req", "-new", *ec, "-keyout", self.key, "-out", csr,
+                 "-subj", "/CN=127.0.0.1"],
+                ["openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", ca_key,
+                 "-set_serial", "2", "-days", "2", "-extfile", ext, "-out", self.cert]):
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd[:3])} failed: {r.stderr[-1000:]}")
+        self.context = ssl.create_default_context(cafile=self.ca)
+
+
+def tls_session(server):
+    """(protocol, cipher suite) that a default OpenSSL client, Python's, gets from the server.
+    wrk is an OpenSSL client with its defaults too; if nmr and nginx settle on different
+    suites, the TLS rows compare different work, and the table says so."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        with server.tls.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            return s.version(), s.cipher()[0]
 
 
 class Server:
@@ -124,12 +179,17 @@ class Server:
     name = "?"
     token = None
 
-    def __init__(self, root, label):
+    def __init__(self, root, label, certs=None):
         self.dir = os.path.join(root, label)
         os.makedirs(self.dir, exist_ok=True)
         self.proc = None
         self.port = None
         self.errlog = None
+        self.certs = certs  # a Certs when the server listens with TLS
+        self.tls = certs.context if certs else None
+
+    def url(self, path="/"):
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
 
     def command(self):
         raise NotImplementedError
@@ -147,7 +207,7 @@ class Server:
                                      stdout=self.errlog, stderr=self.errlog,
                                      start_new_session=True)
         while True:
-            if ping(self.port):
+            if ping(self.port, tls=self.tls):
                 return time.monotonic() - t0
             if self.proc.poll() is not None:
                 self.errlog.close()
@@ -200,9 +260,13 @@ class Nmr(Server):
     name = "nmr"
     token = "bench-any-token"  # auth type `none` accepts any token
 
-    def __init__(self, root, label, binary):
-        super().__init__(root, label)
+    def __init__(self, root, label, binary, certs=None, data_of=None):
+        """`data_of`: another Nmr whose storage and database this one serves (the HTTPS one
+        reads what the plain one was seeded with; SQLite in WAL mode has room for two readers,
+        and neither writes while both run)."""
+        super().__init__(root, label, certs)
         self.binary = binary
+        self.data_dir = (data_of or self).dir
         # An empty ./nmr.toml is found first, so no user or /etc config file changes the setup.
         open(os.path.join(self.dir, "nmr.toml"), "w").close()
 
@@ -212,10 +276,14 @@ class Nmr(Server):
         return env
 
     def command(self):
-        return [self.binary, "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                "--storage-path", os.path.join(self.dir, "storage"),
-                "--db-path", os.path.join(self.dir, "nmr.sqlite"),
-                "--log-level", "warn"]
+        cmd = [self.binary, "serve", "--host", "127.0.0.1", "--port", str(self.port),
+               "--storage-path", os.path.join(self.data_dir, "storage"),
+               "--db-path", os.path.join(self.data_dir, "nmr.sqlite"),
+               "--log-level", "warn"]
+        if self.certs:
+            cmd += ["--set", f"server.tls.cert={self.certs.cert}",
+                    "--set", f"server.tls.key={self.certs.key}"]
+        return cmd
 
 
 VERDACCIO_CONFIG = """\
@@ -306,8 +374,8 @@ http {{
         default full;
     }}
     server {{
-        listen 127.0.0.1:{port};
-        root {root};
+        listen 127.0.0.1:{port}{ssl};
+{tls}        root {root};
         location = /-/ping {{ default_type application/json; return 200 "{{}}"; }}
         location ~ ^/[^/]+/-/[^/]+\\.tgz$ {{
             root {root}/tarballs;
@@ -325,11 +393,18 @@ http {{
 """
 
 
+NGINX_TLS = """\
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+"""
+
+
 class Nginx(Server):
     name = "nginx"
 
-    def __init__(self, root, label, binary, docroot, workers):
-        super().__init__(root, label)
+    def __init__(self, root, label, binary, docroot, workers, certs=None):
+        super().__init__(root, label, certs)
         self.binary = binary
         self.docroot = docroot
         self.workers = workers
@@ -339,7 +414,10 @@ class Nginx(Server):
         with open(cfg, "w") as f:
             f.write(NGINX_CONFIG.format(
                 user="user root;\n" if os.geteuid() == 0 else "", workers=self.workers,
-                dir=self.dir, port=self.port, root=self.docroot))
+                dir=self.dir, port=self.port, root=self.docroot,
+                ssl=" ssl" if self.certs else "",
+                tls=NGINX_TLS.format(cert=self.certs.cert, key=self.certs.key)
+                if self.certs else ""))
         return [self.binary, "-p", self.dir, "-c", cfg, "-e", os.path.join(self.dir, "error.log")]
 
     def start(self, bound=60.0):
@@ -364,8 +442,9 @@ def request(port, method, path, body=None, headers=None, timeout=120):
         c.close()
 
 
-def get(port, path, headers):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+def get(port, path, headers, tls=None):
+    c = (http.client.HTTPSConnection("127.0.0.1", port, timeout=60, context=tls) if tls
+         else http.client.HTTPConnection("127.0.0.1", port, timeout=60))
     try:
         c.request("GET", path, headers=headers)
         r = c.getresponse()
@@ -546,11 +625,21 @@ def phases(data):
     ]
 
 
+TLS_PHASES = {"pack_small": "packument small, TLS", "tgz_small": "tarball small, TLS"}
+
+
+def tls_phases(ph):
+    """The phases that also run over HTTPS, against nmr and nginx only: small answers, where
+    TLS's cost per request weighs most against the work of answering. Two, to keep --quick
+    quick."""
+    return [(key + "_tls", TLS_PHASES[key], *rest) for key, _, *rest in ph if key in TLS_PHASES]
+
+
 def check_phase(server, paths, headers, expect):
     """One GET per path (at most 5) before the load: right status; returns the mean body size."""
     sizes = []
     for p in paths[:5]:
-        st, h, body = get(server.port, p, headers)
+        st, h, body = get(server.port, p, headers, tls=server.tls)
         if st != expect:
             raise RuntimeError(f"{server.name}: GET {p} {headers}: HTTP {st}, wanted {expect}: "
                                f"{body[:200]!r}")
@@ -567,14 +656,13 @@ def run_wrk(server, paths, headers, duration, threads, conns, tmp):
         cmd += ["-H", f"{k}: {v}"]
     env = dict(os.environ)
     if len(paths) == 1:
-        cmd += ["-s", os.path.join(HERE, "report.lua"),
-                f"http://127.0.0.1:{server.port}{paths[0]}"]
+        cmd += ["-s", os.path.join(HERE, "report.lua"), server.url(paths[0])]
     else:
         listing = os.path.join(tmp, "paths.txt")
         with open(listing, "w") as f:
             f.write("\n".join(paths) + "\n")
         env["NMR_BENCH_PATHS"] = listing
-        cmd += ["-s", os.path.join(HERE, "paths.lua"), f"http://127.0.0.1:{server.port}/"]
+        cmd += ["-s", os.path.join(HERE, "paths.lua"), server.url()]
     cpu0 = server.cpu_s()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 60)
     cpu1 = server.cpu_s()
@@ -795,12 +883,12 @@ def main():
     os.makedirs(os.path.join(docroot, "tarballs"), exist_ok=True)
     running = []
 
-    def make(kind, label):
+    def make(kind, label, certs=None, data_of=None):
         if kind == "nmr":
-            return Nmr(tmp, label, args.nmr)
+            return Nmr(tmp, label, args.nmr, certs, data_of)
         if kind == "verdaccio":
             return Verdaccio(tmp, label, args.verdaccio)
-        return Nginx(tmp, label, args.nginx, docroot, nginx_workers)
+        return Nginx(tmp, label, args.nginx, docroot, nginx_workers, certs)
 
     kinds = ["nmr", "verdaccio", "nginx"]
     results = {}  # (metric key, server) -> list of values
@@ -847,21 +935,37 @@ def main():
         rss, hwm = servers["nginx"].mem_kb()
         record("memory", server="nginx", when="after seeding", rss_kb=rss, hwm_kb=hwm)
 
+        # ------------------------------------------------------------ the two HTTPS servers
+        log("HTTPS: a throwaway CA and certificate for 127.0.0.1; nmr and nginx with TLS")
+        certs = Certs(os.path.join(tmp, "tls"))
+        tls_servers = {"nmr": make("nmr", "nmr-tls", certs, data_of=servers["nmr"]),
+                       "nginx": make("nginx", "nginx-tls", certs)}
+        tls_suites = {}
+        for kind, s in tls_servers.items():
+            running.append(s)
+            took = s.start()
+            tls_suites[kind] = tls_session(s)
+            record("tls", server=kind, startup_ms=took * 1000, protocol=tls_suites[kind][0],
+                   cipher=tls_suites[kind][1])
+
         # ------------------------------------------------------------ load phases
         ph = phases(data)
-        for key, label, paths, headers, expect in ph:
-            for kind, s in servers.items():
+        tls_ph = tls_phases(ph)
+        plan = [(p, servers) for p in ph] + [(p, tls_servers) for p in tls_ph]
+        for (key, label, paths, headers, expect), group in plan:
+            for kind, s in group.items():
                 size = check_phase(s, paths, headers, expect)
                 record("body", phase=key, server=kind, mean_bytes=size)
                 results.setdefault((key + ":bytes", kind), []).append(size)
-        n_runs = len(ph) * len(kinds) * (args.repeats + 1)
-        log(f"load: {len(ph)} phases x {len(kinds)} servers x ({args.repeats} + 1 warm-up) "
-            f"x {args.duration} s = about {n_runs * args.duration / 60:.1f} min")
+        n_runs = sum(len(group) for _, group in plan) * (args.repeats + 1)
+        log(f"load: ({len(ph)} phases x {len(kinds)} servers + {len(tls_ph)} over TLS x "
+            f"{len(tls_servers)}) x ({args.repeats} + 1 warm-up) x {args.duration} s "
+            f"= about {n_runs * args.duration / 60:.1f} min")
         for rep in range(-1, args.repeats):  # -1: warm-up, not counted
             order = kinds[rep % 3:] + kinds[:rep % 3] if rep >= 0 else kinds
-            for key, label, paths, headers, expect in ph:
-                for kind in order:
-                    r = run_wrk(servers[kind], paths, headers,
+            for (key, label, paths, headers, expect), group in plan:
+                for kind in (k for k in order if k in group):
+                    r = run_wrk(group[kind], paths, headers,
                                 1 if rep < 0 else args.duration,
                                 args.threads, args.connections, tmp)
                     bad = (r["errors_connect"] + r["errors_read"] + r["errors_write"]
@@ -881,6 +985,13 @@ def main():
         for kind, s in servers.items():
             rss, hwm = s.mem_kb()
             record("memory", server=kind, when="after load", rss_kb=rss, hwm_kb=hwm)
+        # Stopped before publishing: the HTTPS nmr shares the plain one's data, and only one
+        # of them may write to it.
+        for kind, s in tls_servers.items():
+            rss, hwm = s.mem_kb()
+            record("memory", server=kind, when="after load, TLS", rss_kb=rss, hwm_kb=hwm)
+            s.stop()
+            running.remove(s)
 
         # ------------------------------------------------------------ publishing
         for kind in ("nmr", "verdaccio"):
@@ -917,9 +1028,9 @@ def main():
 
     # ---------------------------------------------------------------- table
     rows = []  # (label, unit, better, key)
-    for key, label, _, _, _ in ph:
+    for key, label, _, _, _ in ph + tls_ph:
         rows.append((label, "req/s", "higher", key))
-    for key, label, _, _, _ in ph:
+    for key, label, _, _, _ in ph + tls_ph:
         rows.append((label, "ms", "lower", key + ":p50"))
     rows += [
         ("publish, raw HTTP (10 KB tarball)", "ms", "lower", "publish_raw"),
@@ -939,7 +1050,8 @@ def main():
           f"(same bytes from disk), {env['cpus']} cores shared with the load generator; "
           f"wrk {args.threads} threads / {args.connections} connections, {args.duration} s per "
           f"phase, median of {args.repeats}; packuments without gzip unless marked; "
-          f"nmr --log-level warn, Verdaccio log level warn; run took {elapsed / 60:.1f} min")
+          f"nmr --log-level warn, Verdaccio log level warn; TLS rows: nmr (rustls) and nginx "
+          f"(OpenSSL) only, one ECDSA P-256 certificate; run took {elapsed / 60:.1f} min")
     w = max(len(r[0]) for r in rows) + 2
     hdr = (f"{'':<{w}}{'unit':<7}{'nmr':>10}{'verdaccio':>11}{'nginx':>10}"
            f"{'nmr/verd':>10}{'nmr/nginx':>11}")
@@ -963,12 +1075,17 @@ def main():
         record("summary", key=key, **summary[key])
 
     print("\nserver CPU per request during load (µs, all the server's threads/processes):")
-    for key, label, _, _, _ in ph:
+    for key, label, _, _, _ in ph + tls_ph:
         vals = {k: med(results.get((key + ":cpu", k), [])) for k in kinds}
         print(f"  {label:<{w - 2}}" + "".join(f"{k} {fmt(vals[k], 'µs'):>6}   " for k in kinds))
     print("\nmean body bytes per phase: " + "; ".join(
         f"{key} " + "/".join(f"{med(results.get((key + ':bytes', k), [])) or 0:.0f}"
-                             for k in kinds) for key, *_ in ph) + " (nmr/verdaccio/nginx)")
+                             for k in kinds) for key, *_ in ph + tls_ph)
+          + " (nmr/verdaccio/nginx)")
+    same = len(set(tls_suites.values())) == 1
+    print("TLS as a default OpenSSL client gets it: " + "; ".join(
+        f"{k} {' '.join(v)}" for k, v in tls_suites.items())
+          + ("" if same else " -- NOT THE SAME: the TLS rows compare different work"))
 
     def s(key, who):
         return summary[key]["nmr_per_" + who]

@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use crate::store::meta;
 use rusqlite::Connection;
 use serde_json::Value;
-use std::time::Duration;
 
 /// A GitHub repository as `owner/name`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,16 +96,6 @@ pub fn parse_repository(v: &Value, host: &str) -> std::result::Result<Repo, Stri
 pub struct Permission {
     pub pull: bool,
     pub push: bool,
-}
-
-/// The HTTP client for the GitHub API.
-pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(15)))
-        .http_status_as_error(false)
-        .user_agent(concat!("nmr/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
 }
 
 fn unavailable(api: &str, why: impl std::fmt::Display) -> Error {

@@ -451,7 +451,7 @@ fn commit(
         let mut retagged = false;
         for (tag, version) in &r.tags {
             if current.get(tag) != Some(version)
-                && crate::publish::validate_tag(tag).is_ok()
+                && crate::document::validate_tag(tag).is_ok()
                 && meta::version(&tx, id, version)?.is_some()
             {
                 meta::set_tag(&tx, id, tag, version)?;

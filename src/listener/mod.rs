@@ -1,69 +1,77 @@
-//! The connection front: nmr's own accept loop in front of tiny_http, which has no socket
-//! timeouts, no limit on header size or on connections, and stops for good on an accept error.
+//! nmr's HTTP layer: it owns the listening socket and serves every request itself, with no
+//! other HTTP server behind it.
 //!
-//! Design. nmr owns the public TCP listener. Each accepted connection gets one thread; past
-//! `server.max_connections` open connections a new one is answered `503` and closed. The thread
-//! sets `TCP_NODELAY` and a write timeout (`server.write_timeout`) on the socket, then for each
-//! request on the connection:
+//! Design. Each accepted connection gets one thread; past `server.max_connections` open
+//! connections, or `server.max_connections_per_address` from one address, a new one is
+//! answered (`503`, `429`) and closed. With `server.tls.*` set the connection speaks TLS
+//! (rustls), its handshake within `server.read_timeout`. The thread sets `TCP_NODELAY` and a
+//! write timeout (`server.write_timeout`) on the socket, then for each request:
 //!
 //! 1. waits for its first byte at most `server.read_timeout` (an idle keep-alive connection is
 //!    closed quietly after that), then reads the whole head within `server.read_timeout` of
-//!    that byte, line by line through a bounded buffer (a slow-loris client gets `408`);
-//! 2. checks the head ([`head`]): at most 32 KiB and 100 fields (`431`), one unambiguous body
-//!    framing (`Content-Length` with `Transfer-Encoding`, an unknown coding, conflicting
-//!    lengths: `400`), a declared body within `settings.max_body_size` (`413`, unread);
-//! 3. receives the whole body ([`body`]), each read waiting at most `server.read_timeout`, so a
-//!    slow upload only ever holds its own thread, never one of the workers;
-//! 4. passes the request to tiny_http, which listens on a Unix socket in a private directory,
-//!    over one of the front's kept-alive connections to it ([`pool`], one per worker): the
-//!    head re-encoded canonically with the body's length, then the body. The worker answers
-//!    tiny_http with the head alone and parks the body in the [`Handoff`]; the thread reads
-//!    the head, takes the body, returns the connection to the pool and writes both to the
-//!    client ([`reply`]; each write bounded by `server.write_timeout`, a large file with
+//!    that byte ([`head`], parsed by `httparse`): at most 32 KiB and 100 fields (`431`), one
+//!    unambiguous body framing (`400`), a slow-loris client gets `408`;
+//! 2. takes a handler slot from the fixed pool of `server.workers` ([`slots`], each with its
+//!    own database connection), finds the route and checks the caller from the head alone, so
+//!    a request that will be refused is refused before its body is read;
+//! 3. for a request with a body, gives the slot back and receives the whole body ([`body`]):
+//!    within the route's body limit (`413`), the shared spool budget (`503`) and the minimum
+//!    upload rate (`408`); then takes a slot again;
+//! 4. runs the handler, gives the slot back, and writes the answer ([`reply`], the one writer
+//!    of response heads; each write bounded by `server.write_timeout`, a large file with
 //!    `sendfile`), and goes back to 1.
 //!
-//! So the workers stay the fixed pool and only ever talk to the front over a local socket;
-//! tiny_http's per-connection threads are bounded by the connection cap; one thread per client
-//! connection does all the waiting on the client, receiving its uploads and sending its
-//! downloads, so a slow client never holds a worker.
+//! So a slow client only ever holds its own thread, never a handler slot, and no answer is
+//! ever read back and re-parsed inside nmr.
 //!
 //! Shutdown: [`Front::stop`] closes the listener, closes connections that wait for a request,
 //! and waits (bounded) for the others to finish the request they are in.
 //!
-//! This module accepts and counts connections; `conn` serves one, [`head`] and [`body`] read
-//! a request, [`pool`] holds the connections to tiny_http, [`reply`] writes the answer,
-//! [`handoff`] carries bodies from the workers, `backend` owns the private directory.
+//! This module accepts and counts connections; `conn` serves one, [`socket`] is its byte
+//! stream (plain or TLS, with deadlines), [`wire`] buffers it, [`tls`] holds the certificate,
+//! [`spool`] the directory and budget for large bodies.
 
-mod backend;
 pub mod body;
 mod conn;
-pub mod handoff;
 pub mod head;
-mod pool;
 mod reply;
+mod slots;
+mod socket;
+mod spool;
+pub mod tls;
+mod wire;
 
-pub use backend::BackendDir;
+pub use conn::after_writes;
 use conn::{serve, turn_away};
-pub use handoff::Handoff;
-pub use head::PEER_HEADER;
-pub use pool::WARM_UP;
-pub use reply::{use_sendfile, SendFile, NO_BODY};
+use slots::Slots;
+use spool::Spool;
+use tls::Tls;
 
 use crate::app::App;
 use crate::error::Error;
-use crate::server::Event;
 use std::collections::HashMap;
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Stack of the per-connection threads: they hold little on the stack (buffers are on the
-/// heap), and hundreds of idle connections should not reserve megabytes each.
-const THREAD_STACK: usize = 256 * 1024;
+/// What the process's main thread waits for: a stop signal, a reload, or a listener that
+/// failed for good (see `server`).
+pub enum Event {
+    /// SIGTERM or SIGINT: stop gracefully.
+    Stop(&'static str),
+    /// SIGHUP: read the TLS certificate and key again.
+    Reload,
+    /// The listener failed for good.
+    Fatal(String),
+}
+
+/// Stack of the per-connection threads, which run the handlers: Rust's default for spawned
+/// threads. A publish (JSON parsing, hashing, SQLite) needs more than half a megabyte in a
+/// debug build. Only pages a thread touches become resident; the rest is address space.
+const THREAD_STACK: usize = 2 * 1024 * 1024;
 
 /// Binds the public listener.
 pub fn bind(addr: &str) -> Result<TcpListener, String> {
@@ -73,8 +81,17 @@ pub fn bind(addr: &str) -> Result<TcpListener, String> {
 /// One open connection, as shutdown sees it.
 struct Live {
     stream: TcpStream,
+    peer: IpAddr,
     /// Waiting for the first byte of a request: nothing is lost by closing it.
     idle: Arc<AtomicBool>,
+}
+
+/// The open connections: by id, and how many each address holds.
+#[derive(Default)]
+struct Connections {
+    next: u64,
+    open: HashMap<u64, Live>,
+    per_address: HashMap<IpAddr, usize>,
 }
 
 /// What the accept loop and the connection threads share.
@@ -83,21 +100,37 @@ struct Shared {
     /// `server.max_connections`, or fewer if the open-files limit is lower (see
     /// [`connection_cap`]).
     max_connections: usize,
-    /// The connections to tiny_http.
-    pool: pool::Pool,
-    /// Where the workers park the bodies of their answers.
-    handoff: Arc<Handoff>,
-    /// The private directory large request bodies are spooled to.
-    spool: PathBuf,
+    /// The handler slots.
+    slots: Slots,
+    /// The certificate, when the listener speaks TLS.
+    tls: Option<Tls>,
+    /// Where large request bodies are spooled.
+    spool: Arc<Spool>,
     stopping: AtomicBool,
-    live: Mutex<(u64, HashMap<u64, Live>)>,
+    live: Mutex<Connections>,
     /// Signalled whenever a connection ends.
     ended: Condvar,
 }
 
 impl Shared {
-    fn live(&self) -> MutexGuard<'_, (u64, HashMap<u64, Live>)> {
+    fn live(&self) -> MutexGuard<'_, Connections> {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets a connection that has ended.
+    fn ended(&self, id: u64) -> Option<Live> {
+        let mut live = self.live();
+        let gone = live.open.remove(&id)?;
+        if let Some(n) = live.per_address.get_mut(&gone.peer) {
+            *n -= 1;
+            if *n == 0 {
+                live.per_address.remove(&gone.peer);
+            }
+        }
+        drop(live);
+        self.app.metrics.connection_closed();
+        self.ended.notify_all();
+        Some(gone)
     }
 }
 
@@ -108,15 +141,15 @@ pub struct Front {
     accept: Option<JoinHandle<()>>,
 }
 
-/// File descriptors one client connection can hold at once: its socket and two more handles to
-/// it, a spooled request body and a tarball being sent.
-const FDS_PER_CONNECTION: u64 = 5;
+/// File descriptors one client connection can hold at once: its socket and another handle to
+/// it (for shutdown), a spooled request body and a tarball being sent.
+const FDS_PER_CONNECTION: u64 = 4;
 
-/// File descriptors kept for everything else: stdio, the listeners, the signal pipe, and per
-/// worker its database files (and a fresh read-only set for a ping), a tarball being opened,
-/// and both ends of its connection from the front's pool (tiny_http holds its end twice).
+/// File descriptors kept for everything else: stdio, the listener, the signal pipe, and per
+/// handler slot its database files (and a fresh read-only set for a ping) and a tarball being
+/// opened.
 fn fds_reserved(workers: usize) -> u64 {
-    64 + 11 * workers as u64
+    64 + 8 * workers as u64
 }
 
 /// The process's soft limit on open files, from `/proc/self/limits`; `None` when unlimited or
@@ -132,8 +165,8 @@ fn open_files_limit() -> Option<u64> {
 }
 
 /// How many connections may be open at once: `server.max_connections`, or fewer when the
-/// open-files limit could not hold that many. Running out of descriptors would make tiny_http's
-/// own accept fail, which ends its accept loop for good.
+/// open-files limit could not hold that many: past it, opening a tarball or the database would
+/// fail in the middle of a request.
 fn connection_cap(configured: usize, workers: usize, limit: Option<u64>) -> usize {
     let Some(limit) = limit else {
         return configured;
@@ -154,14 +187,16 @@ fn fatal_accept_error(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(EBADF | EFAULT | EINVAL | ENOTSOCK))
 }
 
+/// How long handlers get to finish after the connections are gone (a handler may still be
+/// waiting on the upstream or the storage for a client that was cut off).
+pub const WORKER_GRACE: Duration = Duration::from_secs(5);
+
 impl Front {
-    /// Starts accepting on `listener`, passing checked requests to tiny_http listening in
-    /// `dir`. A listener that fails for good is reported on `fatal` as [`Event::Fatal`].
+    /// Starts accepting on `listener`; serves requests on `app` with `server.workers` handler
+    /// slots. A listener that fails for good is reported on `fatal` as [`Event::Fatal`].
     pub fn start(
         listener: TcpListener,
         app: Arc<App>,
-        handoff: Arc<Handoff>,
-        dir: &BackendDir,
         fatal: mpsc::Sender<Event>,
     ) -> Result<Front, String> {
         let addr = listener
@@ -177,16 +212,19 @@ impl Front {
                 server.max_connections
             );
         }
-        let pool = pool::Pool::open(&dir.socket(), server.workers)
-            .map_err(|e| format!("cannot connect to the request workers: {e}"))?;
+        let tls = server.tls.as_ref().map(Tls::open).transpose()?;
+        let connections = (0..server.workers)
+            .map(|_| app.connect())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.message().to_string())?;
         let shared = Arc::new(Shared {
             max_connections,
+            slots: Slots::new(connections),
+            tls,
+            spool: Arc::new(Spool::create(server.spool_budget)?),
             app,
-            pool,
-            handoff,
-            spool: dir.path().to_path_buf(),
             stopping: AtomicBool::new(false),
-            live: Mutex::new((0, HashMap::new())),
+            live: Mutex::new(Connections::default()),
             ended: Condvar::new(),
         });
         let s = shared.clone();
@@ -199,6 +237,28 @@ impl Front {
             addr,
             accept: Some(accept),
         })
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.shared.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// `server.shutdown_timeout`.
+    pub fn shutdown_timeout(&self) -> Duration {
+        self.shared.app.config.server.shutdown_timeout
+    }
+
+    /// Reads the certificate and key again (SIGHUP); on an error the ones in use stay.
+    pub fn reload_tls(&self) -> Result<bool, String> {
+        match &self.shared.tls {
+            None => Ok(false),
+            Some(tls) => tls.reload().map(|()| true),
+        }
     }
 
     /// The address connections are accepted on.
@@ -228,12 +288,13 @@ impl Front {
         }
         let deadline = Instant::now() + grace;
         let mut live = self.shared.live();
-        for c in live.1.values() {
-            if c.idle.load(SeqCst) {
+        for c in live.open.values() {
+            // A request whose first bytes have arrived but not yet been read is in flight.
+            if c.idle.load(SeqCst) && !has_unread_bytes(&c.stream) {
                 let _ = c.stream.shutdown(Shutdown::Read);
             }
         }
-        while !live.1.is_empty() {
+        while !live.open.is_empty() {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -245,12 +306,29 @@ impl Front {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        let cut = live.1.len();
-        for c in live.1.values() {
+        let cut = live.open.len();
+        for c in live.open.values() {
             let _ = c.stream.shutdown(Shutdown::Both);
         }
         cut
     }
+
+    /// After [`Front::stop`]: waits at most [`WORKER_GRACE`] for handlers still running, then
+    /// closes the database connections. Returns how many handlers were still busy.
+    pub fn close(&self) -> usize {
+        self.shared.slots.close(WORKER_GRACE)
+    }
+}
+
+/// Whether the client has sent bytes that nmr has not read yet (without taking them, and
+/// without blocking: the connection's own thread may be waiting to read them).
+fn has_unread_bytes(stream: &TcpStream) -> bool {
+    use rustix::net::RecvFlags;
+    let mut byte = [0u8; 1];
+    matches!(
+        rustix::net::recv(stream, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT),
+        Ok((n, _)) if n > 0
+    )
 }
 
 fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, fatal: &mpsc::Sender<Event>) {
@@ -259,6 +337,7 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, fatal: &mpsc::Sende
         match listener.accept() {
             Ok((stream, _)) => {
                 if shared.stopping.load(SeqCst) {
+                    admit_waiting(shared, listener, stream);
                     return;
                 }
                 backoff = Duration::from_millis(5);
@@ -278,19 +357,49 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, fatal: &mpsc::Sende
     }
 }
 
+/// At a stop: the connections the kernel completed before the listener closed are clients
+/// waiting for an answer too. Those that have sent a request are served like the ones in
+/// flight; the others (and the stop's own wake-up connection) are closed.
+fn admit_waiting(shared: &Arc<Shared>, listener: &TcpListener, first: TcpStream) {
+    if listener.set_nonblocking(true).is_err() {
+        return;
+    }
+    let mut next = Some(first);
+    while let Some(stream) = next.take() {
+        if has_unread_bytes(&stream) && stream.set_nonblocking(false).is_ok() {
+            admit(shared, stream);
+        }
+        next = listener.accept().ok().map(|(s, _)| s);
+    }
+}
+
 fn admit(shared: &Arc<Shared>, stream: TcpStream) {
     let metrics = &shared.app.metrics;
-    let max = shared.max_connections;
+    let (max, per_address) = (
+        shared.max_connections,
+        shared.app.config.server.max_connections_per_address,
+    );
+    let peer = match stream.peer_addr() {
+        Ok(a) => a.ip(),
+        // Already reset by the client.
+        Err(_) => return,
+    };
     let mut live = shared.live();
-    if live.1.len() >= max {
+    let refused = if live.open.len() >= max {
+        Some(Error::Unavailable(format!(
+            "the registry has {max} connections open (server.max_connections); try again shortly"
+        )))
+    } else if live.per_address.get(&peer).copied().unwrap_or(0) >= per_address {
+        Some(Error::TooManyRequests(format!(
+            "{peer} has {per_address} connections open to the registry (server.max_connections_per_address); close some and try again"
+        )))
+    } else {
+        None
+    };
+    if let Some(e) = refused {
         drop(live);
         metrics.connection_rejected();
-        turn_away(
-            stream,
-            &Error::Unavailable(format!(
-            "the registry has {max} connections open (server.max_connections); try again shortly"
-        )),
-        );
+        turn_away(stream, &e);
         return;
     }
     let Ok(handle) = stream.try_clone() else {
@@ -302,15 +411,17 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream) {
         return;
     };
     let idle = Arc::new(AtomicBool::new(true));
-    live.0 += 1;
-    let id = live.0;
-    live.1.insert(
+    live.next += 1;
+    let id = live.next;
+    live.open.insert(
         id,
         Live {
             stream: handle,
+            peer,
             idle: idle.clone(),
         },
     );
+    *live.per_address.entry(peer).or_default() += 1;
     drop(live);
     metrics.connection_opened();
     let s = shared.clone();
@@ -319,15 +430,10 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream) {
         .stack_size(THREAD_STACK)
         .spawn(move || {
             serve(&s, stream, &idle);
-            s.live().1.remove(&id);
-            s.app.metrics.connection_closed();
-            s.ended.notify_all();
+            s.ended(id);
         });
     if spawned.is_err() {
-        let gone = shared.live().1.remove(&id);
-        metrics.connection_closed();
-        shared.ended.notify_all();
-        if let Some(c) = gone {
+        if let Some(c) = shared.ended(id) {
             turn_away(
                 c.stream,
                 &Error::Unavailable("the registry cannot start more threads".into()),
@@ -362,7 +468,10 @@ mod tests {
         assert_eq!(connection_cap(1024, 16, None), 1024);
         assert_eq!(connection_cap(1024, 16, Some(65_536)), 1024);
         let cap = connection_cap(1024, 16, Some(1024));
-        assert!(cap < 1024 && cap * 5 + 64 + 11 * 16 <= 1024, "{cap}");
+        assert!(
+            cap < 1024 && cap as u64 * FDS_PER_CONNECTION + fds_reserved(16) <= 1024,
+            "{cap}"
+        );
         assert_eq!(connection_cap(1024, 16, Some(10)), 1);
     }
 }

@@ -9,9 +9,10 @@
 mod client;
 mod doc;
 mod flight;
+pub mod state;
 
 use crate::app::{App, Ctx};
-use crate::config::{self, UplinkMode};
+use crate::config::UplinkMode;
 use crate::digest::Digests;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
@@ -19,7 +20,6 @@ use crate::name;
 use crate::packument::{self, Origin};
 use crate::store::{blob, meta};
 use client::{Client, Failure};
-use flight::Flights;
 use rusqlite::Connection;
 use serde_json::{json, Map, Value};
 
@@ -35,27 +35,6 @@ const BLOB_DIR: &str = "_uplink";
 
 /// The `Warning` header of a cached answer the upstream could not confirm (RFC 7234 §5.5.1).
 const STALE: &str = "110 - \"Response is Stale\"";
-
-/// The uplink's shared state: the HTTP client (with the upstream's health) and the fetches in
-/// progress.
-pub struct Uplink {
-    client: Client,
-    flights: Flights,
-}
-
-impl Uplink {
-    pub fn new(settings: &config::Uplink) -> Uplink {
-        Uplink {
-            client: Client::new(settings),
-            flights: Flights::default(),
-        }
-    }
-
-    /// Failed exchanges with the upstream since start (unreachable, timed out, 5xx).
-    pub fn errors(&self) -> u64 {
-        self.client.errors()
-    }
-}
 
 /// Who answers for a name.
 #[derive(Debug, PartialEq)]
@@ -87,12 +66,22 @@ fn target(ctx: &Ctx, name: &str) -> Result<Target> {
 }
 
 /// 302 to the same path (and query) on the upstream.
-fn redirect(ctx: &Ctx, req: &Request) -> Response {
+fn redirect(ctx: &Ctx, req: &Request) -> Result<Response> {
     let mut location = format!("{}{}", ctx.app.uplink.client.base(), req.path);
     if !req.query.is_empty() {
         location = format!("{location}?{}", req.query);
     }
-    Response::json(302, &json!({"ok": format!("see {location}")})).with_header("Location", location)
+    // The listener admits only visible ASCII in a request target; checked again where the
+    // path becomes a header.
+    if !crate::http::header_safe(&location) {
+        return Err(Error::BadRequest(
+            "the request path has a control character".into(),
+        ));
+    }
+    Ok(
+        Response::json(302, &json!({"ok": format!("see {location}")}))
+            .with_header("Location", location),
+    )
 }
 
 /// A cached upstream packument ready to serve.
@@ -264,7 +253,7 @@ fn cached_doc(
 pub fn packument(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Option<Response>> {
     Ok(match target(ctx, name)? {
         Target::Local => None,
-        Target::Redirect => Some(redirect(ctx, req)),
+        Target::Redirect => Some(redirect(ctx, req)?),
         Target::Proxy => {
             let c = cached(ctx, name)?;
             let resp = packument::serve(ctx, req, Origin::Uplink, name, c.rev)?;
@@ -277,7 +266,7 @@ pub fn packument(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Option<
 pub fn dist_tags(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Option<Response>> {
     Ok(match target(ctx, name)? {
         Target::Local => None,
-        Target::Redirect => Some(redirect(ctx, req)),
+        Target::Redirect => Some(redirect(ctx, req)?),
         Target::Proxy => {
             let (doc, c) = cached_doc(ctx, req, name, true)?;
             Some(mark_stale(Response::json(200, &doc["dist-tags"]), &c))
@@ -294,7 +283,7 @@ pub fn version(
 ) -> Result<Option<Response>> {
     Ok(match target(ctx, name)? {
         Target::Local => None,
-        Target::Redirect => Some(redirect(ctx, req)),
+        Target::Redirect => Some(redirect(ctx, req)?),
         Target::Proxy => {
             let (doc, c) = cached_doc(ctx, req, name, false)?;
             let version = doc["dist-tags"][spec].as_str().unwrap_or(spec);
@@ -318,7 +307,7 @@ pub fn tarball(
 ) -> Result<Option<Response>> {
     match target(ctx, name)? {
         Target::Local => return Ok(None),
-        Target::Redirect => return Ok(Some(redirect(ctx, req))),
+        Target::Redirect => return Ok(Some(redirect(ctx, req)?)),
         Target::Proxy => {}
     }
     let f = match meta::uplink_file(ctx.db, name, file)? {

@@ -6,26 +6,19 @@
 pub mod format;
 pub mod html;
 pub mod layout;
+pub mod logins;
 pub mod markdown;
 pub mod package;
 pub mod pages;
 pub mod readme;
 pub mod session;
+pub mod state;
 
 use crate::app::Ctx;
 use crate::error::{Error, Result};
 use crate::http::{Body, Request, Response};
 use html::url_part;
 use std::sync::OnceLock;
-
-/// The web UI's share of the shared state.
-#[derive(Default)]
-pub struct State {
-    /// READMEs found in tarballs.
-    pub readmes: readme::Cache,
-    /// npm's web logins waiting for the browser.
-    pub logins: session::Logins,
-}
 
 /// No script runs on any page, from anywhere; styles and the icon come from here; README
 /// images may come from any web address; forms post only here; no page may be framed.

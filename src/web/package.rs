@@ -126,7 +126,8 @@ fn gather(ctx: &mut Ctx, name: &str, spec: Option<&str>) -> Result<View> {
     };
     let file = meta::file(ctx.db, name, &name::tarball_file(name, &shown))?;
     let text = readme::for_version(
-        ctx.app,
+        &ctx.app.blobs,
+        &ctx.app.web.readmes,
         v.readme.as_deref(),
         file.as_ref().map(|f| f.blob_key.as_str()),
     )?;

@@ -2,8 +2,8 @@
 //! `README.md` at the top of the version's tarball, found with gunzip and a small tar reader
 //! that stops at bounds. Tarball bytes never change, so what was found is cached by blob key.
 
-use crate::app::App;
 use crate::error::Result;
+use crate::store::blob::BlobStore;
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -31,7 +31,8 @@ struct Found {
 /// The README text for a version: `stored` (from the publish body) if there is one, else the
 /// one in its tarball (`blob_key`).
 pub fn for_version(
-    app: &App,
+    blobs: &BlobStore,
+    cache: &Cache,
     stored: Option<&str>,
     blob_key: Option<&str>,
 ) -> Result<Option<Arc<str>>> {
@@ -41,11 +42,10 @@ pub fn for_version(
     let Some(key) = blob_key else {
         return Ok(None);
     };
-    let cache = &app.web.readmes;
     if let Some(hit) = cache.lock().by_key.get(key) {
         return Ok(hit.clone());
     }
-    let found: Option<Arc<str>> = match app.blobs.get(key)? {
+    let found: Option<Arc<str>> = match blobs.get(key)? {
         None => None,
         Some((reader, _)) => from_tarball(reader).map(Arc::from),
     };

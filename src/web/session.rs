@@ -5,6 +5,7 @@
 //! Referer must match). npm's web login (`POST /-/v1/login`, then polling the done URL) waits in
 //! memory until the user logs in through the form.
 
+use super::logins::Poll;
 use super::{pages, root, see_other};
 use crate::app::Ctx;
 use crate::auth::{self, github, local, Identity};
@@ -13,17 +14,11 @@ use crate::error::{Error, Result};
 use crate::http::{form_value, Request, Response};
 use crate::store::meta;
 use serde_json::json;
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "nmr_session";
 /// How long a browser session (and its token) lasts.
 const SESSION_DAYS: u64 = 7;
-/// How long npm's web login waits for the browser.
-const LOGIN_TTL: Duration = Duration::from_secs(600);
-/// Most npm logins waiting at once; more are refused until some finish or expire.
-const MAX_WAITING: usize = 1000;
 /// Largest form body accepted.
 const FORM_LIMIT: u64 = 16 * 1024;
 
@@ -91,10 +86,13 @@ fn same_origin(ctx: &Ctx, req: &Request) -> Result<()> {
     }
 }
 
-/// A path on this registry to go to after logging in; anything else (another site, `//host`)
-/// becomes the home page.
+/// A path on this registry to go to after logging in; anything else (another site, `//host`,
+/// a control character that could end the `Location` line) becomes the home page.
 fn safe_next(root: &str, next: &str) -> String {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && crate::http::header_safe(next);
     if local && next.starts_with(&format!("{root}/")) {
         next.to_string()
     } else {
@@ -236,99 +234,6 @@ pub fn logout(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     Ok(see_other(format!("{}/", root(ctx))).with_header("Set-Cookie", clear))
 }
 
-/// npm's web logins waiting for the browser: each has a random id for the login URL and another
-/// for the done URL, so whoever sees the page's URL cannot collect the token.
-#[derive(Default)]
-pub struct Logins {
-    waiting: Mutex<Vec<Waiting>>,
-    /// How long a login waits; `None` is [`LOGIN_TTL`].
-    ttl: Option<Duration>,
-}
-
-struct Waiting {
-    login_id: String,
-    done_id: String,
-    started: Instant,
-    token: Option<String>,
-}
-
-/// What polling the done URL finds.
-#[derive(Debug, PartialEq)]
-pub enum Poll {
-    /// No such login, or it expired, or its token was collected.
-    Unknown,
-    /// The user has not logged in yet.
-    Waiting,
-    /// The token, handed out this once.
-    Done(String),
-}
-
-impl Logins {
-    /// The logins still within their time.
-    fn live(&self) -> MutexGuard<'_, Vec<Waiting>> {
-        let ttl = self.ttl.unwrap_or(LOGIN_TTL);
-        // Nothing here is left half-changed by a panic, so a poisoned lock is safe to take over.
-        let mut w = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        w.retain(|l| l.started.elapsed() < ttl);
-        w
-    }
-
-    /// Starts a login; returns its (login id, done id).
-    pub fn start(&self) -> Result<(String, String)> {
-        let (login_id, done_id) = (crate::random::hex_token(32)?, crate::random::hex_token(32)?);
-        let mut w = self.live();
-        if w.len() >= MAX_WAITING {
-            return Err(Error::Unavailable(
-                "too many npm logins are waiting; try again in a few minutes".into(),
-            ));
-        }
-        w.push(Waiting {
-            login_id: login_id.clone(),
-            done_id: done_id.clone(),
-            started: Instant::now(),
-            token: None,
-        });
-        Ok((login_id, done_id))
-    }
-
-    /// Whether the login with this id still waits for the user.
-    pub fn is_waiting(&self, login_id: &str) -> bool {
-        self.live()
-            .iter()
-            .any(|l| l.login_id == login_id && l.token.is_none())
-    }
-
-    /// Hands the login its token; false if it is gone or already done.
-    pub fn approve(&self, login_id: &str, token: String) -> bool {
-        let mut w = self.live();
-        match w
-            .iter_mut()
-            .find(|l| l.login_id == login_id && l.token.is_none())
-        {
-            Some(l) => {
-                l.token = Some(token);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// What the done URL answers; a finished login is forgotten once its token is out.
-    pub fn poll(&self, done_id: &str) -> Poll {
-        let mut w = self.live();
-        let Some(i) = w.iter().position(|l| l.done_id == done_id) else {
-            return Poll::Unknown;
-        };
-        match w[i].token.take() {
-            Some(t) => {
-                w.remove(i);
-                Poll::Done(t)
-            }
-            None => Poll::Waiting,
-        }
-    }
-}
-
 /// `POST /-/v1/login`: npm's web login. Offered for local accounts only; elsewhere (and for
 /// `npm adduser`, which the form cannot do) the 404 sends npm to the user-name-and-password login.
 pub fn npm_start(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
@@ -370,38 +275,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_login_hands_out_its_token_once() {
-        let logins = Logins::default();
-        let (login, done) = logins.start().unwrap();
-        assert_ne!(login, done, "the page's id does not collect the token");
-        assert_eq!(logins.poll(&done), Poll::Waiting);
-        assert_eq!(logins.poll(&login), Poll::Unknown);
-        assert!(logins.is_waiting(&login));
-        assert!(logins.approve(&login, "tok".into()));
-        assert!(!logins.approve(&login, "again".into()), "approved once");
-        assert!(!logins.is_waiting(&login));
-        assert_eq!(logins.poll(&done), Poll::Done("tok".into()));
-        assert_eq!(logins.poll(&done), Poll::Unknown, "collected once");
-    }
-
-    #[test]
-    fn logins_expire() {
-        let logins = Logins {
-            ttl: Some(Duration::ZERO),
-            ..Default::default()
-        };
-        let (login, done) = logins.start().unwrap();
-        assert!(!logins.is_waiting(&login));
-        assert!(!logins.approve(&login, "tok".into()));
-        assert_eq!(logins.poll(&done), Poll::Unknown);
-    }
-
-    #[test]
     fn next_stays_on_this_registry() {
         assert_eq!(safe_next("", "/-/web/package/x"), "/-/web/package/x");
         assert_eq!(safe_next("", "//evil.test/x"), "/");
         assert_eq!(safe_next("", "https://evil.test/"), "/");
         assert_eq!(safe_next("", "/\\evil.test"), "/");
+        for c in ['\r', '\n', '\0', '\x7f', '\x1b'] {
+            assert_eq!(safe_next("", &format!("/-/web/search{c}X: 1")), "/");
+        }
         assert_eq!(safe_next("/npm", "/other"), "/npm/");
         assert_eq!(
             safe_next("/npm", "/npm/-/web/search?q=a"),

@@ -38,8 +38,8 @@ fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
         ],
         &[],
     );
-    let front_dir = format!("nmr-front-{}-", reg.pid());
-    let backend_dirs = || {
+    let spool_dir = format!("nmr-spool-{}-", reg.pid());
+    let spool_dirs = || {
         std::fs::read_dir(std::env::temp_dir())
             .unwrap()
             .filter(|e| {
@@ -47,11 +47,11 @@ fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
                     .unwrap()
                     .file_name()
                     .to_string_lossy()
-                    .starts_with(&front_dir)
+                    .starts_with(&spool_dir)
             })
             .count()
     };
-    assert_eq!(backend_dirs(), 1);
+    assert_eq!(spool_dirs(), 1);
     let mut idle = connect(reg.port);
     idle.write_all(b"GET /-/ping HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
@@ -89,7 +89,7 @@ fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
         !reg.dir.path().join("data/nmr.sqlite-wal").exists(),
         "the last connection closed cleanly and checkpointed the WAL"
     );
-    assert_eq!(backend_dirs(), 0, "the private socket directory is removed");
+    assert_eq!(spool_dirs(), 0, "the private spool directory is removed");
 
     let reg = Registry::start_in(reg.into_dir(), &[], &[]);
     let doc = reg.get("/inflight").json();

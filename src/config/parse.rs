@@ -1,0 +1,186 @@
+//! Turning a setting's written form (text from a variable, flag or default, or a typed TOML
+//! value) into a checked [`Val`] according to its [`Kind`], so that a bad value is refused where
+//! it is read, naming what was expected.
+
+use super::keys::Kind;
+
+/// A parsed value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val {
+    /// Text, path or URL.
+    Text(String),
+    /// Port, count or size.
+    Int(u64),
+    /// A flag.
+    Bool(bool),
+    /// A list of words (scopes).
+    List(Vec<String>),
+}
+
+/// Largest accepted `settings.max_body_size`.
+const MAX_SIZE: u64 = 2 << 30;
+
+/// Suffixes of `Kind::Size` and the bytes they stand for.
+const SIZE_UNITS: &[(&str, u64)] = &[
+    ("", 1),
+    ("b", 1),
+    ("k", 1 << 10),
+    ("kb", 1 << 10),
+    ("m", 1 << 20),
+    ("mb", 1 << 20),
+    ("g", 1 << 30),
+    ("gb", 1 << 30),
+];
+
+/// Suffixes of `Kind::Seconds` and the seconds they stand for.
+const SECONDS_UNITS: &[(&str, u64)] = &[("", 1), ("s", 1), ("m", 60), ("h", 3600)];
+
+/// A whole number with an optional unit suffix from `units`, scaled by that unit.
+fn parse_scaled(s: &str, units: &[(&str, u64)]) -> Option<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..digits_end].parse().ok()?;
+    let suffix = t[digits_end..].trim();
+    let (_, mult) = units.iter().find(|(u, _)| *u == suffix)?;
+    n.checked_mul(*mult)
+}
+
+/// One scope, `@acme` or `acme`, checked against npm's name rules and returned as `@acme`.
+fn parse_scope(s: &str) -> Result<String, String> {
+    let bare = s.trim().trim_start_matches('@');
+    crate::name::validate(&format!("@{bare}/x"))
+        .map(|()| format!("@{bare}"))
+        .map_err(|_| format!("{s:?} is not an npm scope such as @acme"))
+}
+
+/// Parses a value written as text (environment, flags, defaults).
+pub(super) fn parse_text(kind: Kind, s: &str) -> Result<Val, String> {
+    match kind {
+        Kind::Text | Kind::Path => Ok(Val::Text(s.to_string())),
+        Kind::Port => s
+            .parse::<u16>()
+            .map(|p| Val::Int(p.into()))
+            .map_err(|_| format!("{s:?} is not a port number (0-65535)")),
+        Kind::Count { min, max } => match s.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(Val::Int(n)),
+            _ => Err(format!("{s:?} is not a whole number from {min} to {max}")),
+        },
+        Kind::Bool => match s {
+            "true" | "1" | "yes" => Ok(Val::Bool(true)),
+            "false" | "0" | "no" => Ok(Val::Bool(false)),
+            _ => Err(format!("{s:?} is not true or false")),
+        },
+        Kind::Size => match parse_scaled(s, SIZE_UNITS) {
+            // Bodies are held in memory while checked; beyond this a publish is a mistake.
+            Some(n) if (1..=MAX_SIZE).contains(&n) => Ok(Val::Int(n)),
+            Some(_) => Err(format!("{s:?} is out of range: from 1 byte to 2gb")),
+            None => Err(format!("{s:?} is not a size such as 200mb, 1g or 1048576")),
+        },
+        Kind::BaseUrl => check_base_url(s).map(Val::Text),
+        Kind::Seconds { min, max } => match parse_scaled(s, SECONDS_UNITS) {
+            Some(n) if (min..=max).contains(&n) => Ok(Val::Int(n)),
+            Some(_) => Err(format!(
+                "{s:?} is out of range: from {min} to {max} seconds"
+            )),
+            None => Err(format!("{s:?} is not a duration such as 30, 30s, 5m or 1h")),
+        },
+        Kind::Scopes => s
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(parse_scope)
+            .collect::<Result<_, _>>()
+            .map(Val::List),
+        Kind::Prefix => check_prefix(s).map(Val::Text),
+        Kind::Choice(options) => {
+            if options.contains(&s) {
+                Ok(Val::Text(s.to_string()))
+            } else {
+                Err(format!("{s:?} is not one of: {}", options.join(", ")))
+            }
+        }
+    }
+}
+
+fn expected_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Port | Kind::Count { .. } => "integer",
+        Kind::Size => "integer or string such as \"200mb\"",
+        Kind::Seconds { .. } => "integer or string such as \"5m\"",
+        Kind::Bool => "boolean",
+        Kind::Scopes => "array of strings such as [\"@acme\"]",
+        _ => "string",
+    }
+}
+
+/// Parses a value from the config file, where numbers and booleans are typed.
+pub(super) fn parse_toml(kind: Kind, v: &toml::Value) -> Result<Val, String> {
+    match (kind, v) {
+        (_, toml::Value::String(s)) => parse_text(kind, s),
+        (
+            Kind::Port | Kind::Count { .. } | Kind::Size | Kind::Seconds { .. },
+            toml::Value::Integer(n),
+        ) => parse_text(kind, &n.to_string()),
+        (Kind::Scopes, toml::Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .ok_or_else(|| {
+                        format!(
+                            "a {} in the list where a scope string is expected",
+                            i.type_str()
+                        )
+                    })
+                    .and_then(parse_scope)
+            })
+            .collect::<Result<_, _>>()
+            .map(Val::List),
+        (Kind::Bool, toml::Value::Boolean(b)) => Ok(Val::Bool(*b)),
+        (_, other) => Err(format!(
+            "a {} where a {} is expected",
+            other.type_str(),
+            expected_type(kind)
+        )),
+    }
+}
+
+/// A base URL must be http(s) and safe to splice into JSON and headers as is.
+fn check_base_url(s: &str) -> Result<String, String> {
+    let s = s.trim_end_matches('/');
+    if s.is_empty() {
+        return Ok(String::new());
+    }
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+        .ok_or_else(|| format!("{s:?} must start with http:// or https://"))?;
+    if rest.is_empty()
+        || s.chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "\"\\<>{}|^`".contains(c))
+    {
+        return Err(format!("{s:?} is not a valid base URL"));
+    }
+    Ok(s.to_string())
+}
+
+/// A bucket prefix is normalised to `a/b/` (or empty); its segments follow the same rules as
+/// blob keys, so no prefix can make two configurations' keys collide in surprising ways.
+fn check_prefix(s: &str) -> Result<String, String> {
+    let t = s.trim_matches('/');
+    if t.is_empty() {
+        return Ok(String::new());
+    }
+    let ok = t.split('/').all(|seg| {
+        !seg.is_empty()
+            && !seg.starts_with('.')
+            && seg
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+    });
+    if ok {
+        Ok(format!("{t}/"))
+    } else {
+        Err(format!(
+            "{s:?} is not a bucket prefix: use /-separated names of letters, digits, '-', '_', '.' and '@', none starting with '.'"
+        ))
+    }
+}

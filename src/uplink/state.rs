@@ -1,0 +1,28 @@
+//! The upstream registry's share of the shared state: its HTTP client (with the upstream's
+//! health) and the fetches in progress; no handler code, so the state below the handlers can
+//! hold it.
+
+use super::client::Client;
+use super::flight::Flights;
+use crate::config;
+
+/// The uplink's shared state: the HTTP client (with the upstream's health) and the fetches in
+/// progress.
+pub struct Uplink {
+    pub(super) client: Client,
+    pub(super) flights: Flights,
+}
+
+impl Uplink {
+    pub fn new(settings: &config::Uplink) -> Uplink {
+        Uplink {
+            client: Client::new(settings),
+            flights: Flights::default(),
+        }
+    }
+
+    /// Failed exchanges with the upstream since start (unreachable, timed out, 5xx).
+    pub fn errors(&self) -> u64 {
+        self.client.errors()
+    }
+}

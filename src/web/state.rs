@@ -1,0 +1,13 @@
+//! The web UI's share of the shared state: caches and waiting logins, with no handler code,
+//! so the state below the handlers can hold it.
+
+use super::{logins, readme};
+
+/// The web UI's share of the shared state.
+#[derive(Default)]
+pub struct State {
+    /// READMEs found in tarballs.
+    pub readmes: readme::Cache,
+    /// npm's web logins waiting for the browser.
+    pub logins: logins::Logins,
+}
