@@ -15,5 +15,6 @@ mod ops;
 mod protocol;
 mod rejections;
 mod s3;
+mod tls;
 mod uplink;
 mod web;

@@ -52,6 +52,8 @@ impl Drop for TempDir {
 pub struct Registry {
     child: Child,
     pub port: u16,
+    /// Whether it announced `https://` (`server.tls.*` set): then only TLS clients reach it.
+    pub tls: bool,
     pub dir: TempDir,
     pub log: Arc<Mutex<String>>,
 }
@@ -98,10 +100,14 @@ impl Registry {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(port) = line.split("listening on http://127.0.0.1:").nth(1) {
-                    let port: u16 = port.split_whitespace().next().unwrap().parse().unwrap();
+                let announced = ["http", "https"].into_iter().find_map(|scheme| {
+                    let at = format!("listening on {scheme}://127.0.0.1:");
+                    let port = line.split(&at).nth(1)?.split_whitespace().next()?;
+                    Some((scheme == "https", port.parse::<u16>().unwrap()))
+                });
+                if let Some(announced) = announced {
                     if let Some(tx) = tx.take() {
-                        let _ = tx.send(port);
+                        let _ = tx.send(announced);
                     }
                 }
                 let mut l = log2.lock().unwrap();
@@ -109,7 +115,7 @@ impl Registry {
                 l.push('\n');
             }
         });
-        let port = match rx.recv_timeout(Duration::from_secs(30)) {
+        let (tls, port) = match rx.recv_timeout(Duration::from_secs(30)) {
             Ok(p) => p,
             Err(_) => {
                 let _ = child.kill();
@@ -119,6 +125,7 @@ impl Registry {
         Registry {
             child,
             port,
+            tls,
             dir,
             log,
         }
@@ -129,8 +136,10 @@ impl Registry {
         self.into_dir()
     }
 
+    /// The base URL, with the scheme nmr announced.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// The nmr process id.
@@ -170,6 +179,8 @@ impl Registry {
 
     /// Sends one request and reads the whole response.
     pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        // Plain HTTP to a TLS port would fail in ways that hide the mistake.
+        assert!(!self.tls, "raw HTTP helpers cannot talk to {}", self.url());
         http(self.port, method, path, headers, body)
     }
 
@@ -408,7 +419,7 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
 
 /// Reads one response from a raw connection (by its Content-Length when it has one);
 /// `None` when the connection closes first.
-pub fn read_response(s: &mut TcpStream, head: bool) -> Option<Resp> {
+pub fn read_response(s: &mut impl Read, head: bool) -> Option<Resp> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 65536];
     loop {
@@ -571,30 +582,52 @@ pub fn raw_publish(reg: &Registry, name: &str, version: &str) -> Vec<u8> {
 pub struct Client {
     pub home: TempDir,
     pub registry: String,
+    /// The CA file the npmrc names as `cafile`, for a registry on HTTPS.
+    pub cafile: Option<PathBuf>,
 }
 
 impl Client {
     pub fn new(reg: &Registry) -> Client {
+        Self::with_cafile(reg, None)
+    }
+
+    /// A client of a registry on HTTPS that trusts the CA in `cafile` (through the npmrc's
+    /// `cafile`, as an operator would set it up; certificate checks stay on).
+    pub fn trusting(reg: &Registry, cafile: &Path) -> Client {
+        Self::with_cafile(reg, Some(cafile.to_path_buf()))
+    }
+
+    fn with_cafile(reg: &Registry, cafile: Option<PathBuf>) -> Client {
         let home = TempDir::new("client");
         let registry = format!("{}/", reg.url());
-        let hostpath = registry.trim_start_matches("http:");
-        std::fs::write(
-            home.path().join("npmrc"),
-            format!("registry={registry}\n{hostpath}:_authToken=test-token\n"),
-        )
-        .unwrap();
-        Client { home, registry }
+        let c = Client {
+            home,
+            registry,
+            cafile,
+        };
+        c.set_token(Some("test-token"));
+        c
     }
 
     /// Replaces the token this client sends (`None`: send none).
     pub fn set_token(&self, token: Option<&str>) {
-        let hostpath = self.registry.trim_start_matches("http:");
+        // The npmrc keys credentials by `//host:port/path/`, whatever the scheme.
+        let hostpath = self.registry.split_once(':').unwrap().1;
         let line = token.map_or(String::new(), |t| format!("{hostpath}:_authToken={t}\n"));
         std::fs::write(
             self.home.path().join("npmrc"),
-            format!("registry={}\n{line}", self.registry),
+            format!("{}{line}", self.npmrc_base()),
         )
         .unwrap();
+    }
+
+    /// The npmrc lines every client of this registry needs: where it is and whom to trust.
+    fn npmrc_base(&self) -> String {
+        let mut text = format!("registry={}\n", self.registry);
+        if let Some(ca) = &self.cafile {
+            text.push_str(&format!("cafile={}\n", ca.display()));
+        }
+        text
     }
 
     /// Runs a client command in `cwd` and returns its output.
@@ -642,8 +675,8 @@ impl Client {
 
     /// `pnpm install` in `app` against this client's registry, with its own store.
     pub fn pnpm_install(&self, app: &Path, store: &Path) -> String {
-        // pnpm reads the project's .npmrc for the registry.
-        std::fs::write(app.join(".npmrc"), format!("registry={}\n", self.registry)).unwrap();
+        // pnpm reads the project's .npmrc for the registry (and the CA, on HTTPS).
+        std::fs::write(app.join(".npmrc"), self.npmrc_base()).unwrap();
         self.ok(
             "pnpm",
             &["install", "--store-dir", store.to_str().unwrap()],
