@@ -1,0 +1,262 @@
+//! The command line as `nmr` reads it: the usage text, the flags and switches, and parsing
+//! the words into a subcommand with its settings layers (`--set`, `--config`, ...) and its own
+//! arguments.
+
+use super::accounts;
+use crate::config::{Inputs, StorageType};
+use std::path::PathBuf;
+
+pub(super) const USAGE: &str = "\
+nmr: a private npm registry
+
+usage:
+  nmr [serve] [options]   start the registry (the default)
+  nmr config [options]    print the effective configuration and where each value came from
+  nmr storage copy --to local|s3 [--from s3|local] [options]
+                          copy every tarball the metadata knows to the other storage backend
+                          (storage.local.* and storage.s3.* say where), verifying each sha512;
+                          run it again to resume: verified objects already there are skipped
+  nmr mirror [LOCKFILE...] [--package NAME[@VERSION|@TAG]...] [options]
+                          fetch every registry package the lockfiles (package-lock.json,
+                          npm-shrinkwrap.json, pnpm-lock.yaml, yarn.lock v1) or specs name
+                          from the upstream (uplink.url) into the proxy cache, verified;
+                          run it again to resume
+  nmr export --out FILE [--since TIME] [--package NAME...] [options]
+                          write the packages held here (published or cached) to one bundle;
+                          --since 2026-11-01 or 2026-11-01T12:00:00Z: only what arrived since
+  nmr import FILE [options]
+                          verify a bundle whole, then add its packages here as local packages;
+                          versions already here are skipped, conflicting ones reported
+  nmr fsck [--repair] [options]
+                          check every stored tarball against the metadata (size, sha1, sha512)
+                          and list missing, damaged and orphaned objects; exit 1 if any;
+                          --repair deletes orphans (never metadata)
+  nmr backup DIR [options]
+                          copy the database (a consistent snapshot, while nmr runs) and every
+                          tarball it points at into the new directory DIR
+  nmr restore DIR [options]
+                          put a backup back: tarballs into the configured storage, then the
+                          database into db.path, which must not exist yet
+  nmr --help | --version
+
+options (each overrides the config file and NMR_* environment variables):
+  --config PATH              read this config file instead of searching
+                             ./nmr.toml, $XDG_CONFIG_HOME/nmr/config.toml, /etc/nmr/config.toml
+  --host HOST                server.host
+  --port PORT                server.port (0 picks a free port)
+  --public-url URL           server.public_url
+  --workers N                server.workers
+  --log-level LEVEL          logger.level (error, warn, info, debug)
+  --storage-path DIR         storage.local.path
+  --db-path FILE             db.path
+  --allow-previous-version   settings.allow_previous_version = true
+  --offline                  uplink.offline = true (serve only what is cached; never ask the upstream)
+  --set KEY=VALUE            any setting by its dotted key, e.g. --set settings.max_body_size=50mb
+";
+
+/// Flags that set one key to the value that follows them.
+pub(super) const FLAGS: &[(&str, &str)] = &[
+    ("--host", "server.host"),
+    ("--port", "server.port"),
+    ("--public-url", "server.public_url"),
+    ("--workers", "server.workers"),
+    ("--log-level", "logger.level"),
+    ("--storage-path", "storage.local.path"),
+    ("--db-path", "db.path"),
+];
+
+/// Flags that take no value and set one boolean key to true.
+pub(super) const SWITCHES: &[(&str, &str)] = &[
+    (
+        "--allow-previous-version",
+        "settings.allow_previous_version",
+    ),
+    ("--offline", "uplink.offline"),
+];
+
+pub(super) enum Command {
+    Serve,
+    Config,
+    /// `nmr user ...` (false) or `nmr token ...` (true), with the words after it.
+    Accounts(bool),
+    /// `storage copy`; the ends are checked after parsing.
+    StorageCopy,
+    /// `fsck`, with `--repair` or not.
+    Fsck {
+        repair: bool,
+    },
+    Backup(PathBuf),
+    Restore(PathBuf),
+    Mirror,
+    Export,
+    Import,
+}
+
+/// The arguments of the air-gap commands.
+#[derive(Default)]
+pub(super) struct Transfer {
+    /// Lockfiles for `mirror`, the bundle for `import`.
+    pub(super) files: Vec<PathBuf>,
+    /// `--package`: specs for `mirror`, names for `export`.
+    pub(super) packages: Vec<String>,
+    pub(super) out: Option<PathBuf>,
+    pub(super) since: Option<String>,
+}
+
+/// `--from` / `--to` of `nmr storage copy`.
+#[derive(Default)]
+pub(super) struct CopyEnds {
+    pub(super) from: Option<String>,
+    pub(super) to: Option<String>,
+}
+
+pub(super) fn backend(flag: &str, name: &str) -> Result<StorageType, String> {
+    StorageType::parse(name).ok_or_else(|| format!("{flag} {name:?}: expected local or s3"))
+}
+
+impl CopyEnds {
+    /// The source defaults to the other backend: there are only two.
+    pub(super) fn resolve(self) -> Result<(StorageType, StorageType), String> {
+        let to = backend(
+            "--to",
+            &self
+                .to
+                .ok_or("nmr storage copy needs --to local or --to s3")?,
+        )?;
+        let from = match self.from {
+            Some(f) => backend("--from", &f)?,
+            None if to == StorageType::S3 => StorageType::Local,
+            None => StorageType::S3,
+        };
+        if from == to {
+            return Err(format!(
+                "--from and --to are both {}; copy between local and s3",
+                to.name()
+            ));
+        }
+        Ok((from, to))
+    }
+}
+
+pub(super) fn parse(
+    args: &[String],
+) -> Result<(Command, Inputs, CopyEnds, Transfer, Vec<String>), String> {
+    let mut rest = Vec::new();
+    let mut inputs = Inputs::default();
+    let mut ends = CopyEnds::default();
+    let mut transfer = Transfer::default();
+    let mut command = None;
+    let mut it = args.iter().peekable();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = |what: &str| -> Result<String, String> {
+            match &inline {
+                Some(v) => Ok(v.clone()),
+                None => it
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| format!("{flag} needs {what}")),
+            }
+        };
+        match flag {
+            "serve" if command.is_none() => command = Some(Command::Serve),
+            "config" if command.is_none() => command = Some(Command::Config),
+            "storage" if command.is_none() => match it.next().map(String::as_str) {
+                Some("copy") => command = Some(Command::StorageCopy),
+                other => {
+                    return Err(format!(
+                        "nmr storage: unknown subcommand {other:?}; the one there is: copy"
+                    ))
+                }
+            },
+            "mirror" if command.is_none() => command = Some(Command::Mirror),
+            "export" if command.is_none() => command = Some(Command::Export),
+            "import" if command.is_none() => command = Some(Command::Import),
+            "--package" if matches!(command, Some(Command::Mirror | Command::Export)) => {
+                transfer.packages.push(value("a package")?)
+            }
+            "--out" if matches!(command, Some(Command::Export)) => {
+                transfer.out = Some(PathBuf::from(value("a file")?))
+            }
+            "--since" if matches!(command, Some(Command::Export)) => {
+                transfer.since = Some(value("a date or time")?)
+            }
+            _ if !arg.starts_with('-')
+                && matches!(command, Some(Command::Mirror | Command::Import)) =>
+            {
+                transfer.files.push(PathBuf::from(arg))
+            }
+            "fsck" if command.is_none() => command = Some(Command::Fsck { repair: false }),
+            "--repair" if matches!(command, Some(Command::Fsck { .. })) => {
+                command = Some(Command::Fsck { repair: true });
+            }
+            "backup" | "restore" if command.is_none() => {
+                let dir = it
+                    .next()
+                    .filter(|d| !d.starts_with("--"))
+                    .ok_or_else(|| format!("nmr {flag} needs a directory: nmr {flag} DIR"))?;
+                let dir = PathBuf::from(dir);
+                command = Some(if flag == "backup" {
+                    Command::Backup(dir)
+                } else {
+                    Command::Restore(dir)
+                });
+            }
+            "--to" | "--from" if matches!(command, Some(Command::StorageCopy)) => {
+                let v = value("local or s3")?;
+                if flag == "--to" {
+                    ends.to = Some(v);
+                } else {
+                    ends.from = Some(v);
+                }
+            }
+            "user" | "token" if command.is_none() => {
+                command = Some(Command::Accounts(flag == "token"))
+            }
+            f if matches!(command, Some(Command::Accounts(_)))
+                && accounts::VALUE_OPTIONS.contains(&f) =>
+            {
+                rest.push(f.to_string());
+                rest.push(value("a value")?);
+            }
+            f if matches!(command, Some(Command::Accounts(_)))
+                && (accounts::SWITCH_OPTIONS.contains(&f) || !f.starts_with("--")) =>
+            {
+                rest.push(f.to_string());
+            }
+            "--config" => inputs.config_path = Some(PathBuf::from(value("a path")?)),
+            "--set" => {
+                let kv = value("KEY=VALUE")?;
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| format!("--set {kv}: expected KEY=VALUE"))?;
+                inputs
+                    .flags
+                    .push((k.to_string(), v.to_string(), format!("--set {k}")));
+            }
+            _ => {
+                if let Some((_, key)) = SWITCHES.iter().find(|(f, _)| *f == flag) {
+                    inputs
+                        .flags
+                        .push((key.to_string(), "true".into(), flag.to_string()));
+                } else if let Some((_, key)) = FLAGS.iter().find(|(f, _)| *f == flag) {
+                    inputs
+                        .flags
+                        .push((key.to_string(), value("a value")?, flag.to_string()));
+                } else {
+                    return Err(format!("unknown argument {arg:?}; see nmr --help"));
+                }
+            }
+        }
+    }
+    Ok((
+        command.unwrap_or(Command::Serve),
+        inputs,
+        ends,
+        transfer,
+        rest,
+    ))
+}
