@@ -2,6 +2,7 @@
 //! pre-serialised packument templates served on reads; and, apart from them, the packuments and
 //! tarballs cached from the upstream registry (`uplink_*`), so local and upstream never mix.
 
+mod accounts;
 mod schema;
 
 use crate::error::{Error, Result};
@@ -9,6 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use std::path::Path;
 use std::time::Duration;
 
+pub use accounts::{delete_user, insert_user, set_password, user, users, User};
 pub use schema::{marker, migrate};
 
 /// Opens a connection with the settings every connection needs. WAL lets readers run while a
@@ -857,58 +859,6 @@ pub fn set_repository(tx: &Transaction, id: i64, repo: &str) -> Result<()> {
         params![id, repo],
     )?;
     Ok(())
-}
-
-/// A local account.
-#[derive(Clone, Debug)]
-pub struct User {
-    pub name: String,
-    pub email: String,
-    /// The password hash in its self-describing form.
-    pub password: String,
-}
-
-/// Looks a user up.
-pub fn user(conn: &Connection, name: &str) -> Result<Option<User>> {
-    let mut st = conn.prepare_cached("SELECT name, email, password FROM users WHERE name = ?1")?;
-    Ok(st
-        .query_row([name], |r| {
-            Ok(User {
-                name: r.get(0)?,
-                email: r.get(1)?,
-                password: r.get(2)?,
-            })
-        })
-        .optional()?)
-}
-
-/// All user names and e-mail addresses.
-pub fn users(conn: &Connection) -> Result<Vec<(String, String)>> {
-    let mut st = conn.prepare_cached("SELECT name, email FROM users ORDER BY name")?;
-    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// Creates a user; returns false if the name is taken.
-pub fn insert_user(conn: &Connection, u: &User, now: &str) -> Result<bool> {
-    Ok(conn.execute(
-        "INSERT OR IGNORE INTO users (name, email, password, created) VALUES (?1, ?2, ?3, ?4)",
-        params![u.name, u.email, u.password, now],
-    )? > 0)
-}
-
-/// Replaces a user's password hash; returns false if there is no such user.
-pub fn set_password(conn: &Connection, name: &str, hash: &str) -> Result<bool> {
-    Ok(conn.execute(
-        "UPDATE users SET password = ?2 WHERE name = ?1",
-        params![name, hash],
-    )? > 0)
-}
-
-/// Deletes a user and, with them, their tokens.
-pub fn delete_user(conn: &Connection, name: &str) -> Result<bool> {
-    conn.execute("DELETE FROM tokens WHERE user = ?1", [name])?;
-    Ok(conn.execute("DELETE FROM users WHERE name = ?1", [name])? > 0)
 }
 
 /// A stored token; the secret itself is never stored, only its SHA-256.
