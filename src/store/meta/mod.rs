@@ -3,6 +3,7 @@
 //! tarballs cached from the upstream registry (`uplink_*`), so local and upstream never mix.
 
 mod accounts;
+mod github_cache;
 mod schema;
 mod tokens;
 
@@ -12,6 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use accounts::{delete_user, insert_user, set_password, user, users, User};
+pub use github_cache::{github_cached, github_store, Cached};
 pub use schema::{marker, migrate};
 pub use tokens::{
     delete_token_by_hash, delete_token_by_key, insert_token, token_by_hash, tokens_of, Token,
@@ -861,40 +863,6 @@ pub fn set_repository(tx: &Transaction, id: i64, repo: &str) -> Result<()> {
     tx.execute(
         "UPDATE packages SET repository = ?2 WHERE id = ?1",
         params![id, repo],
-    )?;
-    Ok(())
-}
-
-/// A cached GitHub answer.
-pub struct Cached {
-    pub status: u16,
-    pub etag: Option<String>,
-    pub body: String,
-    /// Unix seconds.
-    pub fetched: i64,
-}
-
-/// Looks up a cached GitHub answer.
-pub fn github_cached(conn: &Connection, key: &str) -> Result<Option<Cached>> {
-    let mut st =
-        conn.prepare_cached("SELECT status, etag, body, fetched FROM github_cache WHERE key = ?1")?;
-    Ok(st
-        .query_row([key], |r| {
-            Ok(Cached {
-                status: r.get(0)?,
-                etag: r.get(1)?,
-                body: r.get(2)?,
-                fetched: r.get(3)?,
-            })
-        })
-        .optional()?)
-}
-
-/// Stores a GitHub answer.
-pub fn github_store(conn: &Connection, key: &str, c: &Cached) -> Result<()> {
-    conn.execute(
-        "INSERT OR REPLACE INTO github_cache (key, status, etag, body, fetched) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![key, c.status, c.etag, c.body, c.fetched],
     )?;
     Ok(())
 }
