@@ -124,3 +124,11 @@ fn file_row(r: &rusqlite::Row) -> rusqlite::Result<File> {
         integrity: r.get(5)?,
     })
 }
+
+/// A new database file for one test, not yet migrated; `tag` keeps tests that run at once apart.
+#[cfg(test)]
+fn test_db_file(tag: &str) -> Connection {
+    let p = std::env::temp_dir().join(format!("nmr-meta-{tag}-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    open(&p).unwrap()
+}

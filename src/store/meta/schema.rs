@@ -184,13 +184,11 @@ pub fn marker(conn: &Connection) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::meta::{open, package_rev, uplink_state, uplink_stored_files};
+    use crate::store::meta::{package_rev, test_db_file, uplink_state, uplink_stored_files};
 
     #[test]
     fn a_schema_2_database_gains_stored_at_and_keeps_its_rows() {
-        let p = std::env::temp_dir().join(format!("nmr-meta-v2-{}.sqlite", std::process::id()));
-        let _ = std::fs::remove_file(&p);
-        let mut c = open(&p).unwrap();
+        let mut c = test_db_file("v2");
         c.execute_batch(
             "CREATE TABLE uplink_files (name TEXT NOT NULL, filename TEXT NOT NULL,
                version TEXT NOT NULL, url TEXT NOT NULL, integrity TEXT, shasum TEXT,
@@ -207,9 +205,7 @@ mod tests {
 
     #[test]
     fn a_schema_1_database_is_upgraded_in_place() {
-        let p = std::env::temp_dir().join(format!("nmr-meta-v1-{}.sqlite", std::process::id()));
-        let _ = std::fs::remove_file(&p);
-        let mut c = open(&p).unwrap();
+        let mut c = test_db_file("v1");
         c.execute_batch(
             "CREATE TABLE packages (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, rev INTEGER NOT NULL,
                created TEXT NOT NULL, modified TEXT NOT NULL, users TEXT NOT NULL DEFAULT '{}',

@@ -215,12 +215,10 @@ pub fn uplink_cached_in_scope(conn: &Connection, scope: &str) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::meta::{insert_package, migrate, open, scope_has_local};
+    use crate::store::meta::{insert_package, migrate, scope_has_local, test_db_file};
 
     fn db(tag: &str) -> Connection {
-        let p = std::env::temp_dir().join(format!("nmr-meta-{tag}-{}.sqlite", std::process::id()));
-        let _ = std::fs::remove_file(&p);
-        let mut c = open(&p).unwrap();
+        let mut c = test_db_file(tag);
         migrate(&mut c).unwrap();
         c
     }
