@@ -1,0 +1,226 @@
+//! The schema: every table and index, the upgrades from older schemas, and the per-database
+//! marker that stands for the base URL inside stored templates.
+
+use crate::error::{Error, Result};
+use rusqlite::{Connection, TransactionBehavior};
+
+/// Schema version recorded in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 3;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS packages (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    rev         INTEGER NOT NULL,
+    created     TEXT NOT NULL,
+    modified    TEXT NOT NULL,
+    users       TEXT NOT NULL DEFAULT '{}',
+    maintainers TEXT NOT NULL DEFAULT '[]',
+    repository  TEXT,
+    doc_full    BLOB NOT NULL DEFAULT x'',
+    doc_abbrev  BLOB NOT NULL DEFAULT x''
+);
+-- The web UI's home page lists the packages changed last.
+CREATE INDEX IF NOT EXISTS packages_modified ON packages (modified);
+CREATE TABLE IF NOT EXISTS versions (
+    package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+    version    TEXT NOT NULL,
+    manifest   TEXT NOT NULL,
+    readme     TEXT,
+    deprecated TEXT,
+    published  TEXT NOT NULL,
+    PRIMARY KEY (package_id, version)
+);
+-- Covers what the web UI lists for every version, so listing reads no manifest or readme
+-- (each row's overflow pages would otherwise be walked to reach the columns after them).
+CREATE INDEX IF NOT EXISTS versions_summary ON versions (package_id, version, published, deprecated);
+CREATE TABLE IF NOT EXISTS files (
+    package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+    filename   TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    blob_key   TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    sha1       TEXT NOT NULL,
+    integrity  TEXT NOT NULL,
+    PRIMARY KEY (package_id, filename)
+);
+CREATE TABLE IF NOT EXISTS deleted_versions (
+    name    TEXT NOT NULL,
+    version TEXT NOT NULL,
+    deleted TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (
+    name, description, keywords, author, maintainers, summary UNINDEXED
+);
+CREATE TABLE IF NOT EXISTS users (
+    name     TEXT PRIMARY KEY,
+    email    TEXT NOT NULL DEFAULT '',
+    password TEXT NOT NULL,
+    created  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    key      TEXT PRIMARY KEY,
+    hash     TEXT NOT NULL UNIQUE,
+    user     TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    prefix   TEXT NOT NULL,
+    name     TEXT,
+    readonly INTEGER NOT NULL DEFAULT 0,
+    cidr     TEXT NOT NULL DEFAULT '[]',
+    created  TEXT NOT NULL,
+    expires  INTEGER
+);
+CREATE TABLE IF NOT EXISTS github_cache (
+    key     TEXT PRIMARY KEY,
+    status  INTEGER NOT NULL,
+    etag    TEXT,
+    body    TEXT NOT NULL,
+    fetched INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dist_tags (
+    package_id INTEGER NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+    tag        TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    PRIMARY KEY (package_id, tag)
+);
+-- Schema 2: packuments fetched from the upstream, as templates like doc_full/doc_abbrev, with
+-- what revalidation needs. rev changes whenever the stored bytes do.
+CREATE TABLE IF NOT EXISTS uplink_packages (
+    name       TEXT PRIMARY KEY,
+    rev        INTEGER NOT NULL,
+    fetched_at INTEGER NOT NULL,
+    etag       TEXT,
+    doc_full   BLOB NOT NULL,
+    doc_abbrev BLOB NOT NULL
+);
+-- Every tarball an upstream packument lists, with the digests it claims; blob_key, size and sha1
+-- are set once the bytes were downloaded and matched those digests. Schema 3 adds stored_at,
+-- when that happened, so `nmr export --since` can pick what arrived since the last transfer.
+CREATE TABLE IF NOT EXISTS uplink_files (
+    name      TEXT NOT NULL,
+    filename  TEXT NOT NULL,
+    version   TEXT NOT NULL,
+    url       TEXT NOT NULL,
+    integrity TEXT,
+    shasum    TEXT,
+    blob_key  TEXT,
+    size      INTEGER,
+    sha1      TEXT,
+    stored_at TEXT,
+    PRIMARY KEY (name, filename)
+);
+-- Schema 3: blob keys that may have no metadata pointing at them (see store::gc): recorded
+-- before a publish writes its blobs and cleared by the commit that points at them, or recorded
+-- by the commit that stops pointing at a blob until it is deleted.
+CREATE TABLE IF NOT EXISTS pending_blobs (
+    key TEXT PRIMARY KEY
+);
+";
+
+/// Creates or upgrades the schema, and makes sure the template marker exists.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::Internal(format!("database schema {version} is newer than this nmr understands ({SCHEMA_VERSION}); upgrade nmr")));
+    }
+    tx.execute_batch(SCHEMA)?;
+    // Columns added after a table was first created; CREATE TABLE IF NOT EXISTS leaves an
+    // existing table as it was. Tarballs cached before `stored_at` existed have none, so an
+    // `export --since` includes them.
+    for (table, column, decl) in [
+        ("packages", "repository", "TEXT"),
+        ("uplink_files", "stored_at", "TEXT"),
+    ] {
+        let present: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+            [table, column],
+            |r| r.get(0),
+        )?;
+        if !present {
+            tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+    }
+    // Rank hits by BM25 with a name hit worth most, then keywords, then description.
+    tx.execute(
+        "INSERT INTO search (search, rank) VALUES ('rank', 'bm25(10.0, 2.0, 4.0, 1.0, 1.0, 0.0)')",
+        [],
+    )?;
+    tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    let has_marker: bool = tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM meta WHERE key = 'marker')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_marker {
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('marker', ?1)",
+            [crate::random::hex_token(16)?],
+        )?;
+    }
+    // Revisions come from one counter for the whole database, so a package that is deleted and
+    // published again never reuses a revision (caches key on it).
+    tx.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('rev_seq', (SELECT COALESCE(MAX(rev), 0) FROM packages))",
+        [],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The per-database random string that stands for the base URL inside stored templates.
+pub fn marker(conn: &Connection) -> Result<String> {
+    Ok(
+        conn.query_row("SELECT value FROM meta WHERE key = 'marker'", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::meta::{package_rev, test_db_file, uplink_state, uplink_stored_files};
+
+    #[test]
+    fn a_schema_2_database_gains_stored_at_and_keeps_its_rows() {
+        let mut c = test_db_file("v2");
+        c.execute_batch(
+            "CREATE TABLE uplink_files (name TEXT NOT NULL, filename TEXT NOT NULL,
+               version TEXT NOT NULL, url TEXT NOT NULL, integrity TEXT, shasum TEXT,
+               blob_key TEXT, size INTEGER, sha1 TEXT, PRIMARY KEY (name, filename));
+             INSERT INTO uplink_files VALUES ('p', 'p-1.0.0.tgz', '1.0.0', 'u', 'i', NULL, 'k', 1, 's');
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+        migrate(&mut c).unwrap();
+        let stored = uplink_stored_files(&c, "p").unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].1, None, "cached before schema 3: time unknown");
+    }
+
+    #[test]
+    fn a_schema_1_database_is_upgraded_in_place() {
+        let mut c = test_db_file("v1");
+        c.execute_batch(
+            "CREATE TABLE packages (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, rev INTEGER NOT NULL,
+               created TEXT NOT NULL, modified TEXT NOT NULL, users TEXT NOT NULL DEFAULT '{}',
+               maintainers TEXT NOT NULL DEFAULT '[]', doc_full BLOB NOT NULL DEFAULT x'',
+               doc_abbrev BLOB NOT NULL DEFAULT x'');
+             INSERT INTO packages (name, rev, created, modified) VALUES ('old', 3, 't', 't');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        migrate(&mut c).unwrap();
+        assert_eq!(package_rev(&c, "old").unwrap(), Some(3));
+        assert!(uplink_state(&c, "old").unwrap().is_none());
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+    }
+}

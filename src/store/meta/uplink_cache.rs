@@ -1,0 +1,293 @@
+//! Packuments and tarballs cached from the upstream registry (`uplink_*`), kept apart from the
+//! packages published here so that local and upstream never mix.
+
+use super::{file_row, write_tx, File};
+use crate::error::Result;
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// What revalidating a cached upstream packument needs.
+#[derive(Clone, Debug)]
+pub struct UplinkState {
+    pub rev: i64,
+    /// Unix milliseconds of the last 200 or 304 from the upstream.
+    pub fetched_at: i64,
+    pub etag: Option<String>,
+}
+
+/// One tarball an upstream packument lists.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UplinkDist {
+    pub filename: String,
+    pub version: String,
+    /// Where the upstream serves it.
+    pub url: String,
+    pub integrity: Option<String>,
+    pub shasum: Option<String>,
+}
+
+/// An upstream packument ready to store: both templates, the tarballs they list, and the
+/// upstream's ETag for revalidation.
+#[derive(Clone, Debug)]
+pub struct UplinkDoc {
+    pub etag: Option<String>,
+    pub full: Vec<u8>,
+    pub abbrev: Vec<u8>,
+    pub dists: Vec<UplinkDist>,
+}
+
+/// An upstream tarball as recorded: what the packument claims, and the stored copy if any.
+#[derive(Clone, Debug)]
+pub struct UplinkFile {
+    pub dist: UplinkDist,
+    pub stored: Option<File>,
+}
+
+/// The cached upstream packument's state, if it is cached.
+pub fn uplink_state(conn: &Connection, name: &str) -> Result<Option<UplinkState>> {
+    let mut st =
+        conn.prepare_cached("SELECT rev, fetched_at, etag FROM uplink_packages WHERE name = ?1")?;
+    Ok(st
+        .query_row([name], |r| {
+            Ok(UplinkState {
+                rev: r.get(0)?,
+                fetched_at: r.get(1)?,
+                etag: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Stores a freshly fetched upstream packument and the tarballs it lists. The revision changes
+/// only with the bytes, so an upstream without ETags does not change ours on every refresh. A
+/// stored tarball stays attached only while the packument still claims the same digests for it.
+pub fn uplink_store(
+    conn: &mut Connection,
+    name: &str,
+    fetched_at: i64,
+    doc: &UplinkDoc,
+) -> Result<()> {
+    let tx = write_tx(conn)?;
+    tx.execute(
+        "INSERT INTO uplink_packages (name, rev, fetched_at, etag, doc_full, doc_abbrev)
+         VALUES (?1, 1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (name) DO UPDATE SET
+           rev = CASE WHEN doc_full = excluded.doc_full AND doc_abbrev = excluded.doc_abbrev
+                 THEN rev ELSE rev + 1 END,
+           fetched_at = excluded.fetched_at,
+           etag = excluded.etag, doc_full = excluded.doc_full, doc_abbrev = excluded.doc_abbrev",
+        params![name, fetched_at, doc.etag, doc.full, doc.abbrev],
+    )?;
+    {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO uplink_files (name, filename, version, url, integrity, shasum)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (name, filename) DO UPDATE SET version = excluded.version,
+               url = excluded.url, integrity = excluded.integrity, shasum = excluded.shasum,
+               blob_key = CASE WHEN integrity IS excluded.integrity AND shasum IS excluded.shasum
+                          THEN blob_key END,
+               size = CASE WHEN integrity IS excluded.integrity AND shasum IS excluded.shasum
+                      THEN size END,
+               sha1 = CASE WHEN integrity IS excluded.integrity AND shasum IS excluded.shasum
+                      THEN sha1 END,
+               stored_at = CASE WHEN integrity IS excluded.integrity AND shasum IS excluded.shasum
+                      THEN stored_at END",
+        )?;
+        for d in &doc.dists {
+            st.execute(params![
+                name,
+                d.filename,
+                d.version,
+                d.url,
+                d.integrity,
+                d.shasum
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Records that the upstream confirmed the cached packument (a 304).
+pub fn uplink_confirmed(conn: &Connection, name: &str, fetched_at: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE uplink_packages SET fetched_at = ?2 WHERE name = ?1",
+        params![name, fetched_at],
+    )?;
+    Ok(())
+}
+
+/// An upstream tarball by the file name in our URL.
+pub fn uplink_file(conn: &Connection, name: &str, filename: &str) -> Result<Option<UplinkFile>> {
+    let mut st = conn.prepare_cached(
+        "SELECT filename, version, url, integrity, shasum, blob_key, size, sha1
+         FROM uplink_files WHERE name = ?1 AND filename = ?2",
+    )?;
+    Ok(st
+        .query_row(params![name, filename], |r| {
+            let dist = UplinkDist {
+                filename: r.get(0)?,
+                version: r.get(1)?,
+                url: r.get(2)?,
+                integrity: r.get(3)?,
+                shasum: r.get(4)?,
+            };
+            let blob_key: Option<String> = r.get(5)?;
+            let stored = match blob_key {
+                Some(blob_key) => Some(File {
+                    filename: dist.filename.clone(),
+                    version: dist.version.clone(),
+                    blob_key,
+                    size: r.get(6)?,
+                    sha1: r.get(7)?,
+                    integrity: dist.integrity.clone().unwrap_or_default(),
+                }),
+                None => None,
+            };
+            Ok(UplinkFile { dist, stored })
+        })
+        .optional()?)
+}
+
+/// Attaches downloaded, verified bytes to an upstream tarball, unless the packument changed its
+/// digests meanwhile. Returns whether the row was updated.
+pub fn uplink_file_stored(
+    conn: &Connection,
+    name: &str,
+    dist: &UplinkDist,
+    blob_key: &str,
+    size: i64,
+    sha1: &str,
+) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE uplink_files SET blob_key = ?3, size = ?4, sha1 = ?5,
+           stored_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE name = ?1 AND filename = ?2 AND integrity IS ?6 AND shasum IS ?7",
+        params![
+            name,
+            dist.filename,
+            blob_key,
+            size,
+            sha1,
+            dist.integrity,
+            dist.shasum
+        ],
+    )? > 0)
+}
+
+/// Names of the upstream packages with at least one stored tarball, sorted.
+pub fn uplink_names_with_files(conn: &Connection) -> Result<Vec<String>> {
+    let mut st = conn.prepare(
+        "SELECT DISTINCT name FROM uplink_files WHERE blob_key IS NOT NULL ORDER BY name",
+    )?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The stored tarballs of an upstream package, each with when it was stored (`None` for
+/// tarballs cached before schema 3).
+pub fn uplink_stored_files(conn: &Connection, name: &str) -> Result<Vec<(File, Option<String>)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT filename, version, blob_key, size, sha1, COALESCE(integrity, ''), stored_at
+         FROM uplink_files WHERE name = ?1 AND blob_key IS NOT NULL ORDER BY filename",
+    )?;
+    let rows = st.query_map([name], |r| Ok((file_row(r)?, r.get(6)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Whether `name` is cached from the upstream.
+pub fn uplink_cached(conn: &Connection, name: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM uplink_packages WHERE name = ?1)",
+        [name],
+        |r| r.get(0),
+    )?)
+}
+
+/// How many packages of `@scope/` are cached from the upstream.
+pub fn uplink_cached_in_scope(conn: &Connection, scope: &str) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM uplink_packages WHERE name >= ?1 AND name < ?2",
+        params![format!("@{scope}/"), format!("@{scope}0")],
+        |r| r.get(0),
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::meta::{insert_package, migrate, scope_has_local, test_db_file};
+
+    fn db(tag: &str) -> Connection {
+        let mut c = test_db_file(tag);
+        migrate(&mut c).unwrap();
+        c
+    }
+
+    fn dist(integrity: &str) -> UplinkDist {
+        UplinkDist {
+            filename: "p-1.0.0.tgz".into(),
+            version: "1.0.0".into(),
+            url: "http://127.0.0.1:9/p/-/p-1.0.0.tgz".into(),
+            integrity: Some(integrity.into()),
+            shasum: None,
+        }
+    }
+
+    fn doc(full: &str, integrity: &str) -> UplinkDoc {
+        UplinkDoc {
+            etag: Some("\"e\"".into()),
+            full: full.as_bytes().to_vec(),
+            abbrev: b"{}".to_vec(),
+            dists: vec![dist(integrity)],
+        }
+    }
+
+    #[test]
+    fn upstream_revisions_follow_the_bytes_and_stored_tarballs_follow_the_digests() {
+        let mut c = db("uplink");
+        uplink_store(&mut c, "p", 1, &doc("{\"a\":1}", "sha512-A")).unwrap();
+        assert!(uplink_file_stored(&c, "p", &dist("sha512-A"), "_uplink/p/k", 3, "s1").unwrap());
+        uplink_store(&mut c, "p", 2, &doc("{\"a\":1}", "sha512-A")).unwrap();
+        let s = uplink_state(&c, "p").unwrap().unwrap();
+        assert_eq!((s.rev, s.fetched_at), (1, 2), "same bytes, same revision");
+        let f = uplink_file(&c, "p", "p-1.0.0.tgz").unwrap().unwrap();
+        assert_eq!(f.stored.unwrap().blob_key, "_uplink/p/k");
+        let stored = uplink_stored_files(&c, "p").unwrap();
+        let at = stored[0].1.clone().expect("stored_at is set");
+        assert!(crate::time::parse(&at).is_some(), "{at}");
+        assert_eq!(uplink_names_with_files(&c).unwrap(), ["p"]);
+
+        uplink_store(&mut c, "p", 3, &doc("{\"a\":2}", "sha512-B")).unwrap();
+        assert_eq!(uplink_state(&c, "p").unwrap().unwrap().rev, 2);
+        let f = uplink_file(&c, "p", "p-1.0.0.tgz").unwrap().unwrap();
+        assert!(f.stored.is_none(), "new digests detach the old bytes");
+        assert!(uplink_stored_files(&c, "p").unwrap().is_empty());
+        assert!(
+            !uplink_file_stored(&c, "p", &dist("sha512-A"), "_uplink/p/k", 3, "s1").unwrap(),
+            "bytes verified against old digests are not attached"
+        );
+        uplink_confirmed(&c, "p", 9).unwrap();
+        assert_eq!(uplink_state(&c, "p").unwrap().unwrap().fetched_at, 9);
+    }
+
+    // Here rather than beside `scope_has_local`: what it guards is that a scope with local
+    // packages never goes upstream, and the upstream side needs the fixtures above.
+    #[test]
+    fn scope_queries_match_exactly_that_scope() {
+        let mut c = db("scope");
+        let tx = write_tx(&mut c).unwrap();
+        for name in ["@ab/x", "@a-b/x", "@a.b/y", "a"] {
+            insert_package(&tx, name, "t").unwrap();
+        }
+        tx.commit().unwrap();
+        assert!(scope_has_local(&c, "ab").unwrap());
+        assert!(scope_has_local(&c, "a-b").unwrap());
+        assert!(!scope_has_local(&c, "a").unwrap());
+        assert!(!scope_has_local(&c, "a_b").unwrap());
+        uplink_store(&mut c, "@up/one", 1, &doc("{}", "x")).unwrap();
+        uplink_store(&mut c, "@up/two", 1, &doc("{}", "x")).unwrap();
+        uplink_store(&mut c, "@upx/three", 1, &doc("{}", "x")).unwrap();
+        assert_eq!(uplink_cached_in_scope(&c, "up").unwrap(), 2);
+        assert!(uplink_cached(&c, "@up/two").unwrap() && !uplink_cached(&c, "@up/six").unwrap());
+    }
+}
