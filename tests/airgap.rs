@@ -84,22 +84,7 @@ fn lockfiles(up: &Registry, work: &Path) -> Vec<PathBuf> {
     let pnpm_app = make_app(work, "pnpm-app", DEPS());
     c.pnpm_install(&pnpm_app, &work.join("pnpm-store"));
     let yarn_app = make_app(work, "yarn-app", DEPS());
-    std::fs::write(
-        yarn_app.join(".yarnrc"),
-        format!("registry \"{}\"\n", c.registry),
-    )
-    .unwrap();
-    let cache = work.join("yarn-cache");
-    c.ok(
-        "yarn",
-        &[
-            "install",
-            "--non-interactive",
-            "--cache-folder",
-            path_str(&cache),
-        ],
-        &yarn_app,
-    );
+    c.yarn_install(&yarn_app, &work.join("yarn-cache"));
     vec![
         npm_app.join("package-lock.json"),
         pnpm_app.join("pnpm-lock.yaml"),

@@ -210,21 +210,7 @@ fn yarn_installs_scoped_and_unscoped() {
 
     let c = Client::new(&reg);
     let app = make_app(work.path(), "app", json!({"plainpkg": "^1.0.0"}));
-    std::fs::write(
-        app.join(".yarnrc"),
-        format!("registry \"{}\"\n", c.registry),
-    )
-    .unwrap();
-    c.ok(
-        "yarn",
-        &[
-            "install",
-            "--non-interactive",
-            "--cache-folder",
-            work.path().join("yc").to_str().unwrap(),
-        ],
-        &app,
-    );
+    c.yarn_install(&app, &work.path().join("yc"));
     assert!(app.join("node_modules/@acme/widget/index.js").exists());
     let lock = std::fs::read_to_string(app.join("yarn.lock")).unwrap();
     let tgz = reg.get("/@acme/widget/-/widget-1.1.0.tgz").body;

@@ -113,22 +113,7 @@ fn npm_pnpm_and_yarn_follow_redirects_to_presigned_s3_urls() {
     );
     assert!(app.join("node_modules/@acme/widget/index.js").exists());
     let app = make_app(work.path(), "yarn-app", json!({"@acme/widget": "^1.0.0"}));
-    std::fs::write(
-        app.join(".yarnrc"),
-        format!("registry \"{}\"\n", c.registry),
-    )
-    .unwrap();
-    let cache = work.path().join("yarn-cache");
-    c.ok(
-        "yarn",
-        &[
-            "install",
-            "--non-interactive",
-            "--cache-folder",
-            cache.to_str().unwrap(),
-        ],
-        &app,
-    );
+    c.yarn_install(&app, &work.path().join("yarn-cache"));
     assert!(app.join("node_modules/@acme/widget/index.js").exists());
     assert_eq!(
         reg.settled_log()

@@ -313,22 +313,7 @@ fn tls_yarn_installs_trusting_the_ca_by_cafile() {
 
     let c = Client::trusting(&reg, &pki.ca());
     let app = make_app(work.path(), "app", json!({"@acme/secure": "^1.0.0"}));
-    std::fs::write(
-        app.join(".yarnrc"),
-        format!("registry \"{}\"\n", c.registry),
-    )
-    .unwrap();
-    let cache = work.path().join("yarn-cache");
-    c.ok(
-        "yarn",
-        &[
-            "install",
-            "--non-interactive",
-            "--cache-folder",
-            cache.to_str().unwrap(),
-        ],
-        &app,
-    );
+    c.yarn_install(&app, &work.path().join("yarn-cache"));
     assert_eq!(node_require(&app, "@acme/secure"), "@acme/secure@1.0.0");
     let lock = std::fs::read_to_string(app.join("yarn.lock")).unwrap();
     let tarball = format!("{}/@acme/secure/-/secure-1.0.0.tgz", reg.url());

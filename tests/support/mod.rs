@@ -683,6 +683,22 @@ impl Client {
             app,
         )
     }
+
+    /// `yarn install` in `app`, with the registry in the project's `.yarnrc` (yarn 1 reads the
+    /// CA from the npmrc) and its cache in `cache`.
+    pub fn yarn_install(&self, app: &Path, cache: &Path) -> String {
+        std::fs::write(
+            app.join(".yarnrc"),
+            format!("registry \"{}\"\n", self.registry),
+        )
+        .unwrap();
+        let cache = cache.to_str().unwrap();
+        self.ok(
+            "yarn",
+            &["install", "--non-interactive", "--cache-folder", cache],
+            app,
+        )
+    }
 }
 
 /// Writes a package directory with package.json, index.js and README.md.
