@@ -84,9 +84,10 @@ fn run_inner(config: &Config, token: bool, rest: &[String]) -> Result<(), String
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let mut db = meta::open(&config.db_path).map_err(|e| e.message().to_string())?;
-    meta::migrate(&mut db).map_err(|e| e.message().to_string())?;
+    let mut db = meta::open(&config.db_path).map_err(|e| e.to_string())?;
+    meta::migrate(&mut db).map_err(|e| e.to_string())?;
     let err = |e: crate::error::Error| e.message().to_string();
+    let db_err = |e: crate::store::Error| e.to_string();
     let args = positional(rest);
     let now = crate::time::now_rfc3339();
     match (token, args.as_slice()) {
@@ -98,7 +99,7 @@ fn run_inner(config: &Config, token: bool, rest: &[String]) -> Result<(), String
                 email: option(rest, "--email").unwrap_or("").to_string(),
                 password: local::hash_password(&password).map_err(err)?,
             };
-            if !meta::insert_user(&db, &u, &now).map_err(err)? {
+            if !meta::insert_user(&db, &u, &now).map_err(db_err)? {
                 return Err(format!(
                     "user {name} exists; use nmr user passwd to change the password"
                 ));
@@ -108,25 +109,25 @@ fn run_inner(config: &Config, token: bool, rest: &[String]) -> Result<(), String
         (false, ["passwd", name]) => {
             let password = read_password()?;
             if !meta::set_password(&db, name, &local::hash_password(&password).map_err(err)?)
-                .map_err(err)?
+                .map_err(db_err)?
             {
                 return Err(format!("no user {name}"));
             }
             println!("changed the password of {name}");
         }
         (false, ["del", name]) => {
-            if !meta::delete_user(&db, name).map_err(err)? {
+            if !meta::delete_user(&db, name).map_err(db_err)? {
                 return Err(format!("no user {name}"));
             }
             println!("deleted user {name} and their tokens");
         }
         (false, ["list"]) => {
-            for (name, email) in meta::users(&db).map_err(err)? {
+            for (name, email) in meta::users(&db).map_err(db_err)? {
                 println!("{name}\t{email}");
             }
         }
         (true, ["create", user]) => {
-            if meta::user(&db, user).map_err(err)?.is_none() {
+            if meta::user(&db, user).map_err(db_err)?.is_none() {
                 return Err(format!(
                     "no user {user}; create it first with nmr user add {user}"
                 ));
@@ -153,7 +154,7 @@ fn run_inner(config: &Config, token: bool, rest: &[String]) -> Result<(), String
             println!("{secret}");
         }
         (true, ["list", user]) => {
-            for t in meta::tokens_of(&db, user).map_err(err)? {
+            for t in meta::tokens_of(&db, user).map_err(db_err)? {
                 let expires = t.expires.map_or("never".to_string(), |e| {
                     crate::time::format_millis(e * 1000)
                 });
@@ -172,7 +173,7 @@ fn run_inner(config: &Config, token: bool, rest: &[String]) -> Result<(), String
             }
         }
         (true, ["revoke", key]) => {
-            if !meta::delete_token_by_key(&db, key, None).map_err(err)? {
+            if !meta::delete_token_by_key(&db, key, None).map_err(db_err)? {
                 return Err(format!("no token with id {key}"));
             }
             println!("revoked token {key}");

@@ -158,7 +158,7 @@ fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
             1
         }
         Err(e) => {
-            eprintln!("nmr: storage copy stopped: {}", e.message());
+            eprintln!("nmr: storage copy stopped: {e}");
             1
         }
     }
