@@ -80,7 +80,7 @@ impl App {
 
     /// A new database connection for a worker thread.
     pub fn connect(&self) -> Result<Connection> {
-        meta::open(&self.config.db_path)
+        Ok(meta::open(&self.config.db_path)?)
     }
 
     /// Holds the write lock for one package: publish, tag and deprecate take it so that their

@@ -1,5 +1,6 @@
 //! The one error type of the request path, and its mapping to an HTTP status and JSON body.
 
+use crate::store;
 use std::fmt;
 
 /// Everything a handler can fail with. Each variant is one HTTP status; the message is what
@@ -125,30 +126,53 @@ impl Error {
     /// A failed file operation, described by `what`: a full disk or a file-size limit is
     /// [`Error::InsufficientStorage`] (507), anything else internal.
     pub fn io(what: &str, e: &std::io::Error) -> Error {
-        use std::io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
-        match e.kind() {
-            StorageFull | QuotaExceeded | FileTooLarge => {
-                Error::InsufficientStorage(format!("{what}: {e}"))
-            }
-            _ => Error::Internal(format!("{what}: {e}")),
+        if store::no_room(e) {
+            Error::InsufficientStorage(format!("{what}: {e}"))
+        } else {
+            Error::Internal(format!("{what}: {e}"))
         }
     }
 }
 
+/// The one place a storage failure becomes an HTTP answer. The store's message is the whole
+/// detail; 500 and 507 keep it for the log, while the S3 answers name the storage to the client
+/// because the operator reading an npm error needs to know which service failed.
+impl From<store::Error> for Error {
+    fn from(e: store::Error) -> Self {
+        let detail = e.to_string();
+        match e {
+            store::Error::DatabaseFull(_) | store::Error::Full { .. } => {
+                Error::InsufficientStorage(detail)
+            }
+            store::Error::Unavailable(_) => Error::Unavailable(detail),
+            store::Error::Refused(_) => Error::BadGateway(detail),
+            store::Error::Database(_)
+            | store::Error::Open { .. }
+            | store::Error::SchemaTooNew { .. }
+            | store::Error::Io { .. }
+            | store::Error::BadKey(_)
+            | store::Error::Config(_)
+            | store::Error::Random(_) => Error::Internal(detail),
+        }
+    }
+}
+
+/// Queries the request path makes itself (its own transactions) fail as the store's do.
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
-        match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DiskFull) => {
-                Error::InsufficientStorage(format!("database: {e}"))
-            }
-            _ => Error::Internal(format!("database: {e}")),
-        }
+        store::Error::from(e).into()
     }
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::io("i/o", &e)
+    }
+}
+
+impl From<crate::random::NoRandomness> for Error {
+    fn from(e: crate::random::NoRandomness) -> Self {
+        Error::Internal(e.to_string())
     }
 }
 
@@ -166,10 +190,45 @@ mod tests {
 
     #[test]
     fn storage_failures_are_gateway_errors_that_name_the_storage() {
-        let e = Error::Unavailable("S3 bucket \"npm\" is unreachable".into());
+        let e = Error::from(store::Error::Unavailable(
+            "S3 bucket \"npm\" is unreachable".into(),
+        ));
         assert_eq!(e.status(), 503);
         assert!(String::from_utf8(e.body()).unwrap().contains("bucket"));
-        assert_eq!(Error::BadGateway("S3 said 403".into()).status(), 502);
+        let refused = Error::from(store::Error::Refused("S3 said 403".into()));
+        assert_eq!(refused.status(), 502);
+        assert_eq!(refused.client_message(), "S3 said 403");
+    }
+
+    #[test]
+    fn store_faults_are_500_or_507_with_their_detail_kept_for_the_log() {
+        let sqlite_full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let e = Error::from(store::Error::from(sqlite_full));
+        assert_eq!(e.status(), 507);
+        assert!(e.message().starts_with("database: "), "{}", e.message());
+        let open = store::Error::Open {
+            path: "/srv/nmr/db.sqlite".into(),
+            source: rusqlite::Error::InvalidQuery,
+        };
+        let e = Error::from(open);
+        assert_eq!(e.status(), 500);
+        assert!(e
+            .message()
+            .starts_with("cannot open database /srv/nmr/db.sqlite: "));
+        assert!(!String::from_utf8(e.body()).unwrap().contains("/srv/nmr"));
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let e = Error::from(store::Error::io("cannot store p/p-1.0.0.tgz", full));
+        assert_eq!(e.status(), 507);
+        assert!(e.message().starts_with("cannot store p/p-1.0.0.tgz: "));
+        let e = Error::from(store::Error::SchemaTooNew { found: 9, known: 3 });
+        assert_eq!(
+            e.message(),
+            "database schema 9 is newer than this nmr understands (3); upgrade nmr"
+        );
+        assert_eq!(e.status(), 500);
     }
 
     #[test]

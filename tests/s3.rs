@@ -321,7 +321,8 @@ fn a_store_that_loses_s3_fails_each_call_with_503() {
     let store = BlobStore::S3(nmr::store::s3::S3::open(&s3_config(&server, "")).unwrap());
     store.put("a/b.tgz", b"x").unwrap();
     server.stop();
-    let unavailable = |r: Result<(), Error>| match r {
+    // Through the mapping the request path uses, so the test checks what a client gets.
+    let unavailable = |r: Result<(), nmr::store::Error>| match r.map_err(Error::from) {
         Err(e @ Error::Unavailable(_)) => assert!(e.message().contains(BUCKET), "{e}"),
         other => panic!("expected 503, got {other:?}"),
     };

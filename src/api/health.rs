@@ -11,9 +11,8 @@ use serde_json::json;
 
 /// Why the database cannot be read, if it cannot.
 fn check(ctx: &Ctx) -> std::result::Result<(), String> {
-    let conn =
-        meta::open_read_only(&ctx.app.config.db_path).map_err(|e| e.message().to_string())?;
-    let marker = meta::marker(&conn).map_err(|e| e.message().to_string())?;
+    let conn = meta::open_read_only(&ctx.app.config.db_path).map_err(|e| e.to_string())?;
+    let marker = meta::marker(&conn).map_err(|e| e.to_string())?;
     if marker != ctx.app.marker {
         return Err("the file is not the database nmr started with".into());
     }

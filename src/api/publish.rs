@@ -323,10 +323,10 @@ fn publish(
         .map(|a| blob::content_key(name, &a.filename, &a.digests))
         .collect();
     gc::reserve(ctx.db, &keys)?;
-    let stored = checked
+    let stored: Result<()> = checked
         .iter()
         .zip(&keys)
-        .try_for_each(|(a, key)| app.blobs.put(key, &a.bytes).map(drop));
+        .try_for_each(|(a, key)| Ok(app.blobs.put(key, &a.bytes).map(drop)?));
     // The publisher, recorded with each version (`_npmUser`) and, on a package without
     // maintainers (a new one), as its first maintainer.
     let person = ctx.who.person();

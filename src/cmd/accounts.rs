@@ -1,6 +1,7 @@
 //! The operator's account commands, working on the database directly (also while the server
 //! runs): `nmr user add|passwd|del|list` and `nmr token create|list|revoke`.
 
+use super::error::{Error, Result};
 use crate::api::user::{check_user_name, MIN_PASSWORD};
 use crate::auth::local;
 use crate::config::Config;
@@ -47,7 +48,7 @@ fn positional(rest: &[String]) -> Vec<&str> {
     out
 }
 
-fn read_password() -> Result<String, String> {
+fn read_password() -> Result<String> {
     if std::io::stdin().is_terminal() {
         eprint!("password (input is shown; pipe it in to hide it): ");
         let _ = std::io::stderr().flush();
@@ -56,10 +57,12 @@ fn read_password() -> Result<String, String> {
     std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|e| format!("cannot read the password: {e}"))?;
+        .map_err(|e| Error::io("cannot read the password", e))?;
     let pw = line.trim_end_matches(['\n', '\r']).to_string();
     if pw.chars().count() < MIN_PASSWORD {
-        return Err(format!("passwords need at least {MIN_PASSWORD} characters"));
+        return Err(Error::Failed(format!(
+            "passwords need at least {MIN_PASSWORD} characters"
+        )));
     }
     Ok(pw)
 }
@@ -70,23 +73,25 @@ pub fn run(config: &Config, token: bool, rest: &[String]) -> i32 {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("nmr: {e}");
-            1
+            e.exit_code()
         }
     }
 }
 
-fn run_inner(config: &Config, token: bool, rest: &[String]) -> Result<(), String> {
+fn run_inner(config: &Config, token: bool, rest: &[String]) -> Result<()> {
     if let Some(dir) = config
         .db_path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
     {
         std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     }
-    let mut db = meta::open(&config.db_path).map_err(|e| e.message().to_string())?;
-    meta::migrate(&mut db).map_err(|e| e.message().to_string())?;
-    let err = |e: crate::error::Error| e.message().to_string();
+    let mut db = meta::open(&config.db_path)?;
+    meta::migrate(&mut db)?;
+    // Name checks and token creation are the request path's own, so they answer with its
+    // error; the operator gets the message a client would, and exit 1.
+    let err = |e: crate::error::Error| Error::Failed(e.message().to_string());
     let args = positional(rest);
     let now = crate::time::now_rfc3339();
     match (token, args.as_slice()) {
@@ -98,44 +103,41 @@ fn run_inner(config: &Config, token: bool, rest: &[String]) -> Result<(), String
                 email: option(rest, "--email").unwrap_or("").to_string(),
                 password: local::hash_password(&password).map_err(err)?,
             };
-            if !meta::insert_user(&db, &u, &now).map_err(err)? {
-                return Err(format!(
+            if !meta::insert_user(&db, &u, &now)? {
+                return Err(Error::Failed(format!(
                     "user {name} exists; use nmr user passwd to change the password"
-                ));
+                )));
             }
             println!("created user {name}");
         }
         (false, ["passwd", name]) => {
             let password = read_password()?;
-            if !meta::set_password(&db, name, &local::hash_password(&password).map_err(err)?)
-                .map_err(err)?
-            {
-                return Err(format!("no user {name}"));
+            if !meta::set_password(&db, name, &local::hash_password(&password).map_err(err)?)? {
+                return Err(Error::Failed(format!("no user {name}")));
             }
             println!("changed the password of {name}");
         }
         (false, ["del", name]) => {
-            if !meta::delete_user(&db, name).map_err(err)? {
-                return Err(format!("no user {name}"));
+            if !meta::delete_user(&db, name)? {
+                return Err(Error::Failed(format!("no user {name}")));
             }
             println!("deleted user {name} and their tokens");
         }
         (false, ["list"]) => {
-            for (name, email) in meta::users(&db).map_err(err)? {
+            for (name, email) in meta::users(&db)? {
                 println!("{name}\t{email}");
             }
         }
         (true, ["create", user]) => {
-            if meta::user(&db, user).map_err(err)?.is_none() {
-                return Err(format!(
+            if meta::user(&db, user)?.is_none() {
+                return Err(Error::Failed(format!(
                     "no user {user}; create it first with nmr user add {user}"
-                ));
+                )));
             }
             let expires_days = match option(rest, "--expires-days") {
-                Some(d) => Some(
-                    d.parse::<u64>()
-                        .map_err(|_| format!("--expires-days {d:?}: expected a number of days"))?,
-                ),
+                Some(d) => Some(d.parse::<u64>().map_err(|_| {
+                    Error::Failed(format!("--expires-days {d:?}: expected a number of days"))
+                })?),
                 None => None,
             };
             let spec = local::TokenSpec {
@@ -153,7 +155,7 @@ fn run_inner(config: &Config, token: bool, rest: &[String]) -> Result<(), String
             println!("{secret}");
         }
         (true, ["list", user]) => {
-            for t in meta::tokens_of(&db, user).map_err(err)? {
+            for t in meta::tokens_of(&db, user)? {
                 let expires = t.expires.map_or("never".to_string(), |e| {
                     crate::time::format_millis(e * 1000)
                 });
@@ -172,17 +174,19 @@ fn run_inner(config: &Config, token: bool, rest: &[String]) -> Result<(), String
             }
         }
         (true, ["revoke", key]) => {
-            if !meta::delete_token_by_key(&db, key, None).map_err(err)? {
-                return Err(format!("no token with id {key}"));
+            if !meta::delete_token_by_key(&db, key, None)? {
+                return Err(Error::Failed(format!("no token with id {key}")));
             }
             println!("revoked token {key}");
         }
         _ => {
-            return Err(format!(
+            // Failed, not Usage: the account commands have always exited 1 here, and scripts
+            // may test for it.
+            return Err(Error::Failed(format!(
                 "unknown or incomplete command: nmr {} {}; see nmr --help",
                 if token { "token" } else { "user" },
                 rest.join(" ")
-            ))
+            )));
         }
     }
     Ok(())

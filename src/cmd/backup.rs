@@ -10,8 +10,8 @@
 //! then the database file into `db.path` (written aside, synced, renamed), which must not
 //! exist yet. Both can be run again after an interruption.
 
+use super::error::{Error, Result};
 use crate::config::Config;
-use crate::error::{Error, Result};
 use crate::store::{blob::BlobStore, copy, meta};
 use rusqlite::backup::{Backup, StepResult};
 use std::fs;
@@ -30,7 +30,7 @@ const MARKER: &str = "nmr-backup.json";
 const BUSY_RETRIES: u32 = 100;
 
 fn fail(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Internal(format!("{what}: {e}"))
+    Error::Failed(format!("{what}: {e}"))
 }
 
 /// Writes a file durably: into a temp name, synced, renamed into place, directory synced.
@@ -46,7 +46,7 @@ fn write_durably(
         fs::rename(&tmp, dest)?;
         fs::File::open(dest.parent().unwrap_or(Path::new(".")))?.sync_all()
     })();
-    done.map_err(|e| Error::io(&format!("cannot write {}", dest.display()), &e))
+    done.map_err(|e| Error::io(format!("cannot write {}", dest.display()), e))
 }
 
 /// Copies a consistent snapshot of the database at `from` into a new file `to`.
@@ -86,13 +86,13 @@ pub fn backup(
             .map(|mut d| d.next().is_some())
             .unwrap_or(true)
     {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::Usage(format!(
             "{} is not empty; back up into a new directory",
             dir.display()
         )));
     }
     fs::create_dir_all(dir)
-        .map_err(|e| Error::io(&format!("cannot create {}", dir.display()), &e))?;
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let db = dir.join(DB_FILE);
     snapshot(&config.db_path, &db)?;
     writeln!(out, "database snapshot: {}", db.display())?;
@@ -125,13 +125,13 @@ pub fn restore(
     err: &mut dyn Write,
 ) -> Result<bool> {
     if !dir.join(MARKER).is_file() {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::Usage(format!(
             "{} is not a complete nmr backup (it has no {MARKER})",
             dir.display()
         )));
     }
     if config.db_path.exists() {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::Usage(format!(
             "{} (db.path) exists; restore into a fresh data directory, or move it away first",
             config.db_path.display()
         )));
@@ -150,7 +150,7 @@ pub fn restore(
         .filter(|p| !p.as_os_str().is_empty())
     {
         fs::create_dir_all(parent)
-            .map_err(|e| Error::io(&format!("cannot create {}", parent.display()), &e))?;
+            .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
     }
     let mut from = fs::File::open(dir.join(DB_FILE))?;
     write_durably(&config.db_path, |f| std::io::copy(&mut from, f).map(drop))?;

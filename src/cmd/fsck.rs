@@ -5,7 +5,7 @@
 //! `_uplink/`, which keeps its own books) and pending keys (a publish in flight, or what a
 //! crash left for the next start to remove). `--repair` deletes orphans, never metadata.
 
-use crate::error::Result;
+use super::error::Result;
 use crate::store::blob::BlobStore;
 use crate::store::copy::{read_verified, Fault};
 use crate::store::meta;

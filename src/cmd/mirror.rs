@@ -146,7 +146,7 @@ fn check_pins(app: &App, f: &meta::File, pins: &[String]) -> Result<(), String> 
     let (mut r, _) = app
         .blobs
         .get(&f.blob_key)
-        .map_err(|e| e.message().to_string())?
+        .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("{} is missing from {}", f.blob_key, app.blobs.name()))?;
     let mut bytes = Vec::new();
     r.read_to_end(&mut bytes)

@@ -7,9 +7,12 @@ pub mod accounts;
 mod args;
 pub mod backup;
 pub mod bundle;
+mod error;
 pub mod fsck;
 pub mod lockfile;
 pub mod mirror;
+
+pub use error::Error;
 
 use crate::app::App;
 use crate::config::{self, Config, StorageType};
@@ -52,8 +55,8 @@ fn fsck(config: &Config, repair: bool) -> i32 {
             1
         }
         Err(e) => {
-            eprintln!("nmr: fsck stopped: {}", e.message());
-            1
+            eprintln!("nmr: fsck stopped: {e}");
+            e.exit_code()
         }
     }
 }
@@ -91,13 +94,13 @@ fn backup_or_restore(config: &Config, command: &Command) -> i32 {
             eprintln!("nmr: {what} incomplete: fix the failures above and run it again");
             1
         }
-        Err(e @ crate::error::Error::BadRequest(_)) => {
-            eprintln!("nmr: {what}: {}", e.message());
-            2
+        Err(e @ Error::Usage(_)) => {
+            eprintln!("nmr: {what}: {e}");
+            e.exit_code()
         }
         Err(e) => {
-            eprintln!("nmr: {what} stopped: {}", e.message());
-            1
+            eprintln!("nmr: {what} stopped: {e}");
+            e.exit_code()
         }
     }
 }
@@ -122,7 +125,7 @@ fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
         return code;
     }
     let opened = (|| {
-        Ok::<_, crate::error::Error>((
+        Ok::<_, crate::store::Error>((
             BlobStore::open(config, from)?,
             BlobStore::open(config, to)?,
             meta::open(&config.db_path)?,
@@ -131,7 +134,7 @@ fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
     let (source, dest, db) = match opened {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("nmr: storage copy: {}", e.message());
+            eprintln!("nmr: storage copy: {e}");
             return 1;
         }
     };
@@ -158,7 +161,7 @@ fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
             1
         }
         Err(e) => {
-            eprintln!("nmr: storage copy stopped: {}", e.message());
+            eprintln!("nmr: storage copy stopped: {e}");
             1
         }
     }

@@ -89,7 +89,7 @@ pub fn ensure_latest(tx: &rusqlite::Transaction, id: i64) -> Result<()> {
         .map(|v| v.version)
         .collect();
     match default_latest(&all) {
-        Some(l) => meta::set_tag(tx, id, "latest", &l),
+        Some(l) => Ok(meta::set_tag(tx, id, "latest", &l)?),
         None => Ok(()),
     }
 }
@@ -276,7 +276,7 @@ pub fn rebuild(tx: &rusqlite::Transaction, name: &str, marker: &str) -> Result<(
     let full =
         serde_json::to_vec(&Value::Object(full)).map_err(|e| Error::Internal(e.to_string()))?;
     let abbrev = serde_json::to_vec(&abbrev).map_err(|e| Error::Internal(e.to_string()))?;
-    meta::store_docs(tx, pkg.id, &full, &abbrev)
+    Ok(meta::store_docs(tx, pkg.id, &full, &abbrev)?)
 }
 
 /// A person field (`"Name <mail> (url)"` or `{name, email}`) as `(name, email)`.
@@ -374,7 +374,7 @@ fn index(
         .iter()
         .filter_map(|m| m["username"].as_str())
         .collect();
-    meta::index_package(
+    Ok(meta::index_package(
         tx,
         pkg,
         &meta::SearchDoc {
@@ -384,7 +384,7 @@ fn index(
             maintainers: &maintainer_names.join(" "),
             summary: &summary.to_string(),
         },
-    )
+    )?)
 }
 
 pub use cache::{Cache, Rendered};

@@ -5,8 +5,8 @@
 //! directory; the S3 backend lives in [`super::s3`].
 
 use super::s3::S3;
+use super::{Error, Result};
 use crate::config::{Config, StorageType};
-use crate::error::{Error, Result};
 use crate::http::Body;
 use std::fs;
 use std::io::{self, Read, Write};
@@ -44,7 +44,7 @@ fn check_key(key: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Internal(format!("refusing blob key {key:?}")))
+        Err(Error::BadKey(key.to_string()))
     }
 }
 
@@ -75,11 +75,11 @@ impl BlobStore {
     /// Opens the local backend, creating its directory.
     pub fn open_local(root: &Path) -> Result<BlobStore> {
         let tmp = root.join(TMP_DIR);
-        fs::create_dir_all(&tmp).map_err(|e| {
-            Error::Internal(format!(
-                "cannot create storage directory {}: {e}",
-                tmp.display()
-            ))
+        // Not `Error::io`: a store that cannot even be set up is a fault to fix at start-up,
+        // whatever the reason, never a "try again once there is room".
+        fs::create_dir_all(&tmp).map_err(|source| Error::Io {
+            what: format!("cannot create storage directory {}", tmp.display()),
+            source,
         })?;
         Ok(BlobStore::Local(Local {
             root: root.to_path_buf(),
@@ -237,7 +237,7 @@ impl Local {
             }
         })();
         let _ = fs::remove_file(&tmp);
-        result.map_err(|e| Error::io(&format!("cannot store {key}"), &e))
+        result.map_err(|e| Error::io(format!("cannot store {key}"), e))
     }
 }
 

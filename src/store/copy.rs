@@ -7,7 +7,7 @@
 use super::blob::BlobStore;
 use super::meta;
 use crate::digest::Digests;
-use crate::error::Result;
+use crate::store::Result;
 use std::io::{Read, Write};
 
 /// What a copy did, object by object.
@@ -78,7 +78,7 @@ pub fn verify(obj: &meta::Stored, bytes: &[u8]) -> std::result::Result<(), Strin
 pub fn read_verified(store: &BlobStore, obj: &meta::Stored) -> std::result::Result<Vec<u8>, Fault> {
     let (mut reader, _) = store
         .get(&obj.key)
-        .map_err(|e| Fault::Unreadable(e.message().to_string()))?
+        .map_err(|e| Fault::Unreadable(e.to_string()))?
         .ok_or(Fault::Missing)?;
     let mut bytes = Vec::new();
     reader
@@ -100,10 +100,7 @@ fn copy_one(
         return Ok(Outcome::Present);
     }
     let bytes = read_verified(from, obj).map_err(|f| f.describe(from))?;
-    if to
-        .put(&obj.key, &bytes)
-        .map_err(|e| e.message().to_string())?
-    {
+    if to.put(&obj.key, &bytes).map_err(|e| e.to_string())? {
         Ok(Outcome::Copied(bytes.len()))
     } else {
         // Someone stored it since the listing (a second copy, or a publish).

@@ -8,7 +8,7 @@
 
 use super::blob::BlobStore;
 use super::meta;
-use crate::error::Result;
+use crate::store::Result;
 use rusqlite::Connection;
 
 /// Records keys as pending before their blobs are written.

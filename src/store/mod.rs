@@ -4,6 +4,9 @@
 
 pub mod blob;
 pub mod copy;
+mod error;
 pub mod gc;
 pub mod meta;
 pub mod s3;
+
+pub use error::{no_room, Error, Result};

@@ -1,11 +1,11 @@
 //! The S3 backend of the blob store: any S3-compatible server, through rust-s3's blocking API
 //! (no async runtime in the process). Objects are written with `If-None-Match: *`, so a key is
 //! written once and nothing can overwrite a published tarball. Failures name the bucket and
-//! endpoint and become 503 (unreachable, or a 5xx/throttling answer) or 502 (any other error
-//! answer, which retrying will not fix).
+//! endpoint and are either `Unavailable` (unreachable, or a 5xx/throttling answer; a client
+//! gets 503) or `Refused` (any other error answer, which retrying will not fix; 502).
 
+use super::{Error, Result};
 use crate::config;
-use crate::error::{Error, Result};
 use s3::creds::Credentials;
 use s3::error::S3Error;
 use s3::{Bucket, Region};
@@ -50,7 +50,7 @@ impl S3 {
     /// credentials may read it. Failing here turns a wrong endpoint, bucket or key into a
     /// start-up error instead of a failed publish later.
     pub fn open(cfg: &config::S3) -> Result<S3> {
-        config::check_s3(cfg).map_err(Error::Internal)?;
+        config::check_s3(cfg).map_err(Error::Config)?;
         let creds = cfg.credentials.as_ref().expect("checked by check_s3");
         let credentials = Credentials::new(
             Some(&creds.access_key_id),
@@ -59,7 +59,7 @@ impl S3 {
             None,
             None,
         )
-        .map_err(|e| Error::Internal(format!("S3 credentials: {e}")))?;
+        .map_err(|e| Error::Config(format!("S3 credentials: {e}")))?;
         let region = match &cfg.endpoint {
             Some(endpoint) => Region::Custom {
                 region: cfg.region.clone(),
@@ -71,7 +71,7 @@ impl S3 {
                 .expect("parsing a region from a str cannot fail"),
         };
         let mut bucket = Bucket::new(&cfg.bucket, region, credentials)
-            .map_err(|e| Error::Internal(format!("S3 bucket {:?}: {e}", cfg.bucket)))?;
+            .map_err(|e| Error::Config(format!("S3 bucket {:?}: {e}", cfg.bucket)))?;
         if cfg.path_style {
             bucket.set_path_style();
         }
@@ -101,7 +101,7 @@ impl S3 {
         format!("{}{key}", self.prefix)
     }
 
-    /// Turns a failed S3 call into the request-path error, naming the store and the operation.
+    /// Turns a failed S3 call into the store's error, naming the store and the operation.
     fn fail(&self, what: &str, e: S3Error) -> Error {
         let storage = format!("tarball storage ({})", self.name);
         match e {
@@ -112,13 +112,13 @@ impl S3 {
                         "{storage} could not {what}: it answered {why}; try again later"
                     ))
                 } else {
-                    Error::BadGateway(format!("{storage} refused to {what}: it answered {why}"))
+                    Error::Refused(format!("{storage} refused to {what}: it answered {why}"))
                 }
             }
             S3Error::Atto(_) | S3Error::Io(_) => {
                 Error::Unavailable(format!("{storage} is unreachable ({what}): {e}"))
             }
-            other => Error::BadGateway(format!("{storage} could not {what}: {other}")),
+            other => Error::Refused(format!("{storage} could not {what}: {other}")),
         }
     }
 
@@ -167,7 +167,7 @@ impl S3 {
             .get(attohttpc::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
             .ok_or_else(|| {
-                Error::BadGateway(format!(
+                Error::Refused(format!(
                     "tarball storage ({}) sent {key} without a Content-Length",
                     self.name
                 ))

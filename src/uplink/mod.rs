@@ -206,7 +206,7 @@ fn refresh(app: &App, db: &mut Connection, name: &str, force: bool) -> Result<()
         .map_err(|f| unavailable(client, &what, &f))?;
     let now = crate::time::now_millis();
     match a.status {
-        304 if state.is_some() => meta::uplink_confirmed(db, name, now),
+        304 if state.is_some() => Ok(meta::uplink_confirmed(db, name, now)?),
         200 => {
             let doc = doc::build(name, &a.body, a.etag, &app.marker).map_err(|e| {
                 Error::BadGateway(format!(

@@ -56,8 +56,8 @@ fn object(text: &str, what: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
-fn db_err(e: crate::error::Error) -> String {
-    e.message().to_string()
+fn db_err(e: crate::store::Error) -> String {
+    e.to_string()
 }
 
 /// A package published here: its rows as they are.

@@ -356,11 +356,7 @@ fn store_blobs(
             return Err(changed(&path));
         }
         let key = blob::content_key(name, filename, &d);
-        if app
-            .blobs
-            .put(&key, &bytes)
-            .map_err(|e| e.message().to_string())?
-        {
+        if app.blobs.put(&key, &bytes).map_err(|e| e.to_string())? {
             created.push(key.clone());
         }
         keys.insert(path, key);

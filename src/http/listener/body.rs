@@ -74,8 +74,7 @@ impl Body {
             let opened = (|| {
                 let path = spool.dir().join(format!(
                     "body-{}",
-                    crate::random::hex_token(8)
-                        .map_err(|e| io::Error::other(e.message().to_string()))?
+                    crate::random::hex_token(8).map_err(io::Error::other)?
                 ));
                 let mut f = File::options()
                     .read(true)

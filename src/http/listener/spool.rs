@@ -22,7 +22,7 @@ impl Spool {
         use std::os::unix::fs::DirBuilderExt;
         let tmp = std::env::temp_dir();
         sweep(&tmp);
-        let token = crate::random::hex_token(8).map_err(|e| e.message().to_string())?;
+        let token = crate::random::hex_token(8).map_err(|e| e.to_string())?;
         let dir = tmp.join(format!("{DIR_PREFIX}{}-{token}", std::process::id()));
         std::fs::DirBuilder::new()
             .mode(0o700)

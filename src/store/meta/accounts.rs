@@ -1,6 +1,6 @@
 //! Local accounts: name, e-mail address and password hash.
 
-use crate::error::Result;
+use crate::store::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// A local account.

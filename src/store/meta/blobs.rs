@@ -2,7 +2,7 @@
 //! (see `store::gc`), whether any row points at a key, and every stored object, for a copy or
 //! fsck to walk.
 
-use crate::error::Result;
+use crate::store::Result;
 use rusqlite::Connection;
 
 /// Records blob keys as pending (see `store::gc`).

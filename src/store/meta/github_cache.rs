@@ -1,7 +1,7 @@
 //! GitHub API answers kept with their ETags, so that permission checks neither wait for GitHub
 //! nor spend its rate limit on every request.
 
-use crate::error::Result;
+use crate::store::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// A cached GitHub answer.

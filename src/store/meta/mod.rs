@@ -15,7 +15,7 @@ mod search;
 mod tokens;
 mod uplink_cache;
 
-use crate::error::{Error, Result};
+use crate::store::{Error, Result};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
@@ -50,8 +50,10 @@ pub use uplink_cache::{
 /// revision, a file's row) touch a few index pages, so each connection keeps 128 KB (256 KB
 /// left 2 MB more at the benchmark's peak, all of it pages of rebuilt packuments).
 pub fn open(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path)
-        .map_err(|e| Error::Internal(format!("cannot open database {}: {e}", path.display())))?;
+    let conn = Connection::open(path).map_err(|source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
     conn.busy_timeout(Duration::from_secs(30))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
@@ -66,7 +68,10 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| Error::Internal(format!("cannot open database {}: {e}", path.display())))?;
+    .map_err(|source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
     conn.busy_timeout(Duration::from_secs(30))?;
     Ok(conn)
 }

@@ -4,7 +4,7 @@
 //! back.
 
 use super::{file_row, File, Package, Version};
-use crate::error::Result;
+use crate::store::Result;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 /// Looks a package up by name.

@@ -1,7 +1,7 @@
 //! The schema: every table and index, the upgrades from older schemas, and the per-database
 //! marker that stands for the base URL inside stored templates.
 
-use crate::error::{Error, Result};
+use crate::store::{Error, Result};
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Schema version recorded in `PRAGMA user_version`.
@@ -126,7 +126,10 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
-        return Err(Error::Internal(format!("database schema {version} is newer than this nmr understands ({SCHEMA_VERSION}); upgrade nmr")));
+        return Err(Error::SchemaTooNew {
+            found: version,
+            known: SCHEMA_VERSION,
+        });
     }
     tx.execute_batch(SCHEMA)?;
     // Columns added after a table was first created; CREATE TABLE IF NOT EXISTS leaves an

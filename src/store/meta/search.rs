@@ -2,7 +2,7 @@
 //! the home page's list of recent packages return as they are.
 
 use super::Package;
-use crate::error::Result;
+use crate::store::Result;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 /// What the search index holds for one package.

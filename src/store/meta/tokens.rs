@@ -1,7 +1,7 @@
 //! Access tokens, stored under the SHA-256 of their secret so that the database never holds a
 //! token that works.
 
-use crate::error::Result;
+use crate::store::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// A stored token; the secret itself is never stored, only its SHA-256.

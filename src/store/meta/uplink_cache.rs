@@ -2,7 +2,7 @@
 //! packages published here so that local and upstream never mix.
 
 use super::{file_row, write_tx, File};
-use crate::error::Result;
+use crate::store::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// What revalidating a cached upstream packument needs.

@@ -1,0 +1,87 @@
+//! What a command can fail with, and the exit code each kind gives: the commands' counterpart
+//! of the request path's HTTP error. A command prints the message after its own prefix (`nmr:
+//! fsck stopped: ...`); the kind alone decides the exit code.
+
+use crate::store;
+use std::io;
+
+/// Everything an operator command can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line, its input or the state it was pointed at is wrong (a non-empty backup
+    /// directory, an existing database to restore over): nothing was done, exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// The command ran and could not finish: exit 1.
+    #[error("{0}")]
+    Failed(String),
+    /// The database or a blob store failed: exit 1.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    /// A file operation outside the stores (a backup's files, the progress output); `what`
+    /// says which: exit 1.
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+}
+
+/// Shorthand for the commands' fallible functions.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// A failed file operation, described by `what`.
+    pub fn io(what: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// The process exit code: 2 when the operator must change what they asked for, 1 when it
+    /// failed while running (and running it again may work once the cause is fixed).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => 2,
+            Error::Failed(_) | Error::Store(_) | Error::Io { .. } => 1,
+        }
+    }
+}
+
+/// Queries a command runs itself (its own transactions, SQLite's backup API) fail as the
+/// store's do.
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Store(e.into())
+    }
+}
+
+/// Writing progress lines, and file operations with no more specific description.
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::io("i/o", e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_exit_2_and_failures_1_with_their_message() {
+        let cases = [
+            (Error::Usage("/b is not empty".into()), 2, "/b is not empty"),
+            (
+                store::Error::BadKey("../x".into()).into(),
+                1,
+                "refusing blob key \"../x\"",
+            ),
+            (
+                io::Error::from(io::ErrorKind::BrokenPipe).into(),
+                1,
+                "i/o: broken pipe",
+            ),
+        ];
+        for (e, code, message) in cases {
+            assert_eq!((e.exit_code(), e.to_string().as_str()), (code, message));
+        }
+    }
+}
