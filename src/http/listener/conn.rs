@@ -217,17 +217,16 @@ fn request(
         who: Identity::Nobody,
     };
     let (route, admitted) = catch_unwind(AssertUnwindSafe(|| routes::admit(&mut ctx, &mut req)))
-        .unwrap_or_else(|_| (None, Err(Error::Internal("handler panicked".into()))));
+        .unwrap_or_else(|_| (None, Err(panicked())));
     let mut close = head.close;
     let outcome = match admitted {
         Ok(Admitted::Run {
             route: i,
             params,
             page,
-        }) if head.framing == Framing::Empty => catch_unwind(AssertUnwindSafe(|| {
-            routes::run(&mut ctx, &mut req, i, &params, page)
-        }))
-        .unwrap_or_else(|_| Err(Error::Internal("handler panicked".into()))),
+        }) if head.framing == Framing::Empty => {
+            guarded(|| routes::run(&mut ctx, &mut req, i, &params, page))
+        }
         Ok(Admitted::Run {
             route: i,
             params,
@@ -238,23 +237,19 @@ fn request(
             drop(ctx);
             drop(slot);
             let limit = routes::body_limit(i, app.config.settings.max_body_size);
-            let mut body = match receive(shared, w, &head, limit, peer) {
-                Some(b) => b,
-                None => return false,
+            let Some(mut body) = receive(shared, w, &head, limit, peer) else {
+                return false;
             };
             let len = body.size();
             let fields = std::mem::take(&mut head.fields);
             let mut req = handler_request(&head, fields, Some(len), &mut body, peer, tls);
-            slot = shared.slots.take();
+            let mut slot = shared.slots.take();
             let mut ctx = Ctx {
                 app,
                 db: slot.db(),
                 who,
             };
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                routes::run(&mut ctx, &mut req, i, &params, page)
-            }))
-            .unwrap_or_else(|_| Err(Error::Internal("handler panicked".into())));
+            let result = guarded(|| routes::run(&mut ctx, &mut req, i, &params, page));
             let user = ctx.who.name().unwrap_or("-").to_string();
             drop(ctx);
             drop(slot);
@@ -273,6 +268,15 @@ fn request(
         close |= head.expect_continue || !drain(w, head.framing);
     }
     answer(shared, w, &head, route, outcome, &user, start, close)
+}
+
+/// A handler's panic is a 500 for its request, not the end of the connection's thread.
+fn panicked() -> Error {
+    Error::Internal("handler panicked".into())
+}
+
+fn guarded(f: impl FnOnce() -> crate::error::Result<Response>) -> crate::error::Result<Response> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(panicked()))
 }
 
 /// Receives a body for an admitted request (after `100 Continue` if the client waits for
