@@ -112,7 +112,7 @@ fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
         Ok(x) => x,
         Err(e) => {
             eprintln!("nmr: {e}");
-            return 2;
+            return e.exit_code();
         }
     };
     if from == StorageType::S3 || to == StorageType::S3 {
@@ -353,7 +353,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Ok(x) => x,
         Err(e) => {
             eprintln!("nmr: {e}");
-            return 2;
+            return e.exit_code();
         }
     };
     inputs.env = std::env::vars().collect();
