@@ -22,6 +22,11 @@ pub enum Error {
     /// says which: exit 1.
     #[error("{what}: {source}")]
     Io { what: String, source: io::Error },
+    /// The registry's state (database, blob store) could not be opened with this configuration:
+    /// nothing was done, and the fix is in the configuration, so exit 2 as for a usage error.
+    /// The whole message is shown, internal detail included: the operator is its reader.
+    #[error("{}", .0.message())]
+    Open(crate::error::Error),
 }
 
 /// Shorthand for the commands' fallible functions.
@@ -40,7 +45,7 @@ impl Error {
     /// failed while running (and running it again may work once the cause is fixed).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) => 2,
+            Error::Usage(_) | Error::Open(_) => 2,
             Error::Failed(_) | Error::Store(_) | Error::Io { .. } => 1,
         }
     }
@@ -78,6 +83,11 @@ mod tests {
                 io::Error::from(io::ErrorKind::BrokenPipe).into(),
                 1,
                 "i/o: broken pipe",
+            ),
+            (
+                Error::Open(crate::error::Error::Internal("cannot create /db".into())),
+                2,
+                "cannot create /db",
             ),
         ];
         for (e, code, message) in cases {

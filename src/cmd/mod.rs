@@ -170,15 +170,15 @@ fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
 /// Opens the registry's state for an operator command that works beside a running server
 /// (SQLite in WAL mode lets both write). `existing` refuses a missing database, which opening
 /// would create empty.
-fn open_app(config: &Config, existing: bool) -> Result<(App, rusqlite::Connection), String> {
+fn open_app(config: &Config, existing: bool) -> Result<(App, rusqlite::Connection), Error> {
     if existing && !config.db_path.is_file() {
-        return Err(format!(
+        return Err(Error::Usage(format!(
             "no database at {} (db.path): this registry holds nothing",
             config.db_path.display()
-        ));
+        )));
     }
-    let app = App::open(config.clone()).map_err(|e| e.message().to_string())?;
-    let db = app.connect().map_err(|e| e.message().to_string())?;
+    let app = App::open(config.clone()).map_err(Error::Open)?;
+    let db = app.connect().map_err(Error::Open)?;
     Ok((app, db))
 }
 
@@ -203,7 +203,7 @@ fn mirror_cmd(config: &Config, t: Transfer) -> i32 {
         Ok(x) => x,
         Err(e) => {
             eprintln!("nmr: mirror: {e}");
-            return 2;
+            return e.exit_code();
         }
     };
     let progress = if std::io::stdout().is_terminal() {
@@ -262,7 +262,7 @@ fn export_cmd(config: &Config, t: Transfer) -> i32 {
         Ok(x) => x,
         Err(e) => {
             eprintln!("nmr: export: {e}");
-            return 2;
+            return e.exit_code();
         }
     };
     if let Err(e) = export::check_packages(&db, &opts.packages) {
@@ -303,7 +303,7 @@ fn import_cmd(config: &Config, t: Transfer) -> i32 {
         Ok(x) => x,
         Err(e) => {
             eprintln!("nmr: import: {e}");
-            return 2;
+            return e.exit_code();
         }
     };
     match import::run(&app, &mut db, file, &mut std::io::stdout()) {
