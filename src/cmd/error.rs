@@ -27,6 +27,10 @@ pub enum Error {
     /// The whole message is shown, internal detail included: the operator is its reader.
     #[error("{}", .0.message())]
     Open(crate::error::Error),
+    /// Code the command shares with the request path (the upstream client, publishing's
+    /// checks) failed: exit 1. The whole message is shown, as for `Open`.
+    #[error("{}", .0.message())]
+    Request(crate::error::Error),
 }
 
 /// Shorthand for the commands' fallible functions.
@@ -46,7 +50,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Open(_) => 2,
-            Error::Failed(_) | Error::Store(_) | Error::Io { .. } => 1,
+            Error::Failed(_) | Error::Store(_) | Error::Io { .. } | Error::Request(_) => 1,
         }
     }
 }
@@ -88,6 +92,11 @@ mod tests {
                 Error::Open(crate::error::Error::Internal("cannot create /db".into())),
                 2,
                 "cannot create /db",
+            ),
+            (
+                Error::Request(crate::error::Error::NotFound("no dist-tag \"next\"".into())),
+                1,
+                "no dist-tag \"next\"",
             ),
         ];
         for (e, code, message) in cases {

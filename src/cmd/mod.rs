@@ -234,7 +234,7 @@ fn mirror_cmd(config: &Config, t: Transfer) -> i32 {
         }
         Err(e) => {
             eprintln!("nmr: mirror: {e}; nothing was fetched");
-            2
+            e.exit_code()
         }
     }
 }
