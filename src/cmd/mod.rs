@@ -242,10 +242,13 @@ fn mirror_cmd(config: &Config, t: Transfer) -> i32 {
 /// `nmr export`: exit 0 with the bundle written, 1 if it could not be, 2 for usage errors.
 fn export_cmd(config: &Config, t: Transfer) -> i32 {
     let usage = (|| {
-        let out = t.out.clone().ok_or("nmr export needs --out FILE")?;
+        let out = t
+            .out
+            .clone()
+            .ok_or_else(|| Error::Usage("nmr export needs --out FILE".into()))?;
         export::check_out(&out)?;
         let since = t.since.as_deref().map(export::since).transpose()?;
-        Ok::<_, String>(export::Options {
+        Ok::<_, Error>(export::Options {
             out,
             since,
             packages: t.packages.clone(),
@@ -255,7 +258,7 @@ fn export_cmd(config: &Config, t: Transfer) -> i32 {
         Ok(o) => o,
         Err(e) => {
             eprintln!("nmr: {e}");
-            return 2;
+            return e.exit_code();
         }
     };
     let (app, db) = match open_app(config, true) {
@@ -267,7 +270,7 @@ fn export_cmd(config: &Config, t: Transfer) -> i32 {
     };
     if let Err(e) = export::check_packages(&db, &opts.packages) {
         eprintln!("nmr: {e}");
-        return 2;
+        return e.exit_code();
     }
     match export::run(&db, &app.blobs, &opts, &mut std::io::stdout()) {
         Ok(s) => {
@@ -287,7 +290,7 @@ fn export_cmd(config: &Config, t: Transfer) -> i32 {
         }
         Err(e) => {
             eprintln!("nmr: export failed, no bundle was written: {e}");
-            1
+            e.exit_code()
         }
     }
 }
