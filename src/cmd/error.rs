@@ -31,6 +31,10 @@ pub enum Error {
     /// checks) failed: exit 1. The whole message is shown, as for `Open`.
     #[error("{}", .0.message())]
     Request(crate::error::Error),
+    /// `source` stopped a larger step, which `what` names along with what was left behind (an
+    /// import undone). The cause decides the exit code.
+    #[error("{what}: {source}")]
+    Context { what: String, source: Box<Error> },
 }
 
 /// Shorthand for the commands' fallible functions.
@@ -51,6 +55,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Open(_) => 2,
             Error::Failed(_) | Error::Store(_) | Error::Io { .. } | Error::Request(_) => 1,
+            Error::Context { source, .. } => source.exit_code(),
         }
     }
 }
@@ -97,6 +102,14 @@ mod tests {
                 Error::Request(crate::error::Error::NotFound("no dist-tag \"next\"".into())),
                 1,
                 "no dist-tag \"next\"",
+            ),
+            (
+                Error::Context {
+                    what: "import of b.tar failed".into(),
+                    source: Box::new(Error::Usage("b.tar: no such file".into())),
+                },
+                2,
+                "import of b.tar failed: b.tar: no such file",
             ),
         ];
         for (e, code, message) in cases {

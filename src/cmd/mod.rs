@@ -332,7 +332,7 @@ fn import_cmd(config: &Config, t: Transfer) -> i32 {
         }
         Err(e) => {
             eprintln!("nmr: {e}");
-            1
+            e.exit_code()
         }
     }
 }
