@@ -3,6 +3,7 @@
 //! arguments.
 
 use super::accounts;
+use super::error::{Error, Result};
 use crate::config::{Inputs, StorageType};
 use std::path::PathBuf;
 
@@ -110,18 +111,19 @@ pub(super) struct CopyEnds {
     pub(super) to: Option<String>,
 }
 
-pub(super) fn backend(flag: &str, name: &str) -> Result<StorageType, String> {
-    StorageType::parse(name).ok_or_else(|| format!("{flag} {name:?}: expected local or s3"))
+pub(super) fn backend(flag: &str, name: &str) -> Result<StorageType> {
+    StorageType::parse(name)
+        .ok_or_else(|| Error::Usage(format!("{flag} {name:?}: expected local or s3")))
 }
 
 impl CopyEnds {
     /// The source defaults to the other backend: there are only two.
-    pub(super) fn resolve(self) -> Result<(StorageType, StorageType), String> {
+    pub(super) fn resolve(self) -> Result<(StorageType, StorageType)> {
         let to = backend(
             "--to",
-            &self
-                .to
-                .ok_or("nmr storage copy needs --to local or --to s3")?,
+            &self.to.ok_or_else(|| {
+                Error::Usage("nmr storage copy needs --to local or --to s3".into())
+            })?,
         )?;
         let from = match self.from {
             Some(f) => backend("--from", &f)?,
@@ -129,18 +131,16 @@ impl CopyEnds {
             None => StorageType::S3,
         };
         if from == to {
-            return Err(format!(
+            return Err(Error::Usage(format!(
                 "--from and --to are both {}; copy between local and s3",
                 to.name()
-            ));
+            )));
         }
         Ok((from, to))
     }
 }
 
-pub(super) fn parse(
-    args: &[String],
-) -> Result<(Command, Inputs, CopyEnds, Transfer, Vec<String>), String> {
+pub(super) fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Transfer, Vec<String>)> {
     let mut rest = Vec::new();
     let mut inputs = Inputs::default();
     let mut ends = CopyEnds::default();
@@ -152,13 +152,13 @@ pub(super) fn parse(
             Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
             _ => (arg.as_str(), None),
         };
-        let mut value = |what: &str| -> Result<String, String> {
+        let mut value = |what: &str| -> Result<String> {
             match &inline {
                 Some(v) => Ok(v.clone()),
                 None => it
                     .next()
                     .cloned()
-                    .ok_or_else(|| format!("{flag} needs {what}")),
+                    .ok_or_else(|| Error::Usage(format!("{flag} needs {what}"))),
             }
         };
         match flag {
@@ -167,9 +167,9 @@ pub(super) fn parse(
             "storage" if command.is_none() => match it.next().map(String::as_str) {
                 Some("copy") => command = Some(Command::StorageCopy),
                 other => {
-                    return Err(format!(
+                    return Err(Error::Usage(format!(
                         "nmr storage: unknown subcommand {other:?}; the one there is: copy"
-                    ))
+                    )))
                 }
             },
             "mirror" if command.is_none() => command = Some(Command::Mirror),
@@ -194,10 +194,9 @@ pub(super) fn parse(
                 command = Some(Command::Fsck { repair: true });
             }
             "backup" | "restore" if command.is_none() => {
-                let dir = it
-                    .next()
-                    .filter(|d| !d.starts_with("--"))
-                    .ok_or_else(|| format!("nmr {flag} needs a directory: nmr {flag} DIR"))?;
+                let dir = it.next().filter(|d| !d.starts_with("--")).ok_or_else(|| {
+                    Error::Usage(format!("nmr {flag} needs a directory: nmr {flag} DIR"))
+                })?;
                 let dir = PathBuf::from(dir);
                 command = Some(if flag == "backup" {
                     Command::Backup(dir)
@@ -232,7 +231,7 @@ pub(super) fn parse(
                 let kv = value("KEY=VALUE")?;
                 let (k, v) = kv
                     .split_once('=')
-                    .ok_or_else(|| format!("--set {kv}: expected KEY=VALUE"))?;
+                    .ok_or_else(|| Error::Usage(format!("--set {kv}: expected KEY=VALUE")))?;
                 inputs
                     .flags
                     .push((k.to_string(), v.to_string(), format!("--set {k}")));
@@ -247,7 +246,9 @@ pub(super) fn parse(
                         .flags
                         .push((key.to_string(), value("a value")?, flag.to_string()));
                 } else {
-                    return Err(format!("unknown argument {arg:?}; see nmr --help"));
+                    return Err(Error::Usage(format!(
+                        "unknown argument {arg:?}; see nmr --help"
+                    )));
                 }
             }
         }

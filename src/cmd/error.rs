@@ -22,6 +22,19 @@ pub enum Error {
     /// says which: exit 1.
     #[error("{what}: {source}")]
     Io { what: String, source: io::Error },
+    /// The registry's state (database, blob store) could not be opened with this configuration:
+    /// nothing was done, and the fix is in the configuration, so exit 2 as for a usage error.
+    /// The whole message is shown, internal detail included: the operator is its reader.
+    #[error("{}", .0.message())]
+    Open(crate::error::Error),
+    /// Code the command shares with the request path (the upstream client, publishing's
+    /// checks) failed: exit 1. The whole message is shown, as for `Open`.
+    #[error("{}", .0.message())]
+    Request(crate::error::Error),
+    /// `source` stopped a larger step, which `what` names along with what was left behind (an
+    /// import undone). The cause decides the exit code.
+    #[error("{what}: {source}")]
+    Context { what: String, source: Box<Error> },
 }
 
 /// Shorthand for the commands' fallible functions.
@@ -40,8 +53,9 @@ impl Error {
     /// failed while running (and running it again may work once the cause is fixed).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) => 2,
-            Error::Failed(_) | Error::Store(_) | Error::Io { .. } => 1,
+            Error::Usage(_) | Error::Open(_) => 2,
+            Error::Failed(_) | Error::Store(_) | Error::Io { .. } | Error::Request(_) => 1,
+            Error::Context { source, .. } => source.exit_code(),
         }
     }
 }
@@ -78,6 +92,24 @@ mod tests {
                 io::Error::from(io::ErrorKind::BrokenPipe).into(),
                 1,
                 "i/o: broken pipe",
+            ),
+            (
+                Error::Open(crate::error::Error::Internal("cannot create /db".into())),
+                2,
+                "cannot create /db",
+            ),
+            (
+                Error::Request(crate::error::Error::NotFound("no dist-tag \"next\"".into())),
+                1,
+                "no dist-tag \"next\"",
+            ),
+            (
+                Error::Context {
+                    what: "import of b.tar failed".into(),
+                    source: Box::new(Error::Usage("b.tar: no such file".into())),
+                },
+                2,
+                "import of b.tar failed: b.tar: no such file",
             ),
         ];
         for (e, code, message) in cases {

@@ -9,6 +9,7 @@
 //! ...}` line are needed, pnpm writes that section in one fixed machine-made layout, and a
 //! YAML crate would be the largest dependency nmr has for reading a few hundred lines.
 
+use super::error::{Error, Result};
 use std::collections::BTreeSet;
 
 /// One package version a lockfile installs from a registry.
@@ -31,8 +32,9 @@ pub struct Parsed {
 }
 
 /// Parses a lockfile's text. The file name is only used in messages; the format is told by
-/// the content, so a renamed lockfile still works. The error says what was expected.
-pub fn parse(text: &str) -> Result<Parsed, String> {
+/// the content, so a renamed lockfile still works. The error, a usage error since the operator
+/// chose the file, says what was expected.
+pub fn parse(text: &str) -> Result<Parsed> {
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     let mut parsed = if trimmed.starts_with('{') {
         npm(trimmed)?
@@ -41,12 +43,12 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
     } else if text.lines().any(|l| l.starts_with("lockfileVersion:")) {
         pnpm(text)?
     } else if text.lines().any(|l| l.starts_with("__metadata:")) {
-        return Err(
+        return Err(Error::Usage(
             "this is a yarn 2+ (berry) lockfile, which is not supported; yarn 1's yarn.lock is"
                 .into(),
-        );
+        ));
     } else {
-        return Err(UNSUPPORTED.into());
+        return Err(Error::Usage(UNSUPPORTED.into()));
     };
     parsed.entries.sort();
     parsed.entries.dedup();
@@ -98,17 +100,19 @@ fn push(
     });
 }
 
-fn npm(text: &str) -> Result<Parsed, String> {
+fn npm(text: &str) -> Result<Parsed> {
     use serde_json::Value;
-    let doc: Value =
-        serde_json::from_str(text).map_err(|e| format!("not valid JSON ({e}); {UNSUPPORTED}"))?;
-    let version = doc["lockfileVersion"]
-        .as_u64()
-        .ok_or_else(|| format!("a JSON file without lockfileVersion; {UNSUPPORTED}"))?;
+    let doc: Value = serde_json::from_str(text)
+        .map_err(|e| Error::Usage(format!("not valid JSON ({e}); {UNSUPPORTED}")))?;
+    let version = doc["lockfileVersion"].as_u64().ok_or_else(|| {
+        Error::Usage(format!(
+            "a JSON file without lockfileVersion; {UNSUPPORTED}"
+        ))
+    })?;
     if !(1..=3).contains(&version) {
-        return Err(format!(
+        return Err(Error::Usage(format!(
             "package-lock.json lockfileVersion {version} is not supported (1, 2 and 3 are)"
-        ));
+        )));
     }
     let mut out = Parsed {
         kind: format!("package-lock.json v{version}"),
@@ -119,7 +123,7 @@ fn npm(text: &str) -> Result<Parsed, String> {
         // v2 also keeps v1's `dependencies`, with the same entries; `packages` is complete.
         let packages = doc["packages"]
             .as_object()
-            .ok_or("package-lock.json has no packages object")?;
+            .ok_or_else(|| Error::Usage("package-lock.json has no packages object".into()))?;
         for (path, p) in packages {
             if path.is_empty() || !path.contains("node_modules/") {
                 continue; // the project itself, or a workspace folder
@@ -195,7 +199,7 @@ fn unquote(s: &str) -> &str {
     s
 }
 
-fn pnpm(text: &str) -> Result<Parsed, String> {
+fn pnpm(text: &str) -> Result<Parsed> {
     let version = text
         .lines()
         .find_map(|l| l.strip_prefix("lockfileVersion:"))
@@ -204,9 +208,9 @@ fn pnpm(text: &str) -> Result<Parsed, String> {
         .to_string();
     let major = version.split('.').next().unwrap_or("");
     if !["5", "6", "9"].contains(&major) {
-        return Err(format!(
+        return Err(Error::Usage(format!(
             "pnpm-lock.yaml lockfileVersion {version:?} is not supported (5.x, 6.x and 9.x are)"
-        ));
+        )));
     }
     let mut out = Parsed {
         kind: format!("pnpm-lock.yaml {version}"),
@@ -281,7 +285,7 @@ fn pnpm(text: &str) -> Result<Parsed, String> {
     Ok(out)
 }
 
-fn yarn(text: &str) -> Result<Parsed, String> {
+fn yarn(text: &str) -> Result<Parsed> {
     let mut out = Parsed {
         kind: "yarn.lock v1".into(),
         ..Parsed::default()
@@ -315,17 +319,21 @@ fn yarn(text: &str) -> Result<Parsed, String> {
         }
         if !line.starts_with(' ') {
             finish(&mut out, block.take());
-            let header = line
-                .trim_end()
-                .strip_suffix(':')
-                .ok_or_else(|| format!("yarn.lock: unexpected line {line:?}; {UNSUPPORTED}"))?;
+            let header = line.trim_end().strip_suffix(':').ok_or_else(|| {
+                Error::Usage(format!(
+                    "yarn.lock: unexpected line {line:?}; {UNSUPPORTED}"
+                ))
+            })?;
             if !seen_headers.insert(header.to_string()) {
                 continue;
             }
             // `"@s/a@^1", "@s/a@^1.1"` or `a@^1`; an alias spec is `alias@npm:real@^1`.
             let first = unquote(header.split(", ").next().unwrap_or(header));
-            let (name, spec) = split_at_version(first)
-                .ok_or_else(|| format!("yarn.lock: cannot read the package name in {line:?}"))?;
+            let (name, spec) = split_at_version(first).ok_or_else(|| {
+                Error::Usage(format!(
+                    "yarn.lock: cannot read the package name in {line:?}"
+                ))
+            })?;
             let name = spec
                 .strip_prefix("npm:")
                 .and_then(split_at_version)
@@ -422,6 +430,7 @@ mod tests {
         assert_eq!(pairs(&parse(v5).unwrap()), ["@up/lib@1.0.0", "dep@1.0.0"]);
         assert!(parse("lockfileVersion: '3.0'\n")
             .unwrap_err()
+            .to_string()
             .contains("3.0"));
     }
 
@@ -446,7 +455,8 @@ mod tests {
             ("{not json", "JSON"),
         ] {
             let e = parse(text).unwrap_err();
-            assert!(e.contains(says), "{text:?}: {e}");
+            assert_eq!(e.exit_code(), 2, "{text:?}");
+            assert!(e.to_string().contains(says), "{text:?}: {e}");
         }
     }
 }

@@ -11,6 +11,7 @@
 //!
 //! A run can be repeated or resumed: what is cached already is verified but not fetched again.
 
+use super::error::{Error, Result};
 use crate::app::{App, Ctx};
 use crate::cmd::lockfile::{self, Entry};
 use crate::config::UplinkMode;
@@ -59,21 +60,21 @@ enum Spec {
     Tag(String, String),
 }
 
-fn parse_spec(spec: &str) -> Result<Spec, String> {
+fn parse_spec(spec: &str) -> Result<Spec> {
     let (name, rest) = match spec.get(1..).and_then(|s| s.find('@')) {
         Some(i) => (&spec[..=i], Some(&spec[i + 2..])),
         None => (spec, None),
     };
     crate::name::validate_upstream(name)
-        .map_err(|e| format!("--package {spec}: {}", e.message()))?;
+        .map_err(|e| Error::Usage(format!("--package {spec}: {}", e.message())))?;
     let name = name.to_string();
     match rest {
         None => Ok(Spec::Tag(name, "latest".into())),
         Some(v) if semver::Version::parse(v).is_ok() => Ok(Spec::Exact(name, v.into())),
         Some(t) if crate::api::document::validate_tag(t).is_ok() => Ok(Spec::Tag(name, t.into())),
-        Some(r) => Err(format!(
+        Some(r) => Err(Error::Usage(format!(
             "--package {spec}: {r:?} is not an exact version or a dist-tag; ranges are not supported, because a mirror should hold what will be installed: give the exact version (`npm view {name} versions` lists them), or mirror the project's lockfile"
-        )),
+        ))),
     }
 }
 
@@ -81,13 +82,15 @@ fn parse_spec(spec: &str) -> Result<Spec, String> {
 type Wanted = BTreeMap<(String, String), Vec<String>>;
 
 /// Reads every lockfile and checks every spec before anything is fetched, so bad input changes
-/// nothing. Returns the entries in order with the integrities pinned for each.
-fn gather(req: &Request, out: &mut dyn Write) -> Result<(Wanted, Vec<Spec>), String> {
+/// nothing. Returns the entries in order with the integrities pinned for each. Every error is
+/// a usage error, an unreadable lockfile too: the operator named it.
+fn gather(req: &Request, out: &mut dyn Write) -> Result<(Wanted, Vec<Spec>)> {
     let mut wanted = Wanted::new();
     for path in &req.lockfiles {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read lockfile {}: {e}", path.display()))?;
-        let parsed = lockfile::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|e| Error::Usage(format!("cannot read lockfile {}: {e}", path.display())))?;
+        let parsed =
+            lockfile::parse(&text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
         let _ = writeln!(
             out,
             "{} ({}): {} registry packages, {} left out",
@@ -113,7 +116,7 @@ fn gather(req: &Request, out: &mut dyn Write) -> Result<(Wanted, Vec<Spec>), Str
         .specs
         .iter()
         .map(|s| parse_spec(s))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>>>()?;
     Ok((wanted, specs))
 }
 
@@ -139,22 +142,26 @@ fn resolve_tag(ctx: &mut Ctx, name: &str, tag: &str) -> crate::error::Result<Str
 }
 
 /// Reads a stored tarball back once and checks it against every integrity the lockfiles pin.
-fn check_pins(app: &App, f: &meta::File, pins: &[String]) -> Result<(), String> {
+fn check_pins(app: &App, f: &meta::File, pins: &[String]) -> Result<()> {
     if pins.is_empty() {
         return Ok(());
     }
-    let (mut r, _) = app
-        .blobs
-        .get(&f.blob_key)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{} is missing from {}", f.blob_key, app.blobs.name()))?;
+    let (mut r, _) = app.blobs.get(&f.blob_key)?.ok_or_else(|| {
+        Error::Failed(format!(
+            "{} is missing from {}",
+            f.blob_key,
+            app.blobs.name()
+        ))
+    })?;
     let mut bytes = Vec::new();
     r.read_to_end(&mut bytes)
-        .map_err(|e| format!("reading {} failed: {e}", f.blob_key))?;
+        .map_err(|e| Error::io(format!("reading {} failed", f.blob_key), e))?;
     let digests = Digests::of(&bytes);
     pins.iter().try_for_each(|pin| {
         digests.check_integrity(pin, &bytes).map_err(|e| {
-            format!("the lockfile pins {pin}, but the registry's tarball differs: {e}")
+            Error::Failed(format!(
+                "the lockfile pins {pin}, but the registry's tarball differs: {e}"
+            ))
         })
     })
 }
@@ -178,13 +185,15 @@ pub fn run(
     progress: Progress,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Result<Summary, String> {
+) -> Result<Summary> {
     let cfg = &app.config.uplink;
     if cfg.mode != UplinkMode::Proxy || cfg.url.is_none() {
-        return Err("nmr mirror fetches from the upstream registry into the proxy cache: set uplink.mode = \"proxy\" and uplink.url".into());
+        return Err(Error::Usage("nmr mirror fetches from the upstream registry into the proxy cache: set uplink.mode = \"proxy\" and uplink.url".into()));
     }
     if cfg.offline {
-        return Err("nmr mirror needs the upstream registry, but uplink.offline is set".into());
+        return Err(Error::Usage(
+            "nmr mirror needs the upstream registry, but uplink.offline is set".into(),
+        ));
     }
     let (mut wanted, specs) = gather(req, out)?;
     let mut s = Summary::default();
@@ -197,11 +206,11 @@ pub fn run(
     for spec in specs {
         let (name, version) = match spec {
             Spec::Exact(n, v) => (n, v),
-            Spec::Tag(n, t) => match resolve_tag(&mut ctx, &n, &t) {
+            Spec::Tag(n, t) => match resolve_tag(&mut ctx, &n, &t).map_err(Error::Request) {
                 Ok(v) => (n, v),
                 Err(e) => {
-                    let _ = writeln!(err, "FAILED {n}@{t}: {}", e.message());
-                    s.failed.push((format!("{n}@{t}"), e.message().to_string()));
+                    let _ = writeln!(err, "FAILED {n}@{t}: {e}");
+                    s.failed.push((format!("{n}@{t}"), e.to_string()));
                     continue;
                 }
             },
@@ -220,7 +229,7 @@ pub fn run(
         let n = start + i + 1;
         let id = format!("{name}@{version}");
         let outcome = uplink::mirror(&mut ctx, name, version)
-            .map_err(|e| e.message().to_string())
+            .map_err(Error::Request)
             .and_then(|m| {
                 let f = match &m {
                     Mirrored::Local(f) | Mirrored::Cached(f) | Mirrored::Fetched(f) => f,
@@ -242,7 +251,8 @@ pub fn run(
                 s.local += 1;
                 format!("published here {id}")
             }
-            Err(why) => {
+            Err(e) => {
+                let why = e.to_string();
                 if progress == Progress::Line {
                     let _ = write!(out, "\r\x1b[K");
                     let _ = out.flush();
@@ -301,7 +311,9 @@ mod tests {
         for bad in ["x@^1.0.0", "x@1.2", "x@>=1 <2", "x@*", "Bad Name", "@scope"] {
             assert!(parse_spec(bad).is_err(), "{bad}");
         }
-        assert!(parse_spec("x@~1").unwrap_err().contains("exact version"));
+        let e = parse_spec("x@~1").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("exact version"), "{e}");
     }
 
     #[test]

@@ -22,24 +22,29 @@ use bundle::{export, import};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-/// Opening the database would create an empty one; a missing file is a wrong path. Says so
-/// and gives exit code 2.
-fn require_db(config: &Config, what: &str) -> Result<(), i32> {
+/// Prints a command's error after `nmr: ` and `doing` (`fsck stopped: `, or nothing) and
+/// returns the exit code its kind gives.
+fn report(doing: &str, e: &Error) -> i32 {
+    eprintln!("nmr: {doing}{e}");
+    e.exit_code()
+}
+
+/// Opening the database would create an empty one; a missing file is a wrong path.
+fn require_db(config: &Config, what: &str) -> Result<(), Error> {
     if config.db_path.is_file() {
         return Ok(());
     }
-    eprintln!(
-        "nmr: no database at {} (db.path): nothing to {what}",
+    Err(Error::Usage(format!(
+        "no database at {} (db.path): nothing to {what}",
         config.db_path.display()
-    );
-    Err(2)
+    )))
 }
 
 /// `nmr fsck`: exit 0 when storage and metadata agree (after `--repair`, once orphans are
 /// gone), 1 when anything is missing, damaged or orphaned, 2 for a usage or configuration error.
 fn fsck(config: &Config, repair: bool) -> i32 {
-    if let Err(code) = require_db(config, "check") {
-        return code;
+    if let Err(e) = require_db(config, "check") {
+        return report("", &e);
     }
     let run = || {
         let mut db = meta::open(&config.db_path)?;
@@ -54,10 +59,7 @@ fn fsck(config: &Config, repair: bool) -> i32 {
             eprintln!("nmr: fsck: {} problems", r.problems());
             1
         }
-        Err(e) => {
-            eprintln!("nmr: fsck stopped: {e}");
-            e.exit_code()
-        }
+        Err(e) => report("fsck stopped: ", &e),
     }
 }
 
@@ -66,8 +68,8 @@ fn fsck(config: &Config, repair: bool) -> i32 {
 fn backup_or_restore(config: &Config, command: &Command) -> i32 {
     let (what, result) = match command {
         Command::Backup(dir) => {
-            if let Err(code) = require_db(config, "back up") {
-                return code;
+            if let Err(e) = require_db(config, "back up") {
+                return report("", &e);
             }
             let r = crate::cmd::backup::backup(
                 config,
@@ -94,14 +96,8 @@ fn backup_or_restore(config: &Config, command: &Command) -> i32 {
             eprintln!("nmr: {what} incomplete: fix the failures above and run it again");
             1
         }
-        Err(e @ Error::Usage(_)) => {
-            eprintln!("nmr: {what}: {e}");
-            e.exit_code()
-        }
-        Err(e) => {
-            eprintln!("nmr: {what} stopped: {e}");
-            e.exit_code()
-        }
+        Err(e @ Error::Usage(_)) => report(&format!("{what}: "), &e),
+        Err(e) => report(&format!("{what} stopped: "), &e),
     }
 }
 
@@ -110,22 +106,18 @@ fn backup_or_restore(config: &Config, command: &Command) -> i32 {
 fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
     let (from, to) = match ends.resolve() {
         Ok(x) => x,
-        Err(e) => {
-            eprintln!("nmr: {e}");
-            return 2;
-        }
+        Err(e) => return report("", &e),
     };
     if from == StorageType::S3 || to == StorageType::S3 {
         if let Err(e) = config::check_s3(&config.s3) {
-            eprintln!("nmr: configuration error: {e}");
-            return 2;
+            return report("", &configuration(e));
         }
     }
-    if let Err(code) = require_db(config, "copy") {
-        return code;
+    if let Err(e) = require_db(config, "copy") {
+        return report("", &e);
     }
     let opened = (|| {
-        Ok::<_, crate::store::Error>((
+        Ok::<_, Error>((
             BlobStore::open(config, from)?,
             BlobStore::open(config, to)?,
             meta::open(&config.db_path)?,
@@ -133,10 +125,7 @@ fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
     })();
     let (source, dest, db) = match opened {
         Ok(x) => x,
-        Err(e) => {
-            eprintln!("nmr: storage copy: {e}");
-            return 1;
-        }
+        Err(e) => return report("storage copy: ", &e),
     };
     // A person watching wants a steady count; a log wants every object.
     let every = if std::io::stdout().is_terminal() {
@@ -160,25 +149,28 @@ fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
             );
             1
         }
-        Err(e) => {
-            eprintln!("nmr: storage copy stopped: {e}");
-            1
-        }
+        Err(e) => report("storage copy stopped: ", &e.into()),
     }
+}
+
+/// The configuration's checks give text; a configuration the operator must change is a usage
+/// error.
+fn configuration(e: String) -> Error {
+    Error::Usage(format!("configuration error: {e}"))
 }
 
 /// Opens the registry's state for an operator command that works beside a running server
 /// (SQLite in WAL mode lets both write). `existing` refuses a missing database, which opening
 /// would create empty.
-fn open_app(config: &Config, existing: bool) -> Result<(App, rusqlite::Connection), String> {
+fn open_app(config: &Config, existing: bool) -> Result<(App, rusqlite::Connection), Error> {
     if existing && !config.db_path.is_file() {
-        return Err(format!(
+        return Err(Error::Usage(format!(
             "no database at {} (db.path): this registry holds nothing",
             config.db_path.display()
-        ));
+        )));
     }
-    let app = App::open(config.clone()).map_err(|e| e.message().to_string())?;
-    let db = app.connect().map_err(|e| e.message().to_string())?;
+    let app = App::open(config.clone()).map_err(Error::Open)?;
+    let db = app.connect().map_err(Error::Open)?;
     Ok((app, db))
 }
 
@@ -196,15 +188,12 @@ fn quiet_logs(config: &Config) {
 /// 2 for bad input (arguments, lockfiles, configuration), when nothing was fetched.
 fn mirror_cmd(config: &Config, t: Transfer) -> i32 {
     if t.files.is_empty() && t.packages.is_empty() {
-        eprintln!("nmr: nmr mirror needs lockfiles, or --package NAME[@VERSION]");
-        return 2;
+        let e = Error::Usage("nmr mirror needs lockfiles, or --package NAME[@VERSION]".into());
+        return report("", &e);
     }
     let (app, mut db) = match open_app(config, false) {
         Ok(x) => x,
-        Err(e) => {
-            eprintln!("nmr: mirror: {e}");
-            return 2;
-        }
+        Err(e) => return report("mirror: ", &e),
     };
     let progress = if std::io::stdout().is_terminal() {
         mirror::Progress::Line
@@ -234,7 +223,7 @@ fn mirror_cmd(config: &Config, t: Transfer) -> i32 {
         }
         Err(e) => {
             eprintln!("nmr: mirror: {e}; nothing was fetched");
-            2
+            e.exit_code()
         }
     }
 }
@@ -242,10 +231,13 @@ fn mirror_cmd(config: &Config, t: Transfer) -> i32 {
 /// `nmr export`: exit 0 with the bundle written, 1 if it could not be, 2 for usage errors.
 fn export_cmd(config: &Config, t: Transfer) -> i32 {
     let usage = (|| {
-        let out = t.out.clone().ok_or("nmr export needs --out FILE")?;
+        let out = t
+            .out
+            .clone()
+            .ok_or_else(|| Error::Usage("nmr export needs --out FILE".into()))?;
         export::check_out(&out)?;
         let since = t.since.as_deref().map(export::since).transpose()?;
-        Ok::<_, String>(export::Options {
+        Ok::<_, Error>(export::Options {
             out,
             since,
             packages: t.packages.clone(),
@@ -253,21 +245,14 @@ fn export_cmd(config: &Config, t: Transfer) -> i32 {
     })();
     let opts = match usage {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("nmr: {e}");
-            return 2;
-        }
+        Err(e) => return report("", &e),
     };
     let (app, db) = match open_app(config, true) {
         Ok(x) => x,
-        Err(e) => {
-            eprintln!("nmr: export: {e}");
-            return 2;
-        }
+        Err(e) => return report("export: ", &e),
     };
     if let Err(e) = export::check_packages(&db, &opts.packages) {
-        eprintln!("nmr: {e}");
-        return 2;
+        return report("", &e);
     }
     match export::run(&db, &app.blobs, &opts, &mut std::io::stdout()) {
         Ok(s) => {
@@ -285,10 +270,7 @@ fn export_cmd(config: &Config, t: Transfer) -> i32 {
             );
             0
         }
-        Err(e) => {
-            eprintln!("nmr: export failed, no bundle was written: {e}");
-            1
-        }
+        Err(e) => report("export failed, no bundle was written: ", &e),
     }
 }
 
@@ -296,15 +278,12 @@ fn export_cmd(config: &Config, t: Transfer) -> i32 {
 /// version conflicts (each named), 2 for usage errors.
 fn import_cmd(config: &Config, t: Transfer) -> i32 {
     let [file] = t.files.as_slice() else {
-        eprintln!("nmr: nmr import needs exactly one bundle file");
-        return 2;
+        let e = Error::Usage("nmr import needs exactly one bundle file".into());
+        return report("", &e);
     };
     let (app, mut db) = match open_app(config, false) {
         Ok(x) => x,
-        Err(e) => {
-            eprintln!("nmr: import: {e}");
-            return 2;
-        }
+        Err(e) => return report("import: ", &e),
     };
     match import::run(&app, &mut db, file, &mut std::io::stdout()) {
         Ok(s) => {
@@ -327,10 +306,7 @@ fn import_cmd(config: &Config, t: Transfer) -> i32 {
             }
             1
         }
-        Err(e) => {
-            eprintln!("nmr: {e}");
-            1
-        }
+        Err(e) => report("", &e),
     }
 }
 
@@ -351,19 +327,13 @@ pub fn main(args: Vec<String>) -> i32 {
     }
     let (command, mut inputs, ends, transfer, rest) = match parse(&args) {
         Ok(x) => x,
-        Err(e) => {
-            eprintln!("nmr: {e}");
-            return 2;
-        }
+        Err(e) => return report("", &e),
     };
     inputs.env = std::env::vars().collect();
     inputs.cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let effective = match config::load(&inputs) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("nmr: configuration error: {e}");
-            return 2;
-        }
+        Err(e) => return report("", &configuration(e)),
     };
     match command {
         Command::Config => {

@@ -8,6 +8,7 @@ use super::{
     package_path, sha512_matches, tarball_path, FileRecord, Hashing, Header, Listed, Manifest,
     PackageRecord, VersionRecord, FORMAT, FORMAT_VERSION, HEADER_PATH, MANIFEST_PATH,
 };
+use crate::cmd::error::{Error, Result};
 use crate::digest::Digests;
 use crate::packument::{sort_versions, Origin};
 use crate::store::{blob::BlobStore, meta};
@@ -49,15 +50,13 @@ struct Pending {
     files: Vec<meta::File>,
 }
 
-fn object(text: &str, what: &str) -> Result<Map<String, Value>, String> {
+fn object(text: &str, what: &str) -> Result<Map<String, Value>> {
     match serde_json::from_str(text) {
         Ok(Value::Object(m)) => Ok(m),
-        _ => Err(format!("the stored {what} is not a JSON object")),
+        _ => Err(Error::Failed(format!(
+            "the stored {what} is not a JSON object"
+        ))),
     }
-}
-
-fn db_err(e: crate::store::Error) -> String {
-    e.to_string()
 }
 
 /// A package published here: its rows as they are.
@@ -65,10 +64,10 @@ fn local(
     db: &Connection,
     pkg: &meta::Package,
     since: Option<&str>,
-) -> Result<(PackageRecord, Vec<Pending>), String> {
-    let files = meta::files(db, pkg.id).map_err(db_err)?;
+) -> Result<(PackageRecord, Vec<Pending>)> {
+    let files = meta::files(db, pkg.id)?;
     let mut pending = Vec::new();
-    for v in meta::versions(db, pkg.id).map_err(db_err)? {
+    for v in meta::versions(db, pkg.id)? {
         if since.is_some_and(|s| v.published.as_str() < s) {
             continue;
         }
@@ -92,10 +91,7 @@ fn local(
         name: pkg.name.clone(),
         created: pkg.created.clone(),
         maintainers: serde_json::from_str(&pkg.maintainers).unwrap_or(Value::Array(vec![])),
-        tags: meta::tags(db, pkg.id)
-            .map_err(db_err)?
-            .into_iter()
-            .collect(),
+        tags: meta::tags(db, pkg.id)?.into_iter().collect(),
         versions: Vec::new(),
     };
     Ok((record, pending))
@@ -107,12 +103,11 @@ fn upstream(
     db: &Connection,
     name: &str,
     since: Option<&str>,
-) -> Result<(PackageRecord, Vec<Pending>), String> {
-    let (_, template) = meta::template(db, Origin::Uplink, name, false)
-        .map_err(db_err)?
-        .ok_or_else(|| format!("the cached packument of {name} is missing"))?;
+) -> Result<(PackageRecord, Vec<Pending>)> {
+    let (_, template) = meta::template(db, Origin::Uplink, name, false)?
+        .ok_or_else(|| Error::Failed(format!("the cached packument of {name} is missing")))?;
     let doc: Value = serde_json::from_slice(&template)
-        .map_err(|e| format!("the cached packument of {name} is not JSON: {e}"))?;
+        .map_err(|e| Error::Failed(format!("the cached packument of {name} is not JSON: {e}")))?;
     let time = |k: &str| doc["time"][k].as_str().map(str::to_string);
     let tags: BTreeMap<String, String> = doc["dist-tags"]
         .as_object()
@@ -121,7 +116,7 @@ fn upstream(
         .filter_map(|(t, v)| Some((t.clone(), v.as_str()?.to_string())))
         .collect();
     let mut pending = Vec::new();
-    for (f, stored_at) in meta::uplink_stored_files(db, name).map_err(db_err)? {
+    for (f, stored_at) in meta::uplink_stored_files(db, name)? {
         // Tarballs cached before stored_at was recorded are always included.
         if since.is_some_and(|s| stored_at.as_deref().is_some_and(|t| t < s)) {
             continue;
@@ -178,16 +173,16 @@ impl<W: Write> Writer<W> {
     }
 
     /// Appends `size` bytes from `data`; returns their length and digests as written.
-    fn append(&mut self, path: &str, size: u64, data: impl Read) -> Result<(u64, Digests), String> {
+    fn append(&mut self, path: &str, size: u64, data: impl Read) -> Result<(u64, Digests)> {
         let mut hashing = Hashing::new(data.take(size));
         self.tar
             .append_data(&mut Self::header(size), path, &mut hashing)
-            .map_err(|e| format!("cannot write {path} into the bundle: {e}"))?;
+            .map_err(|e| Error::io(format!("cannot write {path} into the bundle"), e))?;
         let (len, d) = hashing.finish();
         if len != size {
-            return Err(format!(
+            return Err(Error::Failed(format!(
                 "{path}: the stored object has {len} bytes, {size} were expected"
-            ));
+            )));
         }
         self.listed.push(Listed {
             path: path.to_string(),
@@ -197,8 +192,8 @@ impl<W: Write> Writer<W> {
         Ok((len, d))
     }
 
-    fn append_json(&mut self, path: &str, value: &impl serde::Serialize) -> Result<(), String> {
-        let bytes = serde_json::to_vec(value).map_err(|e| e.to_string())?;
+    fn append_json(&mut self, path: &str, value: &impl serde::Serialize) -> Result<()> {
+        let bytes = serde_json::to_vec(value).map_err(|e| Error::Failed(e.to_string()))?;
         self.append(path, bytes.len() as u64, &bytes[..])
             .map(|_| ())
     }
@@ -210,27 +205,27 @@ fn copy_file<W: Write>(
     blobs: &BlobStore,
     name: &str,
     f: &meta::File,
-) -> Result<FileRecord, String> {
+) -> Result<FileRecord> {
     let path = tarball_path(name, &f.filename);
-    let (reader, len) = blobs.get(&f.blob_key).map_err(db_err)?.ok_or_else(|| {
-        format!(
+    let (reader, len) = blobs.get(&f.blob_key)?.ok_or_else(|| {
+        Error::Failed(format!(
             "{name}/{} ({}) is missing from {}",
             f.filename,
             f.blob_key,
             blobs.name()
-        )
+        ))
     })?;
     let (size, d) = w.append(&path, len, reader)?;
     // Local rows record the sha512 of the bytes; upstream rows the packument's claim, which
     // may be sha1 only, and the sha1 of the bytes as downloaded.
     let claim_ok = !f.integrity.contains("sha512-") || sha512_matches(&f.integrity, &d);
     if !f.sha1.eq_ignore_ascii_case(&d.sha1_hex) || !claim_ok {
-        return Err(format!(
+        return Err(Error::Failed(format!(
             "{name}/{} ({} in {}) does not match its recorded digests: the stored copy is damaged; nothing was exported",
             f.filename,
             f.blob_key,
             blobs.name()
-        ));
+        )));
     }
     Ok(FileRecord {
         filename: f.filename.clone(),
@@ -240,11 +235,12 @@ fn copy_file<W: Write>(
     })
 }
 
-/// Which packages to export: local ones, then upstream ones not shadowed by a local name.
-fn choose(db: &Connection, only: &[String]) -> Result<Vec<(String, bool)>, String> {
-    let local = meta::package_names(db).map_err(db_err)?;
+/// Which packages to export: local ones, then upstream ones not shadowed by a local name. A
+/// `--package` this registry does not hold is a usage error.
+fn choose(db: &Connection, only: &[String]) -> Result<Vec<(String, bool)>> {
+    let local = meta::package_names(db)?;
     let mut all: BTreeMap<String, bool> = local.into_iter().map(|n| (n, true)).collect();
-    for n in meta::uplink_names_with_files(db).map_err(db_err)? {
+    for n in meta::uplink_names_with_files(db)? {
         all.entry(n).or_insert(false);
     }
     if only.is_empty() {
@@ -253,14 +249,14 @@ fn choose(db: &Connection, only: &[String]) -> Result<Vec<(String, bool)>, Strin
     only.iter()
         .map(|n| {
             all.get(n).map(|l| (n.clone(), *l)).ok_or_else(|| {
-                format!("--package {n}: this registry holds no package {n} (published here, or cached with a tarball)")
+                Error::Usage(format!("--package {n}: this registry holds no package {n} (published here, or cached with a tarball)"))
             })
         })
         .collect()
 }
 
 /// Checks that every `--package` name is held here.
-pub fn check_packages(db: &Connection, only: &[String]) -> Result<(), String> {
+pub fn check_packages(db: &Connection, only: &[String]) -> Result<()> {
     choose(db, only).map(|_| ())
 }
 
@@ -270,7 +266,7 @@ fn write_bundle(
     opts: &Options,
     file: fs::File,
     out: &mut dyn Write,
-) -> Result<Summary, String> {
+) -> Result<Summary> {
     let mut s = Summary {
         created: crate::time::now_rfc3339(),
         ..Summary::default()
@@ -291,9 +287,8 @@ fn write_bundle(
     let since = opts.since.as_deref();
     for (name, is_local) in choose(db, &opts.packages)? {
         let (mut record, mut pending) = if is_local {
-            let pkg = meta::package(db, &name)
-                .map_err(db_err)?
-                .ok_or_else(|| format!("{name} was removed during the export"))?;
+            let pkg = meta::package(db, &name)?
+                .ok_or_else(|| Error::Failed(format!("{name} was removed during the export")))?;
             local(db, &pkg, since)?
         } else {
             upstream(db, &name, since)?
@@ -335,9 +330,9 @@ fn write_bundle(
         .tar
         .into_inner()
         .and_then(|b| b.into_inner().map_err(|e| e.into_error()))
-        .map_err(|e| format!("cannot finish the bundle: {e}"))?;
+        .map_err(|e| Error::io("cannot finish the bundle", e))?;
     file.sync_all()
-        .map_err(|e| format!("cannot write the bundle to disk: {e}"))?;
+        .map_err(|e| Error::io("cannot write the bundle to disk", e))?;
     Ok(s)
 }
 
@@ -347,13 +342,17 @@ pub fn run(
     blobs: &BlobStore,
     opts: &Options,
     out: &mut dyn Write,
-) -> Result<Summary, String> {
+) -> Result<Summary> {
     let partial = PathBuf::from(format!("{}.partial", opts.out.display()));
     let file = fs::File::create(&partial)
-        .map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+        .map_err(|e| Error::io(format!("cannot create {}", partial.display()), e))?;
     let written = write_bundle(db, blobs, opts, file, out).and_then(|s| {
-        fs::rename(&partial, &opts.out)
-            .map_err(|e| format!("cannot move the bundle to {}: {e}", opts.out.display()))?;
+        fs::rename(&partial, &opts.out).map_err(|e| {
+            Error::io(
+                format!("cannot move the bundle to {}", opts.out.display()),
+                e,
+            )
+        })?;
         Ok(s)
     });
     if written.is_err() {
@@ -363,22 +362,22 @@ pub fn run(
 }
 
 /// The canonical form of a `--since` time, comparable as text with stored timestamps.
-pub fn since(text: &str) -> Result<String, String> {
+pub fn since(text: &str) -> Result<String> {
     crate::time::parse(text)
         .map(crate::time::format_millis)
         .ok_or_else(|| {
-            format!("--since {text:?}: expected a date or time such as 2026-11-01 or 2026-11-01T12:00:00Z")
+            Error::Usage(format!("--since {text:?}: expected a date or time such as 2026-11-01 or 2026-11-01T12:00:00Z"))
         })
 }
 
 /// Whether `path` can take a bundle: its folder exists.
-pub fn check_out(path: &Path) -> Result<(), String> {
+pub fn check_out(path: &Path) -> Result<()> {
     match path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(dir) if !dir.is_dir() => Err(format!(
+        Some(dir) if !dir.is_dir() => Err(Error::Usage(format!(
             "--out {}: the folder {} does not exist",
             path.display(),
             dir.display()
-        )),
+        ))),
         _ => Ok(()),
     }
 }

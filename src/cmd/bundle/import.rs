@@ -17,6 +17,7 @@ use super::{
     FORMAT_VERSION, HEADER_PATH, MANIFEST_PATH,
 };
 use crate::app::{App, Ctx};
+use crate::cmd::error::{Error, Result};
 use crate::config::UplinkMode;
 use crate::digest::{sri_sha512_hex, Digests};
 use crate::packument;
@@ -48,35 +49,33 @@ struct Verified {
     listed: BTreeMap<String, Listed>,
 }
 
-fn open(path: &Path) -> Result<tar::Archive<BufReader<std::fs::File>>, String> {
+fn open(path: &Path) -> Result<tar::Archive<BufReader<std::fs::File>>> {
     let f = std::fs::File::open(path)
-        .map_err(|e| format!("cannot read bundle {}: {e}", path.display()))?;
+        .map_err(|e| Error::io(format!("cannot read bundle {}", path.display()), e))?;
     Ok(tar::Archive::new(BufReader::new(f)))
 }
 
 /// Reads an entry whole (metadata only), checking it is complete and not too large.
-fn read_json_entry(
-    entry: &mut impl Read,
-    size: u64,
-    path: &str,
-) -> Result<(Vec<u8>, Listed), String> {
+fn read_json_entry(entry: &mut impl Read, size: u64, path: &str) -> Result<(Vec<u8>, Listed)> {
     if size > MAX_JSON {
-        return Err(format!("{path} is {size} bytes, too large for metadata"));
+        return Err(Error::Failed(format!(
+            "{path} is {size} bytes, too large for metadata"
+        )));
     }
     let mut h = Hashing::new(entry);
     let mut bytes = Vec::with_capacity(size as usize);
     h.read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {path}: {e}"))?;
+        .map_err(|e| Error::io(format!("cannot read {path}"), e))?;
     let listed = finish(h, size, path)?;
     Ok((bytes, listed))
 }
 
-fn finish<R: Read>(h: Hashing<R>, size: u64, path: &str) -> Result<Listed, String> {
+fn finish<R: Read>(h: Hashing<R>, size: u64, path: &str) -> Result<Listed> {
     let (len, d) = h.finish();
     if len != size {
-        return Err(format!(
+        return Err(Error::Failed(format!(
             "{path} is cut short ({len} of {size} bytes): the bundle is truncated"
-        ));
+        )));
     }
     Ok(Listed {
         path: path.to_string(),
@@ -85,18 +84,19 @@ fn finish<R: Read>(h: Hashing<R>, size: u64, path: &str) -> Result<Listed, Strin
     })
 }
 
-fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], path: &str) -> Result<T, String> {
-    serde_json::from_slice(bytes).map_err(|e| format!("{path} is not what nmr writes there: {e}"))
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], path: &str) -> Result<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::Failed(format!("{path} is not what nmr writes there: {e}")))
 }
 
 /// Pass one: reads the whole bundle and checks everything that can be checked without the
 /// database. `max_file` caps a tarball (one is held in memory in pass two).
-fn verify(file: &Path, max_file: u64) -> Result<Verified, String> {
+fn verify(file: &Path, max_file: u64) -> Result<Verified> {
     let shown = file.display();
     let mut archive = open(file)?;
     let entries = archive
         .entries()
-        .map_err(|e| format!("{shown} is not a readable tar file: {e}"))?;
+        .map_err(|e| Error::io(format!("{shown} is not a readable tar file"), e))?;
     let mut seen: BTreeMap<String, Listed> = BTreeMap::new();
     let mut records = Vec::new();
     let mut header: Option<Header> = None;
@@ -104,43 +104,49 @@ fn verify(file: &Path, max_file: u64) -> Result<Verified, String> {
     let mut last = "its start".to_string();
     for entry in entries {
         let damaged = |e: io::Error| {
-            format!("{shown} is damaged or truncated after {last}: {e}; nothing was imported")
+            Error::Failed(format!(
+                "{shown} is damaged or truncated after {last}: {e}; nothing was imported"
+            ))
         };
         let mut entry = entry.map_err(damaged)?;
         let path = entry
             .path()
             .map_err(damaged)?
             .to_str()
-            .ok_or_else(|| format!("{shown} holds an entry whose name is not UTF-8"))?
+            .ok_or_else(|| {
+                Error::Failed(format!("{shown} holds an entry whose name is not UTF-8"))
+            })?
             .to_string();
         if manifest.is_some() {
-            return Err(format!(
+            return Err(Error::Failed(format!(
                 "{shown} holds {path} after its manifest, where nothing may follow"
-            ));
+            )));
         }
         if entry.header().entry_type() != tar::EntryType::Regular {
-            return Err(format!("{shown}: {path} is not a plain file"));
+            return Err(Error::Failed(format!(
+                "{shown}: {path} is not a plain file"
+            )));
         }
         let size = entry.size();
         if header.is_none() {
             if path != HEADER_PATH {
-                return Err(format!(
+                return Err(Error::Failed(format!(
                     "{shown} is not an nmr bundle: it does not start with {HEADER_PATH}"
-                ));
+                )));
             }
             let (bytes, listed) = read_json_entry(&mut entry, size, &path)?;
             let h: Header = parse(&bytes, &path)?;
             if h.format != FORMAT {
-                return Err(format!(
+                return Err(Error::Failed(format!(
                     "{shown} is not an nmr bundle (format {:?})",
                     h.format
-                ));
+                )));
             }
             if h.version > FORMAT_VERSION {
-                return Err(format!(
+                return Err(Error::Failed(format!(
                     "{shown} is bundle format version {}, newer than this nmr understands ({FORMAT_VERSION}); upgrade nmr here to the version that wrote it, then import again; nothing was imported",
                     h.version
-                ));
+                )));
             }
             header = Some(h);
             seen.insert(path.clone(), listed);
@@ -152,53 +158,57 @@ fn verify(file: &Path, max_file: u64) -> Result<Verified, String> {
             // Parsed later, once the manifest has vouched for the bytes.
             records.push((path.clone(), bytes));
             if seen.insert(path.clone(), listed).is_some() {
-                return Err(format!("{shown} holds {path} twice"));
+                return Err(Error::Failed(format!("{shown} holds {path} twice")));
             }
         } else if path.starts_with("tarballs/") {
             if size > max_file {
-                return Err(format!(
+                return Err(Error::Failed(format!(
                     "{path} in {shown} is {size} bytes, over settings.max_body_size ({max_file})"
-                ));
+                )));
             }
             let mut h = Hashing::new(&mut entry);
             io::copy(&mut h, &mut io::sink()).map_err(damaged)?;
             if seen.insert(path.clone(), finish(h, size, &path)?).is_some() {
-                return Err(format!("{shown} holds {path} twice"));
+                return Err(Error::Failed(format!("{shown} holds {path} twice")));
             }
         } else {
-            return Err(format!("{shown} holds {path}, which no nmr bundle has"));
+            return Err(Error::Failed(format!(
+                "{shown} holds {path}, which no nmr bundle has"
+            )));
         }
         last = path;
     }
     let manifest = manifest.ok_or_else(|| {
-        format!("{shown} is truncated: it ends after {last} without {MANIFEST_PATH}, which closes every bundle; nothing was imported")
+        Error::Failed(format!("{shown} is truncated: it ends after {last} without {MANIFEST_PATH}, which closes every bundle; nothing was imported"))
     })?;
     let mut listed = BTreeMap::new();
     for l in manifest.files {
         let p = l.path.clone();
         if listed.insert(p.clone(), l).is_some() {
-            return Err(format!("{shown}: the manifest lists {p} twice"));
+            return Err(Error::Failed(format!(
+                "{shown}: the manifest lists {p} twice"
+            )));
         }
     }
     for (p, l) in &listed {
         match seen.get(p) {
             None => {
-                return Err(format!(
+                return Err(Error::Failed(format!(
                     "{shown} lacks {p}, which its manifest lists; nothing was imported"
-                ))
+                )))
             }
             Some(s) if s != l => {
-                return Err(format!(
+                return Err(Error::Failed(format!(
                     "{p} in {shown} is corrupt: its size or sha512 does not match the bundle's manifest; nothing was imported"
-                ))
+                )))
             }
             _ => {}
         }
     }
     if let Some(p) = seen.keys().find(|p| !listed.contains_key(*p)) {
-        return Err(format!(
+        return Err(Error::Failed(format!(
             "{shown} holds {p}, which its manifest does not list"
-        ));
+        )));
     }
     let mut names = BTreeSet::new();
     let records = records
@@ -207,62 +217,73 @@ fn verify(file: &Path, max_file: u64) -> Result<Verified, String> {
             let r: PackageRecord = parse(&bytes, &path)?;
             check_record(&r, &path, &listed)?;
             if !names.insert(r.name.clone()) {
-                return Err(format!("{shown} holds package {} twice", r.name));
+                return Err(Error::Failed(format!(
+                    "{shown} holds package {} twice",
+                    r.name
+                )));
             }
             Ok(r)
         })
-        .collect::<Result<Vec<_>, String>>()
-        .map_err(|e| format!("{e}; nothing was imported"))?;
+        .collect::<Result<Vec<_>>>()
+        .map_err(|e| match e {
+            // The refusals say what is wrong; the operator also needs to know nothing changed.
+            Error::Failed(m) => Error::Failed(format!("{m}; nothing was imported")),
+            other => other,
+        })?;
     Ok(Verified { records, listed })
 }
 
 /// Checks one package record: names and versions as nmr accepts them, canonical file names,
 /// and every file present in the bundle with the digests the record gives.
-fn check_record(
-    r: &PackageRecord,
-    path: &str,
-    listed: &BTreeMap<String, Listed>,
-) -> Result<(), String> {
+fn check_record(r: &PackageRecord, path: &str, listed: &BTreeMap<String, Listed>) -> Result<()> {
     let name = &r.name;
     if path != package_path(name) {
-        return Err(format!("{path} describes {name}"));
+        return Err(Error::Failed(format!("{path} describes {name}")));
     }
-    crate::name::validate_upstream(name).map_err(|e| format!("{path}: {}", e.message()))?;
+    crate::name::validate_upstream(name)
+        .map_err(|e| Error::Failed(format!("{path}: {}", e.message())))?;
     let mut versions = BTreeSet::new();
     for v in &r.versions {
         let ver = &v.version;
         if semver::Version::parse(ver).is_err() || !versions.insert(ver) {
-            return Err(format!(
+            return Err(Error::Failed(format!(
                 "{path}: version {ver:?} is not valid semver or is listed twice"
-            ));
+            )));
         }
         for (field, want) in [("name", name), ("version", ver)] {
             if v.manifest
                 .get(field)
                 .is_some_and(|x| x.as_str() != Some(want))
             {
-                return Err(format!("{path}: the manifest of {ver} has another {field}"));
+                return Err(Error::Failed(format!(
+                    "{path}: the manifest of {ver} has another {field}"
+                )));
             }
         }
         let tgz = crate::name::tarball_file(name, ver);
         let sig = format!("{}-{ver}.sigstore", crate::name::basename(name));
         if !v.files.iter().any(|f| f.filename == tgz) {
-            return Err(format!("{path}: version {ver} has no tarball {tgz}"));
+            return Err(Error::Failed(format!(
+                "{path}: version {ver} has no tarball {tgz}"
+            )));
         }
         for f in &v.files {
             if f.filename != tgz && f.filename != sig {
-                return Err(format!("{path}: version {ver} has a file {:?}", f.filename));
+                return Err(Error::Failed(format!(
+                    "{path}: version {ver} has a file {:?}",
+                    f.filename
+                )));
             }
             let entry = tarball_path(name, &f.filename);
-            let l = listed
-                .get(&entry)
-                .ok_or_else(|| format!("{path} names {entry}, which the bundle lacks"))?;
+            let l = listed.get(&entry).ok_or_else(|| {
+                Error::Failed(format!("{path} names {entry}, which the bundle lacks"))
+            })?;
             if sri_sha512_hex(&f.integrity).as_deref() != Some(l.sha512.as_str())
                 || l.size != f.size
             {
-                return Err(format!(
+                return Err(Error::Failed(format!(
                     "{path}: the digests it gives for {entry} do not match the bytes"
-                ));
+                )));
             }
         }
     }
@@ -322,23 +343,24 @@ fn store_blobs(
     needed: &BTreeMap<String, (String, String)>,
     listed: &BTreeMap<String, Listed>,
     created: &mut Vec<String>,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>> {
     let mut keys = BTreeMap::new();
     if needed.is_empty() {
         return Ok(keys);
     }
     let mut archive = open(file)?;
     let changed = |p: &str| {
-        format!(
+        Error::Failed(format!(
             "{p} in {} changed after it was verified; nothing was imported",
             file.display()
-        )
+        ))
     };
-    for entry in archive.entries().map_err(|e| e.to_string())? {
-        let mut entry = entry.map_err(|e| format!("{}: {e}", file.display()))?;
+    let whose = || file.display().to_string();
+    for entry in archive.entries().map_err(|e| Error::io(whose(), e))? {
+        let mut entry = entry.map_err(|e| Error::io(whose(), e))?;
         let path = entry
             .path()
-            .map_err(|e| e.to_string())?
+            .map_err(|e| Error::io(whose(), e))?
             .to_string_lossy()
             .into_owned();
         let Some((name, filename)) = needed.get(&path) else {
@@ -350,13 +372,13 @@ fn store_blobs(
             .by_ref()
             .take(size + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read {path}: {e}"))?;
+            .map_err(|e| Error::io(format!("cannot read {path}"), e))?;
         let d = Digests::of(&bytes);
         if d.sha512_hex() != listed[&path].sha512 {
             return Err(changed(&path));
         }
         let key = blob::content_key(name, filename, &d);
-        if app.blobs.put(&key, &bytes).map_err(|e| e.to_string())? {
+        if app.blobs.put(&key, &bytes)? {
             created.push(key.clone());
         }
         keys.insert(path, key);
@@ -472,12 +494,7 @@ fn commit(
 }
 
 /// Imports a bundle. `Err` means nothing was imported; conflicts are in the summary.
-pub fn run(
-    app: &App,
-    db: &mut Connection,
-    file: &Path,
-    out: &mut dyn Write,
-) -> Result<Summary, String> {
+pub fn run(app: &App, db: &mut Connection, file: &Path, out: &mut dyn Write) -> Result<Summary> {
     let v = verify(file, app.config.settings.max_body_size)?;
     let _ = writeln!(
         out,
@@ -505,8 +522,7 @@ pub fn run(
             let tgz = tgz_of(r, ver);
             let state = match &refusal {
                 Some(e) => State::Conflict(e.message().to_string()),
-                None => classify(db, r, &ver.version, &tgz.integrity)
-                    .map_err(|e| e.message().to_string())?,
+                None => classify(db, r, &ver.version, &tgz.integrity).map_err(Error::Request)?,
             };
             match state {
                 State::New => {
@@ -526,19 +542,18 @@ pub fn run(
         }
     }
     let mut created = Vec::new();
-    let done = store_blobs(app, file, &needed, &v.listed, &mut created).and_then(|keys| {
-        commit(app, db, &v.records, &keys, &mut s, out).map_err(|e| e.message().to_string())
-    });
+    let done = store_blobs(app, file, &needed, &v.listed, &mut created)
+        .and_then(|keys| commit(app, db, &v.records, &keys, &mut s, out).map_err(Error::Request));
     if let Err(e) = done {
         for key in created {
             if let Err(de) = app.blobs.delete(&key) {
                 crate::error!("could not remove {key} after a failed import: {de}");
             }
         }
-        return Err(format!(
-            "import of {} failed, nothing was imported: {e}",
-            file.display()
-        ));
+        return Err(Error::Context {
+            what: format!("import of {} failed, nothing was imported", file.display()),
+            source: Box::new(e),
+        });
     }
     // Blobs stored for versions that turned out to be taken by the time of the commit.
     for key in created {
