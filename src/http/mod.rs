@@ -232,11 +232,12 @@ impl<'a> Request<'a> {
     }
 }
 
-/// Whether `s` can go into a header value as it is: no control character (CR or LF would end
-/// the line). The listener's head writer refuses such values too; code that builds a header
-/// from client input checks here first, so that the client gets a proper answer, not a 500.
+/// Whether `s` can go into a header value as it is: no control character but tab (CR or LF
+/// would end the line, NUL and the rest confuse readers). The one rule: the listener's head
+/// writer refuses what fails it, and code that builds a header from client input checks here
+/// first, so that the client gets a proper answer rather than a 500.
 pub fn header_safe(s: &str) -> bool {
-    !s.chars().any(char::is_control)
+    s.chars().all(|c| c == '\t' || !c.is_control())
 }
 
 /// The value of `key` in a query string or `application/x-www-form-urlencoded` body, decoded

@@ -58,12 +58,6 @@ fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// No control character but tab: CR and LF would end the line, NUL and the rest confuse
-/// readers.
-fn is_safe_value(s: &str) -> bool {
-    s.bytes().all(|b| b == b'\t' || (b >= b' ' && b != 0x7f))
-}
-
 /// The head of `resp`: status line, `Server`, its fields, the body's length (but on statuses
 /// that have none) and `Connection: close` if `close`. Refuses a field that is not safe to write.
 pub fn head(resp: &Response, close: bool) -> Result<Vec<u8>, String> {
@@ -80,7 +74,7 @@ pub fn head(resp: &Response, close: bool) -> Result<Vec<u8>, String> {
         if !is_token(name) {
             return Err(format!("header name {name:?} is not a token"));
         }
-        if !is_safe_value(value) {
+        if !crate::http::header_safe(value) {
             return Err(format!("header {name} has a control character: {value:?}"));
         }
         for part in [name.as_bytes(), b": ", value.as_bytes(), b"\r\n"] {
