@@ -232,6 +232,26 @@ impl<'a> Request<'a> {
     }
 }
 
+/// The largest request body an endpoint takes, and the setting that raises it, if one does:
+/// the one place the 413 for a too large body is worded, whether the length was declared or
+/// a chunked body passed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyLimit {
+    pub bytes: u64,
+    pub setting: Option<&'static str>,
+}
+
+impl BodyLimit {
+    /// The 413 for a body over this limit.
+    pub fn exceeded(&self) -> Error {
+        let raise = self.setting.map(|k| format!(" ({k})")).unwrap_or_default();
+        Error::TooLarge(format!(
+            "request body is larger than this endpoint's limit of {} bytes{raise}",
+            self.bytes
+        ))
+    }
+}
+
 /// Whether `s` can go into a header value as it is: no control character but tab (CR or LF
 /// would end the line, NUL and the rest confuse readers). The one rule: the listener's head
 /// writer refuses what fails it, and code that builds a header from client input checks here

@@ -6,7 +6,7 @@
 use crate::app::Ctx;
 use crate::auth::{self, Access};
 use crate::error::{Error, Result};
-use crate::http::{Method, Request, Response};
+use crate::http::{BodyLimit, Method, Request, Response};
 use crate::{
     api::access, api::audit, api::health, api::publish, api::revision, api::search, api::star,
     api::tags, api::tarball, api::user, name, uplink, web,
@@ -215,13 +215,14 @@ pub const SMALL_BODY: u64 = 64 * 1024;
 pub const AUDIT_BODY: u64 = 16 << 20;
 /// The largest body route `i` accepts: `settings.max_body_size` for the two that carry package
 /// documents (publish, deprecate and unpublish), limits sized to what clients send elsewhere.
-pub fn body_limit(i: usize, max_body_size: u64) -> u64 {
+pub fn body_limit(i: usize, max_body_size: u64) -> BodyLimit {
     let r = &ROUTES[i];
-    match (r.method, r.pattern) {
-        (Put, [Pkg] | [Pkg, Lit("-rev"), Param]) => max_body_size,
-        (Post, [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), ..]) => AUDIT_BODY,
-        _ => SMALL_BODY,
-    }
+    let (bytes, setting) = match (r.method, r.pattern) {
+        (Put, [Pkg] | [Pkg, Lit("-rev"), Param]) => (max_body_size, Some("settings.max_body_size")),
+        (Post, [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), ..]) => (AUDIT_BODY, None),
+        _ => (SMALL_BODY, None),
+    };
+    BodyLimit { bytes, setting }
 }
 
 /// Finds the route for a request and checks its caller, from the head alone: a request that

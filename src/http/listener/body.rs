@@ -8,6 +8,7 @@ use super::head::{bad, is_timeout, Failure, Framing};
 use super::spool::Spool;
 use super::wire::Wire;
 use crate::error::Error;
+use crate::http::BodyLimit;
 use std::fs::File;
 use std::io::{self, BufRead, Read, Seek, Write};
 use std::sync::Arc;
@@ -208,19 +209,15 @@ fn crlf_line(held: &[u8]) -> Result<Option<(usize, usize)>, Failure> {
 pub fn receive<R: Read>(
     framing: Framing,
     from: &mut Wire<R>,
-    limit: u64,
+    limit: BodyLimit,
     spool: &Arc<Spool>,
     mut pace: impl FnMut(&mut R, u64),
 ) -> Result<Body, Failure> {
-    let too_large = || {
-        Failure::Refused(Error::TooLarge(format!(
-            "request body is larger than this endpoint's limit of {limit} bytes"
-        )))
-    };
+    let too_large = || Failure::Refused(limit.exceeded());
     let mut body = Body::empty();
     match framing {
         Framing::Empty => {}
-        Framing::Length(n) if n > limit => return Err(too_large()),
+        Framing::Length(n) if n > limit.bytes => return Err(too_large()),
         Framing::Length(n) => body.receive_exact(from, n, spool, &mut pace)?,
         Framing::Chunked => loop {
             let n = line(from, MAX_CHUNK_LINE, chunk_size)?;
@@ -238,7 +235,7 @@ pub fn receive<R: Read>(
                 }
                 break;
             }
-            if body.size().saturating_add(n) > limit {
+            if body.size().saturating_add(n) > limit.bytes {
                 return Err(too_large());
             }
             body.receive_exact(from, n, spool, &mut pace)?;
@@ -256,13 +253,20 @@ pub fn receive<R: Read>(
 mod tests {
     use super::*;
 
+    fn limit(bytes: u64) -> BodyLimit {
+        BodyLimit {
+            bytes,
+            setting: Some("test.limit"),
+        }
+    }
+
     fn spool(budget: u64) -> Arc<Spool> {
         Arc::new(Spool::create(budget).unwrap())
     }
 
     fn received(framing: Framing, input: &[u8]) -> Result<Vec<u8>, Failure> {
         let mut w = Wire::new(input);
-        let mut body = receive(framing, &mut w, 1 << 20, &spool(1 << 30), |_, _| {})?;
+        let mut body = receive(framing, &mut w, limit(1 << 20), &spool(1 << 30), |_, _| {})?;
         let mut out = Vec::new();
         body.read_to_end(&mut out).unwrap();
         assert_eq!(out.len() as u64, body.size());
@@ -311,7 +315,13 @@ mod tests {
         let big = vec![7u8; IN_MEMORY * 2];
         let upload = || {
             let framing = Framing::Length(big.len() as u64);
-            receive(framing, &mut Wire::new(&big[..]), 1 << 30, &s, |_, _| {})
+            receive(
+                framing,
+                &mut Wire::new(&big[..]),
+                limit(1 << 30),
+                &s,
+                |_, _| {},
+            )
         };
         let first = upload().ok().unwrap();
         assert!(matches!(
@@ -335,6 +345,16 @@ mod tests {
             assert_eq!(status(Framing::Chunked, bad), Some(400), "{bad:?}");
         }
         assert_eq!(status(Framing::Chunked, b"100001\r\n"), Some(413));
+        // Declared or counted, the 413 names the setting that raises the limit.
+        for (framing, input) in [
+            (Framing::Chunked, &b"100001\r\n"[..]),
+            (Framing::Length(2 << 20), b""),
+        ] {
+            match received(framing, input) {
+                Err(Failure::Refused(e)) => assert!(e.message().contains("(test.limit)"), "{e}"),
+                _ => panic!("{framing:?} was not refused"),
+            }
+        }
         assert_eq!(status(Framing::Length(2 << 20), b"abc"), Some(413));
         assert_eq!(status(Framing::Chunked, b"3\r\nab"), None);
         assert_eq!(status(Framing::Length(5), b"abc"), None);

@@ -13,7 +13,7 @@ use crate::app::Ctx;
 use crate::auth::Identity;
 use crate::error::Error;
 use crate::http::routes::{self, Admitted};
-use crate::http::{Method, Request, Response};
+use crate::http::{BodyLimit, Method, Request, Response};
 use std::borrow::Cow;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -286,21 +286,13 @@ fn receive(
     shared: &Shared,
     w: &mut Wire<Socket>,
     head: &Head,
-    limit: u64,
+    limit: BodyLimit,
     peer: Option<SocketAddr>,
 ) -> Option<Body> {
     let cfg = &shared.app.config.server;
-    if matches!(head.framing, Framing::Length(n) if n > limit) {
-        // Refused unread, whatever the client waits for.
-        let e = Error::TooLarge(format!(
-            "request body is larger than this endpoint's limit of {limit} bytes{}",
-            if limit == shared.app.config.settings.max_body_size {
-                " (settings.max_body_size)"
-            } else {
-                ""
-            }
-        ));
-        refuse(shared, w, peer, &e);
+    if matches!(head.framing, Framing::Length(n) if n > limit.bytes) {
+        // Refused unread, before a client that waits for `100 Continue` is told to send.
+        refuse(shared, w, peer, &limit.exceeded());
         return None;
     }
     if head.expect_continue {
