@@ -24,31 +24,11 @@ use std::collections::{BTreeMap, BTreeSet};
 /// What npm 11 sends as `readme` when a package has none.
 const NO_README: &str = "ERROR: No README data found!";
 
-/// Largest star body a caller who may not write the package can send: `PUT /<name>` also
-/// publishes, and a larger body can only be a publish or deprecation.
-pub const STAR_BODY: u64 = 1 << 20;
-
 /// Longest version string accepted; semver sets no limit, npm uses 256.
 const MAX_VERSION_LEN: usize = 256;
 
 fn bad(msg: impl Into<String>) -> Error {
     Error::BadRequest(msg.into())
-}
-
-/// Checks `PUT /<name>` before its body is read: a body larger than a star's can only be a
-/// publish or a deprecation, so a caller who may not write the package is refused now, before
-/// a large upload is received. Whatever needs the body to decide is left to [`put`].
-pub fn admit(ctx: &mut Ctx, req: &Request, name: &str) -> Result<()> {
-    let declared = req
-        .header("content-length")
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n <= STAR_BODY) {
-        return Ok(());
-    }
-    match crate::auth::check(ctx, crate::auth::Access::Write, name) {
-        Err(e @ (Error::Unauthorized(_) | Error::Forbidden(_))) => Err(e),
-        _ => Ok(()),
-    }
 }
 
 /// Entry point for `PUT /<name>`.

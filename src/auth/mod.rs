@@ -30,7 +30,17 @@ pub enum Access {
     /// maintainer (local) or may push to its repository (github). Checked when the package
     /// exists; creating one is checked by the publish handler, which knows the repository.
     Write,
+    /// `PUT /<name>`: publishing and deprecating (write) or starring (any account), told apart
+    /// by the body. From the head alone: a body that may be a star needs an account; a larger
+    /// or unannounced one can only be a publish or a deprecation, so a caller who may not write
+    /// the package is refused before it is received. What needs the body to decide (a new
+    /// package's repository in github mode) is left to the handler.
+    Publish,
 }
+
+/// Largest body a star sends (`{_id, _rev, users}`); a larger `PUT /<name>` body can only be a
+/// publish or a deprecation.
+pub const STAR_BODY: u64 = 1 << 20;
 
 fn need_login(ctx: &Ctx) -> Error {
     Error::Unauthorized(match ctx.app.config.auth.kind {
@@ -84,8 +94,9 @@ pub fn from_token(
     }
 }
 
-/// Checks the route's declared access. `pkg` is the package in the URL, if any.
-pub fn check(ctx: &mut Ctx, access: Access, pkg: &str) -> Result<()> {
+/// Checks the route's declared access. `pkg` is the package in the URL, if any; `req` is read
+/// for its head only (the body has not arrived).
+pub fn check(ctx: &mut Ctx, access: Access, pkg: &str, req: &Request) -> Result<()> {
     if matches!(ctx.who, Identity::Anyone) || access == Access::Open {
         return Ok(());
     }
@@ -118,6 +129,19 @@ pub fn check(ctx: &mut Ctx, access: Access, pkg: &str) -> Result<()> {
                 check_write(ctx, pkg, None).map(|_| ())
             } else {
                 writer(ctx).map(|_| ())
+            }
+        }
+        Access::Publish => {
+            check(ctx, Access::Account, pkg, req)?;
+            let declared = req
+                .header("content-length")
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n <= STAR_BODY) {
+                return Ok(());
+            }
+            match check(ctx, Access::Write, pkg, req) {
+                Err(e @ (Error::Unauthorized(_) | Error::Forbidden(_))) => Err(e),
+                _ => Ok(()),
             }
         }
     }

@@ -102,8 +102,8 @@ pub static ROUTES: &[Route] = &[
     route!(Put Account [Lit("-"), Lit("team"), Param, Param, Lit("package")] |c, r, p| access::teams(c, r, p.arg(0))),
     route!(Delete Account [Lit("-"), Lit("team"), Param, Param, Lit("package")] |c, r, p| access::teams(c, r, p.arg(0))),
     route!(Get Read [Pkg] packument_get),
-    // One URL for publish, deprecate and star: the handler checks write access for the first two.
-    route!(Put Account [Pkg] |c, r, p| publish::put(c, r, &p.pkg)),
+    // One URL for publish, deprecate and star: the head decides what it can, the handler the rest.
+    route!(Put Publish [Pkg] |c, r, p| publish::put(c, r, &p.pkg)),
     route!(Put Write [Pkg, Lit("-rev"), Param] |c, r, p| revision::put(c, r, &p.pkg, p.arg(0))),
     route!(Delete Write [Pkg, Lit("-rev"), Param] |c, r, p| revision::delete_package(c, r, &p.pkg, p.arg(0))),
     route!(Get Read [Pkg, Lit("-"), Param] tarball_get),
@@ -302,10 +302,7 @@ fn find(
                             auth::identify(ctx, req)?
                         };
                     }
-                    auth::check(ctx, route.access, &params.pkg)?;
-                    if route.method == Put && matches!(route.pattern, [Pkg]) {
-                        publish::admit(ctx, req, &params.pkg)?;
-                    }
+                    auth::check(ctx, route.access, &params.pkg, req)?;
                     Ok(Admitted::Run {
                         route: i,
                         params,
