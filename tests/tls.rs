@@ -251,16 +251,18 @@ fn publish_secure(reg: &Registry, ca: &Path, work: &Path) {
 
 #[test]
 fn tls_npm_publishes_and_installs_a_scoped_package_trusting_the_ca_by_cafile() {
-    let pki = Pki::new();
-    let reg = serve(&pki.server("server", "A1"), &[]);
-    let tarball = format!("{}/@acme/secure/-/secure-1.0.0.tgz", reg.url());
-    assert!(tarball.starts_with(&format!("https://127.0.0.1:{}/", reg.port)));
-    let work = TempDir::new("work");
-    publish_secure(&reg, &pki.ca(), work.path());
+    let s = secured();
+    let tarball = format!("{}/@acme/secure/-/secure-1.0.0.tgz", s.reg.url());
+    assert!(tarball.starts_with(&format!("https://127.0.0.1:{}/", s.reg.port)));
 
     // Links follow the scheme the client used, in both packument shapes.
     for accept in ["application/json", "application/vnd.npm.install-v1+json"] {
-        let (status, body) = https_get(&reg, &pki.ca(), "/@acme%2fsecure", &[("Accept", accept)]);
+        let (status, body) = https_get(
+            &s.reg,
+            &s.pki.ca(),
+            "/@acme%2fsecure",
+            &[("Accept", accept)],
+        );
         assert_eq!(status, 200, "{accept}");
         let doc: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(
@@ -270,56 +272,70 @@ fn tls_npm_publishes_and_installs_a_scoped_package_trusting_the_ca_by_cafile() {
     }
 
     // A second client, empty cache: the tarball really comes from the registry.
-    let c = Client::trusting(&reg, &pki.ca());
-    let npmrc = std::fs::read_to_string(c.home.path().join("npmrc")).unwrap();
+    let npmrc = std::fs::read_to_string(s.client.home.path().join("npmrc")).unwrap();
     assert!(
         npmrc.contains("cafile=") && !npmrc.contains("strict-ssl"),
         "{npmrc}"
     );
-    let app = make_app(work.path(), "app", json!({"@acme/secure": "^1.0.0"}));
-    c.ok("npm", &["install"], &app);
-    assert_eq!(node_require(&app, "@acme/secure"), "@acme/secure@1.0.0");
+    s.client.ok("npm", &["install"], &s.app);
+    assert_eq!(node_require(&s.app, "@acme/secure"), "@acme/secure@1.0.0");
     let lock: Value =
-        serde_json::from_str(&std::fs::read_to_string(app.join("package-lock.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(s.app.join("package-lock.json")).unwrap())
             .unwrap();
     assert_eq!(
         lock["packages"]["node_modules/@acme/secure"]["resolved"],
         tarball
     );
-    wait_for_log_line(&reg, "GET /@acme/secure/-/secure-1.0.0.tgz 200");
+    wait_for_log_line(&s.reg, "GET /@acme/secure/-/secure-1.0.0.tgz 200");
+}
+
+/// A TLS registry holding `@acme/secure@1.0.0` (published with npm over HTTPS), a project that
+/// depends on it, and a client (with an empty cache) that trusts the test CA by `cafile`.
+struct Secured {
+    pki: Pki,
+    reg: Registry,
+    work: TempDir,
+    client: Client,
+    app: PathBuf,
+}
+
+fn secured() -> Secured {
+    let pki = Pki::new();
+    let reg = serve(&pki.server("server", "A1"), &[]);
+    let work = TempDir::new("work");
+    publish_secure(&reg, &pki.ca(), work.path());
+    let client = Client::trusting(&reg, &pki.ca());
+    let app = make_app(work.path(), "app", json!({"@acme/secure": "^1.0.0"}));
+    Secured {
+        pki,
+        reg,
+        work,
+        client,
+        app,
+    }
 }
 
 #[test]
 fn tls_pnpm_installs_trusting_the_ca_by_cafile() {
-    let pki = Pki::new();
-    let reg = serve(&pki.server("server", "A1"), &[]);
-    let work = TempDir::new("work");
-    publish_secure(&reg, &pki.ca(), work.path());
-
-    let c = Client::trusting(&reg, &pki.ca());
-    let app = make_app(work.path(), "app", json!({"@acme/secure": "^1.0.0"}));
-    c.pnpm_install(&app, &work.path().join("pnpm-store"));
-    assert_eq!(node_require(&app, "@acme/secure"), "@acme/secure@1.0.0");
+    let s = secured();
+    s.client
+        .pnpm_install(&s.app, &s.work.path().join("pnpm-store"));
+    assert_eq!(node_require(&s.app, "@acme/secure"), "@acme/secure@1.0.0");
     // The listener speaks only TLS, so a tarball fetched at all came over HTTPS.
-    wait_for_log_line(&reg, "GET /@acme/secure/-/secure-1.0.0.tgz 200");
+    wait_for_log_line(&s.reg, "GET /@acme/secure/-/secure-1.0.0.tgz 200");
 }
 
 #[test]
 fn tls_yarn_installs_trusting_the_ca_by_cafile() {
-    let pki = Pki::new();
-    let reg = serve(&pki.server("server", "A1"), &[]);
-    let work = TempDir::new("work");
-    publish_secure(&reg, &pki.ca(), work.path());
-
-    let c = Client::trusting(&reg, &pki.ca());
-    let app = make_app(work.path(), "app", json!({"@acme/secure": "^1.0.0"}));
-    c.yarn_install(&app, &work.path().join("yarn-cache"));
-    assert_eq!(node_require(&app, "@acme/secure"), "@acme/secure@1.0.0");
-    let lock = std::fs::read_to_string(app.join("yarn.lock")).unwrap();
-    let tarball = format!("{}/@acme/secure/-/secure-1.0.0.tgz", reg.url());
+    let s = secured();
+    s.client
+        .yarn_install(&s.app, &s.work.path().join("yarn-cache"));
+    assert_eq!(node_require(&s.app, "@acme/secure"), "@acme/secure@1.0.0");
+    let lock = std::fs::read_to_string(s.app.join("yarn.lock")).unwrap();
+    let tarball = format!("{}/@acme/secure/-/secure-1.0.0.tgz", s.reg.url());
     assert!(tarball.starts_with("https://127.0.0.1:"));
     assert!(lock.contains(&format!("resolved \"{tarball}#")), "{lock}");
-    wait_for_log_line(&reg, "GET /@acme/secure/-/secure-1.0.0.tgz 200");
+    wait_for_log_line(&s.reg, "GET /@acme/secure/-/secure-1.0.0.tgz 200");
 }
 
 #[test]
