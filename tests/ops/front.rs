@@ -14,7 +14,8 @@
 //! - a write that will be refused (no token, a bad one, a caller who may not write) is answered
 //!   before its body is read; a refused small body is drained and the connection goes on;
 //! - one address cannot hold more than `server.max_connections_per_address` (429), and an
-//!   upload that trickles below `server.min_upload_rate` is cut off (408).
+//!   upload that trickles below `server.min_upload_rate` is cut off (408); uploads past
+//!   `server.spool_budget` get 503 and give back what they took.
 
 use crate::support::*;
 use std::io::{Read, Write};
@@ -549,4 +550,24 @@ fn an_upload_slower_than_the_minimum_rate_is_cut_off() {
     drop(s);
     trickle.join().unwrap();
     assert_eq!(reg.get("/trickle").status, 404, "nothing was published");
+}
+
+#[test]
+fn uploads_past_the_spool_budget_are_503_and_store_nothing() {
+    // Bodies over 256 KiB are spooled to disk; all of them together get server.spool_budget.
+    let reg = Registry::start_with(&["--set", "server.spool_budget=600k"], &[]);
+    let before = reg.snapshot();
+    let bytes = |n: usize| (0..n).map(|i| (i % 251) as u8).collect::<Vec<u8>>();
+    let r = reg.put_json(
+        "/spooled",
+        &publish_body("spooled", "1.0.0", &bytes(1 << 20), "latest"),
+    );
+    expect_error(&r, 503, &["server.spool_budget"]);
+    assert_eq!(reg.snapshot(), before, "nothing stored");
+    // The refused upload gave back what it had taken: one of 400 KB fits again.
+    let r = reg.put_json(
+        "/spooled",
+        &publish_body("spooled", "1.0.0", &bytes(300_000), "latest"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
 }
