@@ -329,6 +329,30 @@ mod tests {
     }
 
     #[test]
+    fn tls_takes_a_certificate_and_its_key_together_or_neither() {
+        let d = tempdir("tls");
+        let tls =
+            |env: &[(&str, &str)]| load(&inputs_with_env(&d, env)).map(|e| e.config.server.tls);
+        assert!(tls(&[]).unwrap().is_none());
+        let both = tls(&[
+            ("NMR_SERVER__TLS__CERT", "/c.pem"),
+            ("NMR_SERVER__TLS__KEY", "/k.pem"),
+        ]);
+        let both = both.unwrap().unwrap();
+        assert_eq!(
+            (both.cert.to_str(), both.key.to_str()),
+            (Some("/c.pem"), Some("/k.pem"))
+        );
+        let e = tls(&[("NMR_SERVER__TLS__CERT", "/c.pem")]).unwrap_err();
+        assert!(
+            e.contains("server.tls.cert")
+                && e.contains("server.tls.key")
+                && e.contains("NMR_SERVER__TLS__CERT"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn s3_needs_a_bucket_and_a_whole_key_pair_from_one_source() {
         let d = tempdir("s3");
         let mut i = inputs(&d);
