@@ -17,4 +17,5 @@ mod rejections;
 mod s3;
 mod tls;
 mod uplink;
+mod visibility;
 mod web;

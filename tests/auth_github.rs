@@ -1,7 +1,7 @@
 //! `auth.type = "github"` against a fake GitHub API (GitHub Enterprise form, on loopback):
-//! - pull permission installs, push publishes, none gets 403; the scope must equal the
-//!   repository owner; unscoped packages are refused unless allowed; a publish cannot move a
-//!   package to another repository; a body without a repository is refused;
+//! - pull permission installs, push publishes, none gets 404 (see `visibility`); the scope must
+//!   equal the repository owner; unscoped packages are refused unless allowed; a publish cannot
+//!   move a package to another repository; a body without a repository is refused;
 //! - answers are cached (across restarts too), revalidated with If-None-Match after the TTL;
 //! - GitHub failing, rate-limited or gone → 503 naming GitHub; a bad token → 401.
 //!
@@ -12,13 +12,13 @@ use crate::support::github::{FakeGitHub, Mode};
 use crate::support::*;
 use serde_json::json;
 
-const HOST: &str = "ghe.corp.test";
+pub(crate) const HOST: &str = "ghe.corp.test";
 
-fn registry(gh: &FakeGitHub, extra: &[(&str, &str)]) -> Registry {
+pub(crate) fn registry(gh: &FakeGitHub, extra: &[(&str, &str)]) -> Registry {
     restart(TempDir::new("registry"), gh, extra)
 }
 
-fn fake() -> FakeGitHub {
+pub(crate) fn fake() -> FakeGitHub {
     let gh = FakeGitHub::start();
     gh.user("tok-alice", "alice")
         .user("tok-bob", "bob")
@@ -32,7 +32,13 @@ fn fake() -> FakeGitHub {
     gh
 }
 
-fn publish_as(reg: &Registry, token: &str, name: &str, version: &str, repo: Option<&str>) -> Resp {
+pub(crate) fn publish_as(
+    reg: &Registry,
+    token: &str,
+    name: &str,
+    version: &str,
+    repo: Option<&str>,
+) -> Resp {
     let tgz = fake_tgz(&format!("{name}@{version}"));
     let mut body = publish_body(name, version, &tgz, "latest");
     if let Some(r) = repo {
@@ -49,7 +55,7 @@ fn publish_as(reg: &Registry, token: &str, name: &str, version: &str, repo: Opti
 }
 
 /// alice publishes @acme/widget@1.0.0 from acme/widget.
-fn publish_widget(reg: &Registry) {
+pub(crate) fn publish_widget(reg: &Registry) {
     let r = publish_as(
         reg,
         "tok-alice",
@@ -61,7 +67,7 @@ fn publish_widget(reg: &Registry) {
 }
 
 /// Restarts on the same data with the fake's settings plus `extra`.
-fn restart(dir: TempDir, gh: &FakeGitHub, extra: &[(&str, &str)]) -> Registry {
+pub(crate) fn restart(dir: TempDir, gh: &FakeGitHub, extra: &[(&str, &str)]) -> Registry {
     let mut env = vec![
         ("NMR_AUTH__TYPE", "github"),
         ("NMR_AUTH__GITHUB__HOST", HOST),
@@ -103,14 +109,15 @@ fn repository_permissions_decide_who_reads_and_writes() {
     );
     assert_eq!(
         reg.get_as("/@acme%2fwidget", "tok-carol").status,
-        403,
-        "no access, no install"
+        404,
+        "no access, no install, and no sign that it exists"
     );
     assert_eq!(reg.get("/@acme%2fwidget").status, 401);
     let r = reg.get_as("/@acme%2fwidget", "tok-nobody");
     expect_error(&r, 401, &["GitHub"]);
 
-    // A publish cannot move the package: dave may push to acme/other, not to acme/widget.
+    // A publish cannot move the package: dave may push to acme/other, not to acme/widget
+    // (which he may not even read).
     let r = publish_as(
         &reg,
         "tok-dave",
@@ -118,7 +125,7 @@ fn repository_permissions_decide_who_reads_and_writes() {
         "1.2.0",
         Some("acme/other"),
     );
-    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(r.status, 404, "{}", r.text());
     // The scope must be the repository owner; unscoped packages are refused; a repository is needed.
     let r = publish_as(
         &reg,

@@ -8,7 +8,8 @@
 //! - `auth.read = authenticated` asks for a login; the session is an HttpOnly, SameSite=Strict
 //!   cookie holding a read-only "web" token that logout revokes; forms check their origin;
 //! - npm's web login (`npm login`, npm 11's default) completes through the login form;
-//! - github mode logs in with a token and never lists or shows a package the user may not read.
+//! - github mode logs in with a token and never lists or shows a package the user may not read,
+//!   nor loads a README's remote images.
 
 use crate::support::auth::{add_user, nmr};
 use crate::support::browser;
@@ -781,7 +782,7 @@ fn web_github_mode_shows_only_packages_the_user_may_read() {
             "1.0.0",
             json!({"repository": repo, "keywords": ["acme"]}),
             &fake_tgz(name),
-            Some("# hi"),
+            Some("# hi\n\n![logo](https://img.e.test/logo.png)"),
         );
     }
     let me = reg.url();
@@ -827,13 +828,23 @@ fn web_github_mode_shows_only_packages_the_user_may_read() {
         found.contains(">@acme/widget</a>") && !found.contains(">@acme/secret</a>"),
         "{found}"
     );
-    assert_eq!(
-        browse(&reg, "/-/web/package/@acme/secret", Some(&bob)).status,
-        403
+    assert!(
+        found.contains("1 package for"),
+        "the total counts only what bob may read: {found}"
     );
-    assert_eq!(
-        browse(&reg, "/-/web/package/@acme/widget", Some(&bob)).status,
-        200
+    // A package bob may not read is, to him, a package that is not here.
+    let secret = browse(&reg, "/-/web/package/@acme/secret", Some(&bob));
+    let absent = browse(&reg, "/-/web/package/@acme/absent", Some(&bob));
+    assert_eq!((secret.status, absent.status), (404, 404));
+    assert_eq!(secret.text().replace("secret", "absent"), absent.text());
+    // Reading needs a login here, so a README's remote image must not tell its host who reads.
+    let widget = browse(&reg, "/-/web/package/@acme/widget", Some(&bob));
+    assert_eq!(widget.status, 200);
+    let csp = widget.header("content-security-policy").unwrap();
+    assert!(csp.contains("img-src 'self';"), "{csp}");
+    assert!(
+        widget.text().contains("logo") && !widget.text().contains("img.e.test"),
+        "the image is left out, its alt text stays"
     );
     let alice = browse(&reg, "/-/web/search?q=keywords%3Aacme", Some("tok-alice")).text();
     assert!(

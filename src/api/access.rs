@@ -27,13 +27,16 @@ pub fn collaborators(ctx: &mut Ctx, _req: &mut Request, name: &str) -> Result<Re
     Ok(Response::json(200, &Value::Object(out)))
 }
 
-/// `GET /-/org/<scope>/package`: the packages under `@scope/`. An empty scope is a 404 so
+/// `GET /-/org/<scope>/package`: the packages under `@scope/` that the caller may read. An empty scope is a 404 so
 /// npm falls back to listing the user's packages.
 pub fn scope_packages(ctx: &mut Ctx, _req: &mut Request, scope: &str) -> Result<Response> {
     let prefix = format!("@{}/", scope.trim_start_matches('@'));
-    let out: Map<String, Value> = meta::all_maintainers(ctx.db)?
+    let all = meta::all_maintainers(ctx.db)?
         .into_iter()
         .filter(|(n, _)| n.starts_with(&prefix))
+        .collect();
+    let out: Map<String, Value> = crate::auth::readable(ctx, all, |(n, _)| n)?
+        .into_iter()
         .map(|(n, _)| (n, json!("write")))
         .collect();
     if out.is_empty() {
@@ -42,11 +45,14 @@ pub fn scope_packages(ctx: &mut Ctx, _req: &mut Request, scope: &str) -> Result<
     Ok(Response::json(200, &Value::Object(out)))
 }
 
-/// `GET /-/user/<user>/package`: the packages the user maintains.
+/// `GET /-/user/<user>/package`: the packages the user maintains that the caller may read.
 pub fn user_packages(ctx: &mut Ctx, _req: &mut Request, user: &str) -> Result<Response> {
-    let out: Map<String, Value> = meta::all_maintainers(ctx.db)?
+    let all = meta::all_maintainers(ctx.db)?
         .into_iter()
         .filter(|(_, m)| maintainer_names(m).iter().any(|n| n == user))
+        .collect();
+    let out: Map<String, Value> = crate::auth::readable(ctx, all, |(n, _)| n)?
+        .into_iter()
         .map(|(n, _)| (n, json!("write")))
         .collect();
     Ok(Response::json(200, &Value::Object(out)))

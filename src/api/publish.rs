@@ -35,8 +35,9 @@ fn bad(msg: impl Into<String>) -> Error {
 pub fn put(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Response> {
     let doc = document::read(req, name, ctx.app.config.settings.max_body_size)?;
     if document::has_attachments(&doc) {
+        let was_new = meta::package(ctx.db, name)?.is_none();
         let repo = crate::auth::check_write(ctx, name, body_repository(&doc))?;
-        publish(ctx, name, &doc, repo)
+        publish(ctx, name, &doc, was_new.then_some(repo))
     } else if ["versions", "dist-tags", "maintainers"]
         .iter()
         .any(|k| doc.contains_key(*k))
@@ -184,13 +185,14 @@ fn body_repository(doc: &Map<String, Value>) -> Option<&Value> {
     })
 }
 
-/// Publishes the versions whose tarballs the body carries. `repo` is the GitHub repository to
-/// record for a new package (github mode).
+/// Publishes the versions whose tarballs the body carries. `checked_new` is set when the
+/// caller was checked as the creator of a new package, with the GitHub repository to record for
+/// it (github mode).
 fn publish(
     ctx: &mut Ctx,
     name: &str,
     doc: &Map<String, Value>,
-    repo: Option<String>,
+    checked_new: Option<Option<String>>,
 ) -> Result<Response> {
     if doc.get("name").and_then(Value::as_str) != Some(name) {
         return Err(bad(format!("body has no name field; it must be {name:?}")));
@@ -255,6 +257,14 @@ fn publish(
     let app = ctx.app;
     let _guard = app.lock_package(name);
     let pkg = meta::package(ctx.db, name)?;
+    let repo = match checked_new {
+        // Checked as a first publish, but another one created the package meanwhile: check
+        // again against what that one recorded (maintainers, repository), instead of
+        // publishing into it unchecked or recording this body's repository over it.
+        Some(_) if pkg.is_some() => crate::auth::check_write(ctx, name, None)?,
+        Some(repo) => repo,
+        None => None,
+    };
     if pkg.is_none() {
         crate::uplink::check_publish(ctx, name)?;
     }

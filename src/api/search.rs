@@ -87,28 +87,40 @@ fn number(req: &Request, key: &str, default: i64, max: i64) -> Result<i64> {
 }
 
 /// One page of hits for npm's search text: the stored package summaries, ranked, and the
-/// number of matches. Also what the web UI's search page shows.
+/// number of matches. Also what the web UI's search page shows. Where reads vary by package
+/// (github mode), every match is checked and both the page and the total count only what the
+/// caller may read: a total that counted the rest would tell that they exist.
 pub fn hits(ctx: &mut Ctx, text: &str, size: i64, from: i64) -> Result<(Vec<Value>, i64)> {
     let q = parse(text);
+    let filtered = crate::auth::reads_vary(ctx);
+    let (limit, offset) = if filtered {
+        (i64::MAX, 0)
+    } else {
+        (size, from)
+    };
     let (rows, total) = meta::search(
         ctx.db,
         q.fts.as_deref(),
         q.scope.as_deref(),
         &q.exact,
-        size,
-        from,
+        limit,
+        offset,
     )?;
-    let mut hits = Vec::with_capacity(rows.len());
-    for summary in rows {
-        let package: Value = serde_json::from_str(&summary).unwrap_or(Value::Null);
-        // In github mode a hit is shown only to those who may read its repository. The page
-        // may then be shorter than `size`; `total` still counts every match.
-        let name = package["name"].as_str().unwrap_or_default().to_string();
-        if crate::auth::can_read(ctx, &name)? {
-            hits.push(package);
-        }
+    let all: Vec<Value> = rows
+        .iter()
+        .map(|summary| serde_json::from_str(summary).unwrap_or(Value::Null))
+        .collect();
+    if !filtered {
+        return Ok((all, total));
     }
-    Ok((hits, total))
+    let readable = crate::auth::readable(ctx, all, |p| p["name"].as_str().unwrap_or_default())?;
+    let total = readable.len() as i64;
+    let page = readable
+        .into_iter()
+        .skip(usize::try_from(from).unwrap_or(usize::MAX))
+        .take(usize::try_from(size).unwrap_or(0))
+        .collect();
+    Ok((page, total))
 }
 
 /// `GET /-/v1/search?text=&size=&from=`.

@@ -18,6 +18,11 @@ pub fn put(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Respon
         .filter(|(_, v)| v.as_bool() == Some(true))
         .map(|(k, _)| (k.clone(), json!(true)))
         .collect();
+    // Starring says the package exists, so it needs read access (the route asks only for an
+    // account: the head cannot tell a star from a publish).
+    if !crate::auth::can_read(ctx, name)? {
+        return Err(crate::auth::hidden(name));
+    }
     let app = ctx.app;
     let _guard = app.lock_package(name);
     let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
@@ -41,7 +46,8 @@ pub fn put(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Respon
     Ok(Response::json(200, &json!({"success": true})))
 }
 
-/// `GET /-/_view/starredByUser?key="alice"` (the key is a JSON string).
+/// `GET /-/_view/starredByUser?key="alice"` (the key is a JSON string): the packages the user
+/// starred that the caller may read.
 pub fn starred_by(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     let raw = req
         .query
@@ -54,7 +60,8 @@ pub fn starred_by(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
             "key must be a JSON string such as \"alice\", not {decoded}"
         ))
     })?;
-    let rows: Vec<Value> = meta::starred_by(ctx.db, &user)?
+    let names = meta::starred_by(ctx.db, &user)?;
+    let rows: Vec<Value> = crate::auth::readable(ctx, names, |n| n)?
         .into_iter()
         .map(|n| json!({"value": n}))
         .collect();

@@ -17,6 +17,11 @@ pub fn get(ctx: &mut Ctx, req: &mut Request, name: &str, file: &str) -> Result<R
                 )));
             }
         }
+        // Said the way every other route says it, so that a refused read (`auth::hidden`)
+        // and a name that is not here answer alike.
+        if meta::package_rev(ctx.db, name)?.is_none() {
+            return Err(crate::packument::not_found(name));
+        }
         return Err(Error::NotFound(format!(
             "{name} has no file {file:?}; the packument's dist.tarball has the right URL"
         )));

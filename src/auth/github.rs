@@ -91,6 +91,39 @@ pub fn parse_repository(v: &Value, host: &str) -> std::result::Result<Repo, Stri
     }
 }
 
+/// The scope rule: a scoped package's scope is its repository's owner; an unscoped package
+/// needs `auth.github.allow_unscoped`. The `Err` says what to change.
+pub fn scope_rule(pkg: &str, repo: &Repo, allow_unscoped: bool) -> std::result::Result<(), String> {
+    match crate::name::scope(pkg) {
+        Some(scope) if !scope.eq_ignore_ascii_case(&repo.owner) => Err(format!(
+            "the scope of {pkg} must be the repository owner: @{} for {}",
+            repo.owner.to_lowercase(),
+            repo.full()
+        )),
+        None if !allow_unscoped => Err(format!(
+            "unscoped packages cannot be published with GitHub authentication; name it @{}/{pkg} (or set auth.github.allow_unscoped)",
+            repo.owner.to_lowercase()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// At start in github mode: says how many packages nobody may read or write until the
+/// operator assigns them a repository, and how to do that.
+pub fn warn_unassigned(app: &App) -> Result<()> {
+    if app.config.auth.kind != crate::config::AuthType::GitHub {
+        return Ok(());
+    }
+    let names = meta::unassigned(&app.connect()?)?;
+    if let Some(first) = names.first() {
+        crate::warn!(
+            "{} packages have no GitHub repository (e.g. {first}), so nobody may read or write them: list them with `nmr package unassigned`, assign each with `nmr package set-repo NAME OWNER/REPO`",
+            names.len()
+        );
+    }
+    Ok(())
+}
+
 /// What a token may do with a repository.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Permission {

@@ -109,14 +109,8 @@ pub fn check(ctx: &mut Ctx, access: Access, pkg: &str, req: &Request) -> Result<
             if ctx.who == Identity::Nobody {
                 return Err(need_login(ctx));
             }
-            if pkg.is_empty() || !can_read(ctx, pkg)? {
-                return if pkg.is_empty() {
-                    Ok(())
-                } else {
-                    Err(Error::Forbidden(format!(
-                        "you may not read {pkg}: ask for read access to its GitHub repository"
-                    )))
-                };
+            if !pkg.is_empty() && !can_read(ctx, pkg)? {
+                return Err(hidden(pkg));
             }
             Ok(())
         }
@@ -128,7 +122,11 @@ pub fn check(ctx: &mut Ctx, access: Access, pkg: &str, req: &Request) -> Result<
             if meta::package(ctx.db, pkg)?.is_some() {
                 check_write(ctx, pkg, None).map(|_| ())
             } else {
-                writer(ctx).map(|_| ())
+                // Every write route changes an existing package. Saying so before the handler
+                // reads its input makes a name that is not here answer as one the caller may
+                // not read does (`hidden`), whatever else is wrong with the request.
+                writer(ctx)?;
+                Err(hidden(pkg))
             }
         }
         Access::Publish => {
@@ -139,16 +137,36 @@ pub fn check(ctx: &mut Ctx, access: Access, pkg: &str, req: &Request) -> Result<
             if declared.is_some_and(|n| n <= STAR_BODY) {
                 return Ok(());
             }
-            match check(ctx, Access::Write, pkg, req) {
-                Err(e @ (Error::Unauthorized(_) | Error::Forbidden(_))) => Err(e),
+            let refused = if meta::package(ctx.db, pkg)?.is_some() {
+                check_write(ctx, pkg, None).map(|_| ())
+            } else {
+                writer(ctx).map(|_| ())
+            };
+            match refused {
+                Err(e @ (Error::Unauthorized(_) | Error::Forbidden(_) | Error::NotFound(_))) => {
+                    Err(e)
+                }
                 _ => Ok(()),
             }
         }
     }
 }
 
+/// Whether a caller's reads depend on the package (github mode without `auth.read = public`):
+/// then every listing, count and search total must leave out what the caller may not read.
+pub fn reads_vary(ctx: &Ctx) -> bool {
+    ctx.app.config.auth.kind == AuthType::GitHub && !ctx.app.config.auth.read_public
+}
+
+/// What a caller who may not read `pkg` is told, whatever they asked: exactly what they would
+/// be told if there were no such package, so that a refusal does not confirm the name exists.
+pub fn hidden(pkg: &str) -> Error {
+    crate::packument::not_found(pkg)
+}
+
 /// Whether the caller may read `pkg` (github mode asks GitHub; other modes let every
-/// authenticated caller read everything).
+/// authenticated caller read everything). A name that is not here is readable: the handler's
+/// 404, or the upstream, answers for it.
 pub fn can_read(ctx: &mut Ctx, pkg: &str) -> Result<bool> {
     if ctx.app.config.auth.read_public {
         return Ok(true);
@@ -156,15 +174,36 @@ pub fn can_read(ctx: &mut Ctx, pkg: &str) -> Result<bool> {
     match ctx.who.clone() {
         Identity::Anyone | Identity::User { .. } => Ok(true),
         Identity::Nobody => Ok(false),
-        Identity::GitHub { token, .. } => match meta::repository(ctx.db, pkg)?
-            .as_deref()
-            .and_then(github::Repo::from_full)
-        {
-            Some(repo) => Ok(github::permission(ctx.app, ctx.db, &token, &repo)?.pull),
-            // Only packages that exist have a repository; for the rest the handler's 404 is the answer.
+        Identity::GitHub { token, .. } => match meta::repository(ctx.db, pkg)? {
             None => Ok(true),
+            // No repository, no one to ask: nobody reads it until the operator assigns one
+            // (`nmr package set-repo`). Letting everyone read it was the first step of a takeover.
+            Some(None) => Ok(false),
+            Some(Some(r)) => {
+                let repo = stored_repo(pkg, &r)?;
+                Ok(github::permission(ctx.app, ctx.db, &token, &repo)?.pull)
+            }
         },
     }
+}
+
+/// The items of a listing whose package (`name` of each) the caller may read, in order.
+pub fn readable<T>(ctx: &mut Ctx, items: Vec<T>, name: impl Fn(&T) -> &str) -> Result<Vec<T>> {
+    if !reads_vary(ctx) {
+        return Ok(items);
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        if can_read(ctx, name(&item))? {
+            out.push(item);
+        }
+    }
+    Ok(out)
+}
+
+fn stored_repo(pkg: &str, r: &str) -> Result<github::Repo> {
+    github::Repo::from_full(r)
+        .ok_or_else(|| Error::Internal(format!("stored repository {r:?} of {pkg}")))
 }
 
 /// The caller, if they may write at all (authenticated, and not through a read-only token).
@@ -205,38 +244,33 @@ pub fn check_write(ctx: &mut Ctx, pkg: &str, body_repo: Option<&Value>) -> Resul
         },
         Identity::GitHub { login, token } => {
             let cfg = &ctx.app.config.auth;
-            let (repo, is_new) = match meta::repository(ctx.db, pkg)? {
-                Some(r) => (
-                    github::Repo::from_full(&r).ok_or_else(|| {
-                        Error::Internal(format!("stored repository {r:?} of {pkg}"))
-                    })?,
-                    false,
-                ),
+            let repo = match meta::repository(ctx.db, pkg)? {
+                // An unassigned package is nobody's to write, whatever the body claims: the
+                // first publisher used to become its owner.
+                Some(None) => return Err(hidden(pkg)),
+                Some(Some(r)) => {
+                    let repo = stored_repo(pkg, &r)?;
+                    let perm = github::permission(ctx.app, ctx.db, &token, &repo)?;
+                    if !perm.pull {
+                        return Err(hidden(pkg));
+                    }
+                    github::scope_rule(pkg, &repo, cfg.github_allow_unscoped)
+                        .map_err(Error::Forbidden)?;
+                    if !perm.push {
+                        return Err(Error::Forbidden(format!("{login} may not write to {}, so may not change {pkg}; ask for write access to the repository", repo.full())));
+                    }
+                    return Ok(None);
+                }
                 None => {
                     let v = body_repo.ok_or_else(|| Error::BadRequest(format!("{pkg} has no repository field: with GitHub authentication, package.json must name the GitHub repository that decides who may publish")))?;
-                    (
-                        github::parse_repository(v, &cfg.github_host).map_err(Error::BadRequest)?,
-                        true,
-                    )
+                    github::parse_repository(v, &cfg.github_host).map_err(Error::BadRequest)?
                 }
             };
-            match crate::name::scope(pkg) {
-                Some(scope) if !scope.eq_ignore_ascii_case(&repo.owner) => {
-                    return Err(Error::Forbidden(format!(
-                        "the scope of {pkg} must be the repository owner: @{} for {}",
-                        repo.owner.to_lowercase(),
-                        repo.full()
-                    )));
-                }
-                None if !cfg.github_allow_unscoped => {
-                    return Err(Error::Forbidden(format!("unscoped packages cannot be published with GitHub authentication; name it @{}/{pkg} (or set auth.github.allow_unscoped)", repo.owner.to_lowercase())));
-                }
-                _ => {}
-            }
+            github::scope_rule(pkg, &repo, cfg.github_allow_unscoped).map_err(Error::Forbidden)?;
             if !github::permission(ctx.app, ctx.db, &token, &repo)?.push {
-                return Err(Error::Forbidden(format!("{login} may not write to {}, so may not change {pkg}; ask for write access to the repository", repo.full())));
+                return Err(Error::Forbidden(format!("{login} may not write to {}, so may not create {pkg}; ask for write access to the repository", repo.full())));
             }
-            Ok(is_new.then(|| repo.full()))
+            Ok(Some(repo.full()))
         }
     }
 }

@@ -25,9 +25,11 @@ usage:
   nmr export --out FILE [--since TIME] [--package NAME...] [options]
                           write the packages held here (published or cached) to one bundle;
                           --since 2026-11-01 or 2026-11-01T12:00:00Z: only what arrived since
-  nmr import FILE [options]
+  nmr import FILE [--repository-from-manifest] [options]
                           verify a bundle whole, then add its packages here as local packages;
-                          versions already here are skipped, conflicting ones reported
+                          versions already here are skipped, conflicting ones reported;
+                          --repository-from-manifest: a package without a GitHub repository
+                          takes the one its manifest names, if its scope is the owner's
   nmr fsck [--repair] [options]
                           check every stored tarball against the metadata (size, sha1, sha512)
                           and list missing, damaged and orphaned objects; exit 1 if any;
@@ -80,6 +82,8 @@ pub(super) enum Command {
     Config,
     /// `nmr user ...` (false) or `nmr token ...` (true), with the words after it.
     Accounts(bool),
+    /// `nmr package ...`, with the words after it.
+    Package,
     /// `storage copy`; the ends are checked after parsing.
     StorageCopy,
     /// `fsck`, with `--repair` or not.
@@ -102,6 +106,8 @@ pub(super) struct Transfer {
     pub(super) packages: Vec<String>,
     pub(super) out: Option<PathBuf>,
     pub(super) since: Option<String>,
+    /// `import --repository-from-manifest`.
+    pub(super) repository_from_manifest: bool,
 }
 
 /// `--from` / `--to` of `nmr storage copy`.
@@ -181,6 +187,9 @@ pub(super) fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Trans
             "--out" if matches!(command, Some(Command::Export)) => {
                 transfer.out = Some(PathBuf::from(value("a file")?))
             }
+            "--repository-from-manifest" if matches!(command, Some(Command::Import)) => {
+                transfer.repository_from_manifest = true
+            }
             "--since" if matches!(command, Some(Command::Export)) => {
                 transfer.since = Some(value("a date or time")?)
             }
@@ -211,6 +220,10 @@ pub(super) fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Trans
                 } else {
                     ends.from = Some(v);
                 }
+            }
+            "package" if command.is_none() => command = Some(Command::Package),
+            _ if matches!(command, Some(Command::Package)) && !arg.starts_with("--") => {
+                rest.push(arg.to_string())
             }
             "user" | "token" if command.is_none() => {
                 command = Some(Command::Accounts(flag == "token"))

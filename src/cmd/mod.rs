@@ -1,7 +1,7 @@
 //! Command-line parsing and the subcommands: `nmr serve` (the default), `nmr config`,
 //! `nmr storage copy`, `nmr fsck`, `nmr backup` and `nmr restore`, the account commands
-//! `nmr user` / `nmr token` (see `accounts`), and the air-gap transfer: `nmr mirror`,
-//! `nmr export`, `nmr import`. Each subcommand with more than a few lines has a file here.
+//! `nmr user` / `nmr token` (see `accounts`), `nmr package` (see `package`), and the air-gap
+//! transfer: `nmr mirror`, `nmr export`, `nmr import`. Each subcommand with more than a few lines has a file here.
 
 pub mod accounts;
 mod args;
@@ -11,6 +11,7 @@ mod error;
 pub mod fsck;
 pub mod lockfile;
 pub mod mirror;
+pub mod package;
 
 pub use error::Error;
 
@@ -285,7 +286,8 @@ fn import_cmd(config: &Config, t: Transfer) -> i32 {
         Ok(x) => x,
         Err(e) => return report("import: ", &e),
     };
-    match import::run(&app, &mut db, file, &mut std::io::stdout()) {
+    let from_manifest = t.repository_from_manifest;
+    match import::run(&app, &mut db, file, from_manifest, &mut std::io::stdout()) {
         Ok(s) => {
             println!(
                 "done: {} versions imported into {} packages, {} already here, {} conflicts",
@@ -294,6 +296,16 @@ fn import_cmd(config: &Config, t: Transfer) -> i32 {
                 s.present,
                 s.conflicts.len()
             );
+            if from_manifest {
+                println!(
+                    "repositories: {} packages assigned from their manifests, {} left unassigned",
+                    s.assigned,
+                    s.unassigned.len()
+                );
+                for (name, why) in &s.unassigned {
+                    println!("  {name}: {why}; nmr package set-repo {name} OWNER/REPO assigns one");
+                }
+            }
             if s.conflicts.is_empty() {
                 return 0;
             }
@@ -316,8 +328,9 @@ pub fn main(args: Vec<String>) -> i32 {
     crate::log::set_level(crate::log::Level::Info);
     if args.iter().any(|a| a == "--help" || a == "-h") {
         print!(
-            "{USAGE}\naccounts (auth.type = local):\n{}",
-            accounts::USAGE
+            "{USAGE}\naccounts (auth.type = local):\n{}\npackages:\n{}",
+            accounts::USAGE,
+            package::USAGE
         );
         return 0;
     }
@@ -350,6 +363,7 @@ pub fn main(args: Vec<String>) -> i32 {
         }
         Command::StorageCopy => storage_copy(&effective.config, ends),
         Command::Accounts(token) => accounts::run(&effective.config, token, &rest),
+        Command::Package => package::run(&effective.config, &rest),
         Command::Mirror | Command::Export | Command::Import => {
             quiet_logs(&effective.config);
             match command {
@@ -372,6 +386,10 @@ pub fn main(args: Vec<String>) -> i32 {
                     return 1;
                 }
             };
+            if let Err(e) = crate::auth::github::warn_unassigned(&app) {
+                crate::error!("cannot start: {}", e.message());
+                return 1;
+            }
             match crate::http::server::run(app) {
                 Ok(()) => 0,
                 Err(e) => {

@@ -17,7 +17,11 @@ pub fn render(
     query: &str,
     main: impl FnOnce(&mut Html),
 ) -> Response {
-    super::page(status, document(ctx, title, query, main))
+    super::page(
+        status,
+        document(ctx, title, query, main),
+        super::remote_images(ctx),
+    )
 }
 
 fn document(ctx: &Ctx, title: &str, query: &str, main: impl FnOnce(&mut Html)) -> String {

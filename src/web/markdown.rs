@@ -1,6 +1,7 @@
 //! README Markdown to HTML with pulldown-cmark, made safe to show: raw HTML is shown as text,
 //! links keep only `http(s):`, `mailto:` and relative targets, and images only `http(s):`
-//! sources. Anything else keeps its text and loses its target.
+//! sources, and none where the registry is private. Anything else keeps its text and loses its
+//! target.
 
 use super::html::Markup;
 use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd};
@@ -36,8 +37,9 @@ fn image_ok(url: &str) -> bool {
     matches!(scheme(url).as_deref(), Some("http" | "https"))
 }
 
-/// Renders README Markdown to safe HTML.
-pub fn render(source: &str) -> Markup {
+/// Renders README Markdown to safe HTML. Without `remote_images` every image shows its alt
+/// text instead: a private package's reader must not be announced to an image's host.
+pub fn render(source: &str, remote_images: bool) -> Markup {
     let (source, cut) = if source.len() > MAX_README {
         let mut end = MAX_README;
         while !source.is_char_boundary(end) {
@@ -66,7 +68,7 @@ pub fn render(source: &str) -> Markup {
             ok.then_some(ev)
         }
         Event::Start(Tag::Image { ref dest_url, .. }) => {
-            let ok = image_ok(dest_url);
+            let ok = remote_images && image_ok(dest_url);
             kept.push(ok);
             // An image left out shows its alt text, which the writer emits as plain text.
             ok.then_some(ev)
@@ -87,7 +89,7 @@ mod tests {
     use super::*;
 
     fn html(md: &str) -> String {
-        render(md).as_str().to_string()
+        render(md, true).as_str().to_string()
     }
 
     #[test]
@@ -157,6 +159,17 @@ mod tests {
         assert!(
             h.contains("<img") && !h.contains("\" onerror"),
             "quotes stay in the URL: {h}"
+        );
+    }
+
+    #[test]
+    fn a_private_registry_shows_no_remote_image() {
+        let md = "[![badge](https://e.test/b.svg)](https://e.test/ci) ![logo](http://e.test/l.png)";
+        let h = render(md, false).as_str().to_string();
+        assert!(!h.contains("<img") && !h.contains("b.svg"), "{h}");
+        assert!(
+            h.contains("badge") && h.contains("logo") && h.contains("href=\"https://e.test/ci\""),
+            "alt text and links stay: {h}"
         );
     }
 

@@ -25,6 +25,18 @@ use std::sync::OnceLock;
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: http:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// [`CSP`] where reading needs a login: images only from here, so that a README's remote image
+/// cannot tell its host who reads a private package, and when (the renderer drops them too).
+const CSP_PRIVATE: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+                           form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Whether pages may load images from elsewhere: only where anyone may read without logging
+/// in, so there is no private reader for a remote image to give away.
+pub fn remote_images(ctx: &Ctx) -> bool {
+    let auth = &ctx.app.config.auth;
+    auth.read_public || auth.kind == crate::config::AuthType::None
+}
+
 /// Whether a decoded path is a web page (`/` and `/-/web/...`): its caller comes from the
 /// session cookie and its errors are pages.
 pub fn is_page(segs: &[&str]) -> bool {
@@ -32,13 +44,14 @@ pub fn is_page(segs: &[&str]) -> bool {
 }
 
 /// An HTML response with the headers every page carries. Pages depend on who is logged in, so
-/// nothing may store them.
-pub fn page(status: u16, body: String) -> Response {
+/// nothing may store them. `remote_images`: see [`remote_images`].
+pub fn page(status: u16, body: String, remote_images: bool) -> Response {
+    let csp = if remote_images { CSP } else { CSP_PRIVATE };
     Response {
         status,
         headers: vec![
             ("Content-Type", "text/html; charset=utf-8".into()),
-            ("Content-Security-Policy", CSP.into()),
+            ("Content-Security-Policy", csp.into()),
             ("X-Content-Type-Options", "nosniff".into()),
             // Same-origin keeps the Origin header on our own form posts (the CSRF check reads
             // it) and sends nothing to the sites README links lead to.

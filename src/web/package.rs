@@ -7,6 +7,7 @@ use super::html::{url_part, Html, Markup};
 use super::layout::render;
 use super::{markdown, package_path, pages, readme, root, search_path, version_path};
 use crate::app::Ctx;
+use crate::auth::can_read;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::name;
@@ -138,7 +139,8 @@ fn gather(ctx: &mut Ctx, name: &str, spec: Option<&str>) -> Result<View> {
         };
         let mut list = Vec::with_capacity(deps.len());
         for (dep, range) in deps {
-            let held = meta::package_rev(ctx.db, dep)?.is_some();
+            // A link to a package the reader may not see would tell them it is here.
+            let held = meta::package_rev(ctx.db, dep)?.is_some() && can_read(ctx, dep)?;
             let range = range.as_str().unwrap_or("").to_string();
             list.push(Dependency {
                 name: dep.clone(),
@@ -166,7 +168,7 @@ fn gather(ctx: &mut Ctx, name: &str, spec: Option<&str>) -> Result<View> {
         published: v.published,
         deprecated: v.deprecated,
         tarball_size: file.map(|f| f.size),
-        readme: text.map(|t| markdown::render(&t)),
+        readme: text.map(|t| markdown::render(&t, super::remote_images(ctx))),
         dependencies,
         maintainers,
         github_host: ctx.app.config.auth.github_host.clone(),

@@ -7,7 +7,7 @@ use super::layout::{render, search_form};
 use super::session::LoginForm;
 use super::{package_path, root, search_path};
 use crate::app::Ctx;
-use crate::auth::can_read;
+use crate::auth::{can_read, reads_vary};
 use crate::config::AuthType;
 use crate::error::{Error, Result};
 use crate::http::{form_value, Request, Response};
@@ -19,15 +19,11 @@ const PAGE_SIZE: i64 = 20;
 /// Packages on the home page.
 const RECENT: usize = 12;
 
-/// Whether the caller may read every package, so totals tell them nothing they may not know.
-fn sees_everything(ctx: &Ctx) -> bool {
-    ctx.app.config.auth.read_public || ctx.app.config.auth.kind != AuthType::GitHub
-}
-
 /// `GET /`: the search box, how much is here, how to use it, and what changed last.
 pub fn home(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     let base = ctx.base_url(req)?;
-    let counts = sees_everything(ctx)
+    // Counts would tell a caller who may not read everything how much is hidden.
+    let counts = (!reads_vary(ctx))
         .then(|| meta::counts(ctx.db))
         .transpose()?;
     // Unreadable packages are left out, so ask for a few more than are shown.

@@ -41,6 +41,10 @@ pub struct Summary {
     pub present: usize,
     /// `(name@version, why)`: left as they are.
     pub conflicts: Vec<(String, String)>,
+    /// With `--repository-from-manifest`: packages given their manifest's GitHub repository.
+    pub assigned: usize,
+    /// `(name, why)`: packages that `--repository-from-manifest` left without a repository.
+    pub unassigned: Vec<(String, String)>,
 }
 
 /// A bundle that passed every check, with what pass two needs.
@@ -396,6 +400,7 @@ fn commit(
     db: &mut Connection,
     records: &[PackageRecord],
     keys: &BTreeMap<String, String>,
+    repository_from_manifest: bool,
     s: &mut Summary,
     out: &mut dyn Write,
 ) -> crate::error::Result<()> {
@@ -464,6 +469,16 @@ fn commit(
             added.push(v.version.as_str());
         }
         let Some(id) = pkg else { continue };
+        if repository_from_manifest && meta::repository(&tx, name)?.flatten().is_none() {
+            match manifest_repository(app, r) {
+                Ok(repo) => {
+                    meta::set_repository(&tx, id, &repo)?;
+                    s.assigned += 1;
+                    let _ = writeln!(out, "{name}: repository {repo}");
+                }
+                Err(why) => s.unassigned.push((name.clone(), why)),
+            }
+        }
         // The bundle's tags follow its source, for the versions that are here.
         let current: BTreeMap<String, String> = meta::tags(&tx, id)?.into_iter().collect();
         let mut retagged = false;
@@ -493,8 +508,37 @@ fn commit(
     Ok(())
 }
 
-/// Imports a bundle. `Err` means nothing was imported; conflicts are in the summary.
-pub fn run(app: &App, db: &mut Connection, file: &Path, out: &mut dyn Write) -> Result<Summary> {
+/// The GitHub repository (`owner/repo`) that a package's own manifest names, from the version
+/// its `latest` tag points at (else its last version), if it passes the scope rule that
+/// publishing in github mode applies.
+fn manifest_repository(app: &App, r: &PackageRecord) -> std::result::Result<String, String> {
+    let latest = r.tags.get("latest");
+    let v = r
+        .versions
+        .iter()
+        .find(|v| Some(&v.version) == latest)
+        .or(r.versions.last())
+        .ok_or("the bundle has no version of it")?;
+    let field = v
+        .manifest
+        .get("repository")
+        .ok_or_else(|| format!("{}@{} names no repository", r.name, v.version))?;
+    let auth = &app.config.auth;
+    let repo = crate::auth::github::parse_repository(field, &auth.github_host)?;
+    crate::auth::github::scope_rule(&r.name, &repo, auth.github_allow_unscoped)?;
+    Ok(repo.full())
+}
+
+/// Imports a bundle. `Err` means nothing was imported; conflicts are in the summary. With
+/// `repository_from_manifest`, each package without a GitHub repository takes the one its
+/// manifest names (see [`manifest_repository`]).
+pub fn run(
+    app: &App,
+    db: &mut Connection,
+    file: &Path,
+    repository_from_manifest: bool,
+    out: &mut dyn Write,
+) -> Result<Summary> {
     let v = verify(file, app.config.settings.max_body_size)?;
     let _ = writeln!(
         out,
@@ -542,8 +586,18 @@ pub fn run(app: &App, db: &mut Connection, file: &Path, out: &mut dyn Write) -> 
         }
     }
     let mut created = Vec::new();
-    let done = store_blobs(app, file, &needed, &v.listed, &mut created)
-        .and_then(|keys| commit(app, db, &v.records, &keys, &mut s, out).map_err(Error::Request));
+    let done = store_blobs(app, file, &needed, &v.listed, &mut created).and_then(|keys| {
+        commit(
+            app,
+            db,
+            &v.records,
+            &keys,
+            repository_from_manifest,
+            &mut s,
+            out,
+        )
+        .map_err(Error::Request)
+    });
     if let Err(e) = done {
         for key in created {
             if let Err(de) = app.blobs.delete(&key) {

@@ -82,16 +82,26 @@ pub fn set_maintainers(tx: &Transaction, id: i64, maintainers_json: &str) -> Res
     Ok(())
 }
 
-/// The `owner/repo` a package belongs to in github mode, fixed when it was first published.
-pub fn repository(conn: &Connection, name: &str) -> Result<Option<String>> {
+/// The `owner/repo` a package belongs to in github mode, fixed when it was first published or
+/// assigned by the operator: `None` when there is no such package, `Some(None)` when it exists
+/// without one (it came in by import, or was published in another auth mode).
+pub fn repository(conn: &Connection, name: &str) -> Result<Option<Option<String>>> {
     let mut st = conn.prepare_cached("SELECT repository FROM packages WHERE name = ?1")?;
     Ok(st
         .query_row([name], |r| r.get::<_, Option<String>>(0))
-        .optional()?
-        .flatten())
+        .optional()?)
 }
 
-/// Records the repository of a new package.
+/// Names of the packages with no repository, sorted: in github mode nobody may read or write
+/// them until the operator assigns one.
+pub fn unassigned(conn: &Connection) -> Result<Vec<String>> {
+    let mut st =
+        conn.prepare("SELECT name FROM packages WHERE repository IS NULL ORDER BY name")?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Records the repository of a package: a new one's, or the operator's assignment.
 pub fn set_repository(tx: &Transaction, id: i64, repo: &str) -> Result<()> {
     tx.execute(
         "UPDATE packages SET repository = ?2 WHERE id = ?1",
