@@ -315,3 +315,70 @@ fn stored_state_survives_a_restart() {
     assert_eq!(reg.request("GET", "/@acme%2fwidget", &host, b"").body, doc);
     assert_eq!(reg.get("/@acme/widget/-/widget-1.0.0.tgz").body, tgz);
 }
+
+#[test]
+fn legacy_names_with_capitals_publish_and_install_but_never_twice_in_two_cases() {
+    let reg = Registry::start();
+    let work = TempDir::new("legacy");
+    let c = Client::new(&reg);
+    // npm accepts such names for packages that exist (validForOldPackages), and so must a
+    // registry that receives them from forks, bundles and migrations.
+    c.ok(
+        "npm",
+        &["publish"],
+        &make_package(
+            work.path(),
+            json!({"name": "JSONStream", "version": "1.0.0"}),
+        ),
+    );
+    assert_eq!(reg.get("/JSONStream").json()["name"], "JSONStream");
+    npm_installs(&reg, work.path(), "JSONStream", "1.0.0");
+    raw_publish(&reg, "@Legacy/Thing", "1.0.0");
+    raw_publish(&reg, "odd~name(1)", "1.0.0");
+
+    // A name that differs only in case is another package only to a careless reader: refused,
+    // whichever spelling came first.
+    raw_publish(&reg, "plainpkg", "1.0.0");
+    for (name, there) in [
+        ("jsonstream", "JSONStream"),
+        ("JsonStream", "JSONStream"),
+        ("PlainPkg", "plainpkg"),
+        ("@legacy/thing", "@Legacy/Thing"),
+    ] {
+        let tgz = fake_tgz(name);
+        let r = reg.put_json(
+            &format!("/{}", name.replace('/', "%2f")),
+            &publish_body(name, "2.0.0", &tgz, "latest"),
+        );
+        expect_error(&r, 409, &[name, there, "differs only in case"]);
+        assert_eq!(
+            reg.get(&format!("/{}", name.replace('/', "%2f"))).status,
+            404
+        );
+    }
+    // Versions of the package itself still publish under its own spelling.
+    raw_publish(&reg, "JSONStream", "1.1.0");
+
+    // What no npm name may be is still refused, capitals or not.
+    for name in [
+        ".Hidden",
+        "_Under",
+        " Spaced",
+        "Sp ace",
+        "Node_Modules",
+        "-Dash",
+        "Slash/Ed",
+        "Ünï",
+        "@Scope/.dot",
+    ] {
+        let tgz = fake_tgz(name);
+        let path = format!("/{}", name.replace('/', "%2f").replace(' ', "%20"));
+        let r = reg.put_json(&path, &publish_body(name, "1.0.0", &tgz, "latest"));
+        assert!(
+            matches!(r.status, 400 | 404 | 405),
+            "{name:?}: {} {}",
+            r.status,
+            r.text()
+        );
+    }
+}

@@ -392,6 +392,11 @@ fn uplink_never_mixes_local_names_or_scopes_with_the_upstream() {
     );
     expect_error(&r, 409, &["@pub/ok", "upstream"]);
     let r = px.put_json(
+        "/@Pub%2fOK",
+        &publish_body("@Pub/OK", "9.0.0", &fake_tgz("hijack"), "latest"),
+    );
+    expect_error(&r, 409, &["@Pub/OK", "differs only in case", "@pub/ok"]);
+    let r = px.put_json(
         "/@pub%2fnew",
         &publish_body("@pub/new", "1.0.0", &fake_tgz("new"), "latest"),
     );

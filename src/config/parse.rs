@@ -48,9 +48,14 @@ fn parse_scaled(s: &str, units: &[(&str, u64)]) -> Option<u64> {
 /// One scope, `@acme` or `acme`, checked against npm's name rules and returned as `@acme`.
 fn parse_scope(s: &str) -> Result<String, String> {
     let bare = s.trim().trim_start_matches('@');
+    let refused = || format!("{s:?} is not an npm scope such as @acme");
+    // Scopes are compared exactly, and npm's scopes are lowercase.
+    if bare != crate::name::folded(bare) {
+        return Err(refused());
+    }
     crate::name::validate(&format!("@{bare}/x"))
         .map(|()| format!("@{bare}"))
-        .map_err(|_| format!("{s:?} is not an npm scope such as @acme"))
+        .map_err(|_| refused())
 }
 
 /// Parses a value written as text (environment, flags, defaults).

@@ -54,7 +54,7 @@ fn target(ctx: &Ctx, name: &str) -> Result<Target> {
         UplinkMode::Redirect => Target::Redirect,
         UplinkMode::Proxy => Target::Proxy,
     };
-    if name::validate_upstream(name).is_err() || meta::package_rev(ctx.db, name)?.is_some() {
+    if name::validate(name).is_err() || meta::package_rev(ctx.db, name)?.is_some() {
         return Ok(Target::Local);
     }
     if let Some(scope) = name::scope(name) {
@@ -547,7 +547,7 @@ pub fn audit(ctx: &mut Ctx, body: &[u8]) -> Result<Option<Response>> {
 }
 
 /// Refuses to publish a new local package where the upstream already serves: a name cached
-/// from it (clients would get a mix of two packages under one name), or the first local package
+/// from it, in any case (clients would get a mix of two packages under one name), or the first local package
 /// of a scope it serves (which would take the whole scope off the upstream).
 pub fn check_publish(ctx: &Ctx, name: &str) -> Result<()> {
     let cfg = &ctx.app.config.uplink;
@@ -555,9 +555,14 @@ pub fn check_publish(ctx: &Ctx, name: &str) -> Result<()> {
         return Ok(());
     }
     let upstream = ctx.app.uplink.client.base();
-    if meta::uplink_cached(ctx.db, name)? {
+    if let Some(cached) = meta::uplink_cached(ctx.db, name)? {
+        let what = if cached == name {
+            format!("{name} is an upstream package")
+        } else {
+            format!("{name} differs only in case from the upstream package {cached}")
+        };
         return Err(Error::Conflict(format!(
-            "{name} is an upstream package: nmr serves it from the upstream registry {upstream}, so it cannot be published here as well; publish it under another name, or under a scope listed in uplink.private_scopes"
+            "{what}: nmr serves it from the upstream registry {upstream}, so it cannot be published here as well; publish it under another name, or under a scope listed in uplink.private_scopes"
         )));
     }
     let Some(scope) = name::scope(name) else {

@@ -24,7 +24,7 @@ pub use accounts::{delete_user, insert_user, set_password, user, users, User};
 pub use blobs::{blob_referenced, is_pending, pend, pending, stored_objects, unpend, Stored};
 pub use github_cache::{github_cached, github_store, Cached};
 pub use packages::{
-    all_maintainers, counts, delete_package, delete_tag, delete_version, file, files,
+    all_maintainers, case_twin, counts, delete_package, delete_tag, delete_version, file, files,
     insert_package, is_deleted, package, package_names, package_rev, put_file, put_version,
     repository, scope_has_local, set_deprecated, set_maintainers, set_repository, set_tag,
     set_users, starred_by, store_docs, tags, template, totals, touch, version, version_summaries,

@@ -5,7 +5,7 @@ use crate::store::{Error, Result};
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Schema version recorded in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -119,6 +119,11 @@ CREATE TABLE IF NOT EXISTS uplink_files (
 CREATE TABLE IF NOT EXISTS pending_blobs (
     key TEXT PRIMARY KEY
 );
+-- Schema 4: names that differ only in case name one package (see name::folded), so a publish
+-- looks its name up folded. Not UNIQUE: a database from before may hold such a pair, and must
+-- still open; the publish checks inside its write transaction instead.
+CREATE INDEX IF NOT EXISTS packages_folded ON packages (lower(name));
+CREATE INDEX IF NOT EXISTS uplink_packages_folded ON uplink_packages (lower(name));
 ";
 
 /// Creates or upgrades the schema, and makes sure the template marker exists.
@@ -138,6 +143,9 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     for (table, column, decl) in [
         ("packages", "repository", "TEXT"),
         ("uplink_files", "stored_at", "TEXT"),
+        // Schema 4: when the cached tarball was last served, for `nmr cache prune` and
+        // `uplink.cache_max_size`; stored_at stands in for tarballs cached before.
+        ("uplink_files", "used_at", "TEXT"),
     ] {
         let present: bool = tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",

@@ -194,13 +194,13 @@ pub fn uplink_stored_files(conn: &Connection, name: &str) -> Result<Vec<(File, O
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Whether `name` is cached from the upstream.
-pub fn uplink_cached(conn: &Connection, name: &str) -> Result<bool> {
-    Ok(conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM uplink_packages WHERE name = ?1)",
-        [name],
-        |r| r.get(0),
-    )?)
+/// The name under which `name`, or a name differing from it only in case, is cached from the
+/// upstream, if it is.
+pub fn uplink_cached(conn: &Connection, name: &str) -> Result<Option<String>> {
+    let mut st = conn.prepare_cached(
+        "SELECT name FROM uplink_packages WHERE lower(name) = lower(?1) ORDER BY name = ?1 DESC LIMIT 1",
+    )?;
+    Ok(st.query_row([name], |r| r.get(0)).optional()?)
 }
 
 /// How many packages of `@scope/` are cached from the upstream.
@@ -288,6 +288,14 @@ mod tests {
         uplink_store(&mut c, "@up/two", 1, &doc("{}", "x")).unwrap();
         uplink_store(&mut c, "@upx/three", 1, &doc("{}", "x")).unwrap();
         assert_eq!(uplink_cached_in_scope(&c, "up").unwrap(), 2);
-        assert!(uplink_cached(&c, "@up/two").unwrap() && !uplink_cached(&c, "@up/six").unwrap());
+        assert_eq!(
+            uplink_cached(&c, "@up/two").unwrap().as_deref(),
+            Some("@up/two")
+        );
+        assert_eq!(
+            uplink_cached(&c, "@UP/Two").unwrap().as_deref(),
+            Some("@up/two")
+        );
+        assert_eq!(uplink_cached(&c, "@up/six").unwrap(), None);
     }
 }
