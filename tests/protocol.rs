@@ -48,9 +48,8 @@ fn full_and_abbreviated_packuments() {
     );
     let a = abbr.json();
     assert_eq!(a["name"], "@acme/widget");
-    assert!(a["modified"].is_string() && a["time"]["1.0.0"].is_string());
-    assert!(a.get("readme").is_none());
-    assert_eq!(a["_rev"], doc["_rev"]);
+    assert!(a["modified"].is_string());
+    assert_abbreviated(&a);
     let av = &a["versions"]["1.0.0"];
     assert_eq!(av["dependencies"], json!({}));
     assert_eq!(av["dist"], v["dist"]);
@@ -77,6 +76,51 @@ fn full_and_abbreviated_packuments() {
     }
 }
 
+/// The top-level fields of npm's abbreviated format, and nothing else.
+const ABBREVIATED_TOP: &[&str] = &["name", "modified", "dist-tags", "versions"];
+
+/// The per-version fields of npm's abbreviated format and those npm's installer reads from it.
+const ABBREVIATED_VERSION: &[&str] = &[
+    "name",
+    "version",
+    "dependencies",
+    "optionalDependencies",
+    "devDependencies",
+    "bundleDependencies",
+    "peerDependencies",
+    "peerDependenciesMeta",
+    "acceptDependencies",
+    "bin",
+    "directories",
+    "dist",
+    "engines",
+    "_hasShrinkwrap",
+    "hasInstallScript",
+    "deprecated",
+    "os",
+    "cpu",
+    "libc",
+    "funding",
+];
+
+/// Panics on any field of an abbreviated document that npm's format does not define.
+pub fn assert_abbreviated(doc: &Value) {
+    for key in doc.as_object().unwrap().keys() {
+        assert!(
+            ABBREVIATED_TOP.contains(&key.as_str()),
+            "top-level {key:?} in {doc}"
+        );
+    }
+    for (v, m) in doc["versions"].as_object().unwrap() {
+        for key in m.as_object().unwrap().keys() {
+            assert!(
+                ABBREVIATED_VERSION.contains(&key.as_str()),
+                "{key:?} in version {v} of {doc}"
+            );
+        }
+    }
+}
+
 #[test]
 fn install_script_flag_and_dependency_fields_reach_the_abbreviated_document() {
     let reg = Registry::start();
@@ -87,6 +131,10 @@ fn install_script_flag_and_dependency_fields_reach_the_abbreviated_document() {
     v["peerDependencies"] = json!({"react": "*"});
     v["bin"] = json!({"ws": "cli.js"});
     v["engines"] = json!({"node": ">=18"});
+    v["bundledDependencies"] = json!(["inside"]);
+    v["funding"] = json!("https://fund.example.test");
+    v["_npmUser"] = json!({"name": "ann"});
+    v["gitHead"] = json!("abc");
     assert_eq!(reg.put_json("/withscripts", &b).status, 201);
     let a = reg
         .request("GET", "/withscripts", &[("Accept", CORGI)], b"")
@@ -97,6 +145,13 @@ fn install_script_flag_and_dependency_fields_reach_the_abbreviated_document() {
     assert_eq!(av["bin"], json!({"ws": "cli.js"}));
     assert_eq!(av["engines"], json!({"node": ">=18"}));
     assert!(av.get("scripts").is_none());
+    assert_eq!(
+        av["bundleDependencies"],
+        json!(["inside"]),
+        "npm's spelling"
+    );
+    assert_eq!(av["funding"], "https://fund.example.test");
+    assert_abbreviated(&a);
 }
 
 #[test]

@@ -248,6 +248,7 @@ fn uplink_revalidates_after_maxage_and_shows_new_upstream_versions() {
     );
     let a = abbr.json();
     assert!(a.get("readme").is_none() && a["versions"]["1.1.0"].get("description").is_none());
+    crate::protocol::assert_abbreviated(&a);
     assert_eq!(
         a["versions"]["1.1.0"]["dist"],
         doc["versions"]["1.1.0"]["dist"]

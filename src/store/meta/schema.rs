@@ -156,6 +156,19 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
             tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
         }
     }
+    // Schema 4: abbreviated documents carry only the fields npm's format defines. Stored ones
+    // lose `_rev` and `time` now rather than at their package's next change. (A BLOB would be
+    // read as SQLite's binary JSON, hence the casts.)
+    if (1..4).contains(&version) {
+        tx.execute_batch(
+            "UPDATE packages SET doc_abbrev =
+               CAST(json_remove(CAST(doc_abbrev AS TEXT), '$._rev', '$.time') AS BLOB)
+             WHERE json_valid(CAST(doc_abbrev AS TEXT));
+             UPDATE uplink_packages SET rev = rev + 1, doc_abbrev =
+               CAST(json_remove(CAST(doc_abbrev AS TEXT), '$._rev', '$.time') AS BLOB)
+             WHERE json_valid(CAST(doc_abbrev AS TEXT));",
+        )?;
+    }
     // Rank hits by BM25 with a name hit worth most, then keywords, then description.
     tx.execute(
         "INSERT INTO search (search, rank) VALUES ('rank', 'bm25(10.0, 2.0, 4.0, 1.0, 1.0, 0.0)')",
@@ -195,7 +208,9 @@ pub fn marker(conn: &Connection) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::meta::{package_rev, test_db_file, uplink_state, uplink_stored_files};
+    use crate::store::meta::{
+        package_rev, template, test_db_file, uplink_state, uplink_stored_files, Origin,
+    };
 
     #[test]
     fn a_schema_2_database_gains_stored_at_and_keeps_its_rows() {
@@ -212,6 +227,28 @@ mod tests {
         let stored = uplink_stored_files(&c, "p").unwrap();
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].1, None, "cached before schema 3: time unknown");
+    }
+
+    #[test]
+    fn a_schema_3_database_loses_rev_and_time_from_its_abbreviated_documents() {
+        let mut c = test_db_file("v3");
+        migrate(&mut c).unwrap();
+        let old = br#"{"_rev":"1-a","name":"p","modified":"m","dist-tags":{},"versions":{"1.0.0":{"dist":{"tarball":"\u0000M/p/-/p-1.0.0.tgz"}}},"time":{"1.0.0":"t"}}"#;
+        c.execute(
+            "INSERT INTO packages (name, rev, created, modified, doc_abbrev) VALUES ('p', 1, 't', 't', ?1)",
+            [&old[..]],
+        )
+        .unwrap();
+        c.execute_batch("PRAGMA user_version = 3").unwrap();
+        migrate(&mut c).unwrap();
+        let (_, doc) = template(&c, Origin::Local, "p", true).unwrap().unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+        let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["name", "modified", "dist-tags", "versions"]);
+        assert_eq!(
+            doc["versions"]["1.0.0"]["dist"]["tarball"], "\u{0}M/p/-/p-1.0.0.tgz",
+            "the marker survives"
+        );
     }
 
     #[test]
