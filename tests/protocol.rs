@@ -437,3 +437,65 @@ fn legacy_names_with_capitals_publish_and_install_but_never_twice_in_two_cases()
         );
     }
 }
+
+#[test]
+fn search_requires_text_clamps_size_and_pages_past_the_end_are_empty() {
+    let reg = Registry::start();
+    // One more than the largest page, so a clamped size shows as a full page of 250.
+    for i in 0..251 {
+        let name = format!("findme-{i:03}");
+        let tgz = fake_tgz(&name);
+        let r = reg.put_json(
+            &format!("/{name}"),
+            &publish_body(&name, "1.0.0", &tgz, "latest"),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    for path in [
+        "/-/v1/search",
+        "/-/v1/search?text=",
+        "/-/v1/search?size=5&text=%20",
+    ] {
+        expect_error(&reg.get(path), 400, &["text is required"]);
+    }
+    let page = |query: &str| {
+        let r = reg.get(&format!("/-/v1/search?text=findme{query}"));
+        assert_eq!(r.status, 200, "{query}: {}", r.text());
+        let doc = r.json();
+        assert_eq!(doc["total"], 251, "{query}");
+        doc["objects"].as_array().unwrap().len()
+    };
+    assert_eq!(page(""), 20, "the default size");
+    assert_eq!(
+        page("&size=1000"),
+        250,
+        "clamped to the maximum, not refused"
+    );
+    assert_eq!(page("&size=99999999999999999999"), 250);
+    assert_eq!(page("&size=250&from=250"), 1);
+    assert_eq!(page("&from=251"), 0, "past the end: an empty page");
+    assert_eq!(page("&from=99999999999999999999"), 0);
+    for bad in ["size=-1", "size=ten", "from=-5", "from=1.5"] {
+        let r = reg.get(&format!("/-/v1/search?text=findme&{bad}"));
+        expect_error(&r, 400, &["whole number"]);
+    }
+
+    // The web UI's search lists everything without text (its "All packages"), and keeps the
+    // other rules: a page past the end, however far, is an empty page.
+    let web = |query: &str| {
+        let r = reg.request(
+            "GET",
+            &format!("/-/web/search?{query}"),
+            &[("Accept", "text/html")],
+            b"",
+        );
+        assert_eq!(r.status, 200, "{query}");
+        r.text()
+    };
+    assert!(web("q=").contains("All packages"));
+    assert!(web("q=findme&page=13").contains("findme-250"));
+    for far in ["14", "99999999999999999999"] {
+        let html = web(&format!("q=findme&page={far}"));
+        assert!(html.contains("No more results."), "page {far}: {html}");
+    }
+}
