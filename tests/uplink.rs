@@ -670,3 +670,59 @@ fn uplink_configuration_errors_name_the_keys_and_the_token_is_masked() {
         "{text}"
     );
 }
+
+#[test]
+fn uplink_web_pages_show_upstream_packages_marked_as_such() {
+    let up = Registry::start();
+    raw_publish(&up, "@up/weblib", "0.9.0");
+    let tgz = fake_tgz("weblib 1");
+    let mut body = publish_body("@up/weblib", "1.0.0", &tgz, "latest");
+    body["versions"]["1.0.0"]["readme"] = json!("# Web lib\n\nFrom *upstream*.");
+    body["versions"]["1.0.0"]["dependencies"] = json!({"left-pad": "^1.3.0"});
+    assert_eq!(up.put_json("/@up%2fweblib", &body).status, 201);
+    // Deprecated as npm does it: the whole document sent back.
+    let mut doc = up.get("/@up%2fweblib?write=true").json();
+    doc["versions"]["0.9.0"]["deprecated"] = json!("too old");
+    assert_eq!(up.put_json("/@up%2fweblib", &doc).status, 201);
+
+    // maxage 0: every page asks the upstream again, so its going away shows at once.
+    let px = proxy(&up.url(), &["--set", "uplink.maxage=0"]);
+    raw_publish(&px, "mine", "1.0.0");
+    let html = |path: &str| {
+        let r = px.request("GET", path, &[("Accept", "text/html")], b"");
+        (r.status, r.text())
+    };
+    let (status, page) = html("/-/web/package/@up/weblib");
+    assert_eq!(status, 200, "{page}\n{}", px.log());
+    for part in [
+        "<title>@up/weblib · nmr</title>",
+        "From the upstream registry.",
+        &up.url(),
+        "<h1>Web lib</h1>",
+        "<em>upstream</em>",
+        "<span class=\"version\">1.0.0</span><span class=\"tag\">latest</span>",
+        "left-pad",
+        "deprecated: too old",
+        "npm i @up/weblib",
+    ] {
+        assert!(page.contains(part), "no {part:?} in:\n{page}");
+    }
+    assert!(!page.contains("could not be reached"), "{page}");
+    assert!(
+        packument_cached(&px, "@up/weblib"),
+        "fetched as an install would"
+    );
+    let (status, old) = html("/-/web/package/@up/weblib/v/0.9.0");
+    assert_eq!(status, 200);
+    assert!(old.contains("Version 0.9.0 is deprecated."), "{old}");
+    assert_eq!(html("/-/web/package/@up/weblib/v/7.0.0").0, 404);
+    assert_eq!(html("/-/web/package/@up/nothing").0, 404);
+    let (_, local) = html("/-/web/package/mine");
+    assert!(!local.contains("From the upstream registry"), "{local}");
+
+    drop(up.stop());
+    let (status, stale) = html("/-/web/package/@up/weblib");
+    assert_eq!(status, 200, "{stale}");
+    assert!(stale.contains("From the upstream registry."));
+    assert!(stale.contains("could not be reached"), "{stale}");
+}

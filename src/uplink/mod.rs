@@ -262,6 +262,26 @@ pub fn packument(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Option<
     })
 }
 
+/// The upstream registry's base URL, as pages name it.
+pub fn base(app: &App) -> &str {
+    app.uplink.client.base()
+}
+
+/// The upstream's full packument of `name` for the web UI, from the cache, fetched first as an
+/// install would when it is not cached or no longer fresh; with whether it is stale. `None` when
+/// nmr does not proxy this name (a local or private name, or not in proxy mode).
+pub fn packument_doc(ctx: &mut Ctx, name: &str) -> Result<Option<(Value, bool)>> {
+    if target(ctx, name)? != Target::Proxy {
+        return Ok(None);
+    }
+    let c = cached(ctx, name)?;
+    let (_, template) = meta::template(ctx.db, Origin::Uplink, name, false)?
+        .ok_or_else(|| packument::not_found(name))?;
+    let doc = serde_json::from_slice(&template)
+        .map_err(|e| Error::Internal(format!("cached packument of {name}: {e}")))?;
+    Ok(Some((doc, c.stale)))
+}
+
 /// `GET /-/package/<name>/dist-tags` for a name the upstream answers.
 pub fn dist_tags(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Option<Response>> {
     Ok(match target(ctx, name)? {
