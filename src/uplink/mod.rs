@@ -6,6 +6,7 @@
 //! by the upstream; a scope listed in `uplink.private_scopes`, or holding any local package,
 //! never goes upstream at all, so a private name is never answered by a public package.
 
+pub mod cache;
 mod client;
 mod doc;
 mod flight;
@@ -343,7 +344,10 @@ pub fn tarball(
         }
     };
     let stored = match f.stored {
-        Some(s) => s,
+        Some(s) => {
+            cache::hit(ctx.app, ctx.db, name, file);
+            s
+        }
         None => fetch_tarball(ctx, name, &f.dist)?,
     };
     crate::api::tarball::serve(ctx, req, name, &stored).map(Some)
@@ -398,7 +402,7 @@ fn verify(
 }
 
 /// Downloads one tarball, verifies it and stores it: bytes durable first, then the row.
-fn download(app: &App, db: &Connection, name: &str, dist: &meta::UplinkDist) -> Result<()> {
+fn download(app: &App, db: &mut Connection, name: &str, dist: &meta::UplinkDist) -> Result<()> {
     if meta::uplink_file(db, name, &dist.filename)?.is_some_and(|f| f.stored.is_some()) {
         return Ok(());
     }
@@ -429,6 +433,7 @@ fn download(app: &App, db: &Connection, name: &str, dist: &meta::UplinkDist) -> 
     let len = a.body.len() as i64;
     if meta::uplink_file_stored(db, name, dist, &key, len, &digests.sha1_hex)? {
         crate::info!("uplink: cached {what} ({len} bytes)");
+        cache::stored(app, db, name, &dist.filename);
     } else if created {
         app.blobs.delete(&key)?;
     }

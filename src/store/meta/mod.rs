@@ -36,9 +36,10 @@ pub use tokens::{
     delete_token_by_hash, delete_token_by_key, insert_token, token_by_hash, tokens_of, Token,
 };
 pub use uplink_cache::{
-    uplink_cached, uplink_cached_in_scope, uplink_confirmed, uplink_file, uplink_file_stored,
-    uplink_names_with_files, uplink_state, uplink_store, uplink_stored_files, UplinkDist,
-    UplinkDoc, UplinkFile, UplinkState,
+    uplink_by_use, uplink_cached, uplink_cached_in_scope, uplink_confirmed, uplink_detach,
+    uplink_file, uplink_file_stored, uplink_forget, uplink_listing, uplink_names_with_files,
+    uplink_state, uplink_store, uplink_stored_files, uplink_totals, uplink_used, UplinkDist,
+    UplinkDoc, UplinkFile, UplinkListed, UplinkState, UplinkStored,
 };
 
 /// Opens a connection with the settings every connection needs. WAL lets readers run while a

@@ -192,6 +192,13 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('rev_seq', (SELECT COALESCE(MAX(rev), 0) FROM packages))",
         [],
     )?;
+    // Since schema 4 upstream packuments take their revisions from the same counter; it must
+    // start above the ones they had.
+    tx.execute(
+        "UPDATE meta SET value = MAX(CAST(value AS INTEGER),
+           (SELECT COALESCE(MAX(rev), 0) FROM uplink_packages)) WHERE key = 'rev_seq'",
+        [],
+    )?;
     tx.commit()?;
     Ok(())
 }
