@@ -1,7 +1,8 @@
 //! The counters behind `GET /-/metrics`, and their rendering in the Prometheus text format:
 //! requests by route and status, request latency, publishes, client connections and what the
-//! connection front refused; plus, read when scraped, the stored packages and bytes and the
-//! upstream registry's failures.
+//! connection front refused, hits, downloads and evictions of the upstream cache; plus, read
+//! when scraped, the stored packages and bytes (published and cached) and the upstream
+//! registry's failures.
 
 use crate::error::Result;
 use crate::http::Method;
@@ -34,6 +35,9 @@ pub struct Metrics {
     connections_rejected: AtomicU64,
     /// Requests the connection front answered itself, by status.
     refused: Mutex<BTreeMap<u16, u64>>,
+    uplink_hits: AtomicU64,
+    uplink_misses: AtomicU64,
+    uplink_evictions: AtomicU64,
 }
 
 fn load(n: &AtomicU64) -> i64 {
@@ -80,6 +84,21 @@ impl Metrics {
         self.connections_rejected.fetch_add(1, Relaxed);
     }
 
+    /// A tarball served from the upstream cache.
+    pub fn uplink_hit(&self) {
+        self.uplink_hits.fetch_add(1, Relaxed);
+    }
+
+    /// A tarball downloaded from the upstream into the cache.
+    pub fn uplink_miss(&self) {
+        self.uplink_misses.fetch_add(1, Relaxed);
+    }
+
+    /// Cached upstream tarballs evicted to stay within `uplink.cache_max_size`.
+    pub fn uplink_evicted(&self, n: usize) {
+        self.uplink_evictions.fetch_add(n as u64, Relaxed);
+    }
+
     /// A request refused before a handler ran (a bad head, a stalled or oversized body).
     pub fn request_refused(&self, status: u16) {
         count(&self.refused, status);
@@ -95,6 +114,7 @@ impl Metrics {
         route_name: fn(usize) -> String,
     ) -> Result<String> {
         let (packages, tarballs, bytes) = meta::totals(db)?;
+        let (cached_tarballs, cached_bytes) = meta::uplink_totals(db)?;
         let mut out = String::new();
         let family = |out: &mut String, name: &str, kind: &str, help: &str| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -137,7 +157,7 @@ impl Metrics {
                 "nmr_http_requests_refused_total{{status=\"{status}\"}} {n}"
             );
         }
-        let scalars: [(&str, &str, &str, i64); 8] = [
+        let scalars: [(&str, &str, &str, i64); 13] = [
             (
                 "nmr_connections_open",
                 "gauge",
@@ -185,6 +205,36 @@ impl Metrics {
                 "gauge",
                 "Bytes of the files stored for published versions.",
                 bytes,
+            ),
+            (
+                "nmr_uplink_cache_hits_total",
+                "counter",
+                "Tarball requests answered from the upstream cache.",
+                load(&self.uplink_hits),
+            ),
+            (
+                "nmr_uplink_cache_misses_total",
+                "counter",
+                "Tarballs downloaded from the upstream into the cache.",
+                load(&self.uplink_misses),
+            ),
+            (
+                "nmr_uplink_cache_evictions_total",
+                "counter",
+                "Cached upstream tarballs evicted to stay within uplink.cache_max_size.",
+                load(&self.uplink_evictions),
+            ),
+            (
+                "nmr_uplink_cache_tarballs",
+                "gauge",
+                "Upstream tarballs in the cache.",
+                cached_tarballs,
+            ),
+            (
+                "nmr_uplink_cache_bytes",
+                "gauge",
+                "Bytes of the upstream tarballs in the cache.",
+                cached_bytes,
             ),
         ];
         for (name, kind, help, value) in scalars {

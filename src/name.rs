@@ -1,13 +1,14 @@
-//! npm package names: the publishing rules, the percent-encodings clients put in paths, and the
-//! canonical tarball file name derived from a name and version.
+//! npm package names: the rules a name must meet, the percent-encodings clients put in paths, and
+//! the canonical tarball file name derived from a name and version.
 
 use crate::error::{Error, Result};
 
-/// Longest name npm accepts.
+/// Longest name accepted: npm's limit for new names. Older npm names could be longer, but a name
+/// is also a path in the tarball store, whose file-name components stop at 255 bytes.
 const MAX_LEN: usize = 214;
 
-/// Names npm reserves; `-` is also ours, since `/-/...` is the registry's own namespace.
-const RESERVED: &[&str] = &["node_modules", "favicon.ico", "-"];
+/// Names npm reserves, in any case.
+const RESERVED: &[&str] = &["node_modules", "favicon.ico"];
 
 /// Percent-decodes a URL path. Clients spell the same name as `@scope%2fname`, `@scope%2Fname` or
 /// `%40scope%2Fname`, so decoding happens once, before routing. Stricter than the
@@ -50,13 +51,14 @@ fn check_part(part: &str, what: &str, full: &str) -> std::result::Result<(), Str
             "package name {full:?} contains {c:?}; names may use only letters, digits and -_.!~*'()"
         ));
     }
-    if part.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(format!("package name {full:?} must be lowercase"));
-    }
     Ok(())
 }
 
-/// Checks a name against npm's rules for new packages. The message names the broken rule.
+/// Checks a name against npm's rules for names that exist (`validForOldPackages` in npm's
+/// validate-npm-package-name): capitals and `~'!()*` are accepted, since registries must serve
+/// `JSONStream` and its kind (from the upstream, bundles, migrations and forks). What no npm name
+/// may be is refused, with a message that names the broken rule; so are a leading `-` (the
+/// registry's own `/-/` namespace) and a scope or name part starting with `.` or `_`.
 pub fn validate(name: &str) -> Result<()> {
     let rule = |m: String| Error::BadRequest(m);
     if name.len() > MAX_LEN {
@@ -70,8 +72,13 @@ pub fn validate(name: &str) -> Result<()> {
             "package name {name:?} has leading or trailing spaces"
         )));
     }
-    if RESERVED.contains(&name) {
+    if RESERVED.contains(&name.to_ascii_lowercase().as_str()) {
         return Err(rule(format!("package name {name:?} is reserved")));
+    }
+    if name.starts_with('-') {
+        return Err(rule(format!(
+            "package name {name:?} may not start with '-'"
+        )));
     }
     match name.strip_prefix('@') {
         Some(rest) => {
@@ -91,10 +98,10 @@ pub fn validate(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks a name that comes from an upstream registry: npm's rules, except that legacy names
-/// there may hold capitals, so nothing malformed is passed on or stored.
-pub fn validate_upstream(name: &str) -> Result<()> {
-    validate(&name.to_ascii_lowercase())
+/// The form two names share when they differ only in case: `jsonstream` for `JSONStream`. No two
+/// packages may share it, so case cannot pass one package off as another.
+pub fn folded(name: &str) -> String {
+    name.to_ascii_lowercase()
 }
 
 /// The part after the scope: `widget` for `@acme/widget`, the name itself when unscoped.
@@ -174,6 +181,10 @@ mod tests {
             "x",
             "@a/b",
             "foo!bar",
+            // Valid for existing npm packages: capitals and `~'!()*`.
+            "JSONStream",
+            "@Acme/Widget",
+            "Foo~(x)*'",
         ] {
             validate(n).unwrap_or_else(|e| panic!("{n}: {e}"));
         }
@@ -186,8 +197,6 @@ mod tests {
             "",
             ".hidden",
             "_under",
-            "Upper",
-            "@acme/Widget",
             "@acme",
             "@acme/",
             "@/x",
@@ -197,7 +206,12 @@ mod tests {
             "..",
             "../etc",
             "node_modules",
+            "Node_Modules",
+            "FAVICON.ICO",
             "-",
+            "-dash",
+            "Caps/Slash",
+            "Ab..%2f",
             "ünï",
             " x",
             long.as_str(),
@@ -209,11 +223,9 @@ mod tests {
     }
 
     #[test]
-    fn upstream_names_may_hold_legacy_capitals_only() {
-        validate_upstream("JSONStream").unwrap();
-        validate_upstream("@Acme/Widget").unwrap();
-        assert!(validate_upstream("../etc").is_err());
-        assert!(validate_upstream("a b").is_err());
+    fn names_fold_to_lowercase() {
+        assert_eq!(folded("JSONStream"), "jsonstream");
+        assert_eq!(folded("@Acme/Widget"), folded("@acme/widget"));
     }
 
     #[test]

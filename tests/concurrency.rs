@@ -86,3 +86,37 @@ fn racing_publishes_of_one_version_have_exactly_one_winner() {
         .count();
     assert_eq!(files, 1, "losers left no tarball behind");
 }
+
+#[test]
+fn racing_publishes_of_names_differing_only_in_case_have_one_winner() {
+    let reg = Arc::new(Registry::start());
+    // Two spellings per round, each published by its own thread at once; the package lock is
+    // per spelling, so only the database transaction can keep both from landing.
+    for round in 0..6 {
+        let names = [format!("Racer{round}"), format!("racer{round}")];
+        let barrier = Arc::new(Barrier::new(2));
+        let threads: Vec<_> = names
+            .iter()
+            .map(|name| {
+                let (reg, barrier, name) = (reg.clone(), barrier.clone(), name.clone());
+                std::thread::spawn(move || {
+                    let tgz = fake_tgz(&name);
+                    let body = publish_body(&name, "1.0.0", &tgz, "latest");
+                    barrier.wait();
+                    let r = reg.put_json(&format!("/{name}"), &body);
+                    (r.status, r.text())
+                })
+            })
+            .collect();
+        let mut answers: Vec<(u16, String)> =
+            threads.into_iter().map(|t| t.join().unwrap()).collect();
+        answers.sort();
+        assert_eq!(answers[0].0, 201, "{answers:?}");
+        assert_eq!(answers[1].0, 409, "{answers:?}");
+        assert!(answers[1].1.contains("differs only in case"), "{answers:?}");
+        let found = names
+            .iter()
+            .filter(|n| reg.get(&format!("/{n}")).status == 200);
+        assert_eq!(found.count(), 1, "round {round}");
+    }
+}

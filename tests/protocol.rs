@@ -48,9 +48,8 @@ fn full_and_abbreviated_packuments() {
     );
     let a = abbr.json();
     assert_eq!(a["name"], "@acme/widget");
-    assert!(a["modified"].is_string() && a["time"]["1.0.0"].is_string());
-    assert!(a.get("readme").is_none());
-    assert_eq!(a["_rev"], doc["_rev"]);
+    assert!(a["modified"].is_string());
+    assert_abbreviated(&a);
     let av = &a["versions"]["1.0.0"];
     assert_eq!(av["dependencies"], json!({}));
     assert_eq!(av["dist"], v["dist"]);
@@ -77,6 +76,51 @@ fn full_and_abbreviated_packuments() {
     }
 }
 
+/// The top-level fields of npm's abbreviated format, and nothing else.
+const ABBREVIATED_TOP: &[&str] = &["name", "modified", "dist-tags", "versions"];
+
+/// The per-version fields of npm's abbreviated format and those npm's installer reads from it.
+const ABBREVIATED_VERSION: &[&str] = &[
+    "name",
+    "version",
+    "dependencies",
+    "optionalDependencies",
+    "devDependencies",
+    "bundleDependencies",
+    "peerDependencies",
+    "peerDependenciesMeta",
+    "acceptDependencies",
+    "bin",
+    "directories",
+    "dist",
+    "engines",
+    "_hasShrinkwrap",
+    "hasInstallScript",
+    "deprecated",
+    "os",
+    "cpu",
+    "libc",
+    "funding",
+];
+
+/// Panics on any field of an abbreviated document that npm's format does not define.
+pub fn assert_abbreviated(doc: &Value) {
+    for key in doc.as_object().unwrap().keys() {
+        assert!(
+            ABBREVIATED_TOP.contains(&key.as_str()),
+            "top-level {key:?} in {doc}"
+        );
+    }
+    for (v, m) in doc["versions"].as_object().unwrap() {
+        for key in m.as_object().unwrap().keys() {
+            assert!(
+                ABBREVIATED_VERSION.contains(&key.as_str()),
+                "{key:?} in version {v} of {doc}"
+            );
+        }
+    }
+}
+
 #[test]
 fn install_script_flag_and_dependency_fields_reach_the_abbreviated_document() {
     let reg = Registry::start();
@@ -87,6 +131,10 @@ fn install_script_flag_and_dependency_fields_reach_the_abbreviated_document() {
     v["peerDependencies"] = json!({"react": "*"});
     v["bin"] = json!({"ws": "cli.js"});
     v["engines"] = json!({"node": ">=18"});
+    v["bundledDependencies"] = json!(["inside"]);
+    v["funding"] = json!("https://fund.example.test");
+    v["_npmUser"] = json!({"name": "ann"});
+    v["gitHead"] = json!("abc");
     assert_eq!(reg.put_json("/withscripts", &b).status, 201);
     let a = reg
         .request("GET", "/withscripts", &[("Accept", CORGI)], b"")
@@ -97,6 +145,13 @@ fn install_script_flag_and_dependency_fields_reach_the_abbreviated_document() {
     assert_eq!(av["bin"], json!({"ws": "cli.js"}));
     assert_eq!(av["engines"], json!({"node": ">=18"}));
     assert!(av.get("scripts").is_none());
+    assert_eq!(
+        av["bundleDependencies"],
+        json!(["inside"]),
+        "npm's spelling"
+    );
+    assert_eq!(av["funding"], "https://fund.example.test");
+    assert_abbreviated(&a);
 }
 
 #[test]
@@ -314,4 +369,133 @@ fn stored_state_survives_a_restart() {
     let reg = Registry::start_in(dir, &[], &[]);
     assert_eq!(reg.request("GET", "/@acme%2fwidget", &host, b"").body, doc);
     assert_eq!(reg.get("/@acme/widget/-/widget-1.0.0.tgz").body, tgz);
+}
+
+#[test]
+fn legacy_names_with_capitals_publish_and_install_but_never_twice_in_two_cases() {
+    let reg = Registry::start();
+    let work = TempDir::new("legacy");
+    let c = Client::new(&reg);
+    // npm accepts such names for packages that exist (validForOldPackages), and so must a
+    // registry that receives them from forks, bundles and migrations.
+    c.ok(
+        "npm",
+        &["publish"],
+        &make_package(
+            work.path(),
+            json!({"name": "JSONStream", "version": "1.0.0"}),
+        ),
+    );
+    assert_eq!(reg.get("/JSONStream").json()["name"], "JSONStream");
+    npm_installs(&reg, work.path(), "JSONStream", "1.0.0");
+    raw_publish(&reg, "@Legacy/Thing", "1.0.0");
+    raw_publish(&reg, "odd~name(1)", "1.0.0");
+
+    // A name that differs only in case is another package only to a careless reader: refused,
+    // whichever spelling came first.
+    raw_publish(&reg, "plainpkg", "1.0.0");
+    for (name, there) in [
+        ("jsonstream", "JSONStream"),
+        ("JsonStream", "JSONStream"),
+        ("PlainPkg", "plainpkg"),
+        ("@legacy/thing", "@Legacy/Thing"),
+    ] {
+        let tgz = fake_tgz(name);
+        let r = reg.put_json(
+            &format!("/{}", name.replace('/', "%2f")),
+            &publish_body(name, "2.0.0", &tgz, "latest"),
+        );
+        expect_error(&r, 409, &[name, there, "differs only in case"]);
+        assert_eq!(
+            reg.get(&format!("/{}", name.replace('/', "%2f"))).status,
+            404
+        );
+    }
+    // Versions of the package itself still publish under its own spelling.
+    raw_publish(&reg, "JSONStream", "1.1.0");
+
+    // What no npm name may be is still refused, capitals or not.
+    for name in [
+        ".Hidden",
+        "_Under",
+        " Spaced",
+        "Sp ace",
+        "Node_Modules",
+        "-Dash",
+        "Slash/Ed",
+        "Ünï",
+        "@Scope/.dot",
+    ] {
+        let tgz = fake_tgz(name);
+        let path = format!("/{}", name.replace('/', "%2f").replace(' ', "%20"));
+        let r = reg.put_json(&path, &publish_body(name, "1.0.0", &tgz, "latest"));
+        assert!(
+            matches!(r.status, 400 | 404 | 405),
+            "{name:?}: {} {}",
+            r.status,
+            r.text()
+        );
+    }
+}
+
+#[test]
+fn search_requires_text_clamps_size_and_pages_past_the_end_are_empty() {
+    let reg = Registry::start();
+    // One more than the largest page, so a clamped size shows as a full page of 250.
+    for i in 0..251 {
+        let name = format!("findme-{i:03}");
+        let tgz = fake_tgz(&name);
+        let r = reg.put_json(
+            &format!("/{name}"),
+            &publish_body(&name, "1.0.0", &tgz, "latest"),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    for path in [
+        "/-/v1/search",
+        "/-/v1/search?text=",
+        "/-/v1/search?size=5&text=%20",
+    ] {
+        expect_error(&reg.get(path), 400, &["text is required"]);
+    }
+    let page = |query: &str| {
+        let r = reg.get(&format!("/-/v1/search?text=findme{query}"));
+        assert_eq!(r.status, 200, "{query}: {}", r.text());
+        let doc = r.json();
+        assert_eq!(doc["total"], 251, "{query}");
+        doc["objects"].as_array().unwrap().len()
+    };
+    assert_eq!(page(""), 20, "the default size");
+    assert_eq!(
+        page("&size=1000"),
+        250,
+        "clamped to the maximum, not refused"
+    );
+    assert_eq!(page("&size=99999999999999999999"), 250);
+    assert_eq!(page("&size=250&from=250"), 1);
+    assert_eq!(page("&from=251"), 0, "past the end: an empty page");
+    assert_eq!(page("&from=99999999999999999999"), 0);
+    for bad in ["size=-1", "size=ten", "from=-5", "from=1.5"] {
+        let r = reg.get(&format!("/-/v1/search?text=findme&{bad}"));
+        expect_error(&r, 400, &["whole number"]);
+    }
+
+    // The web UI's search lists everything without text (its "All packages"), and keeps the
+    // other rules: a page past the end, however far, is an empty page.
+    let web = |query: &str| {
+        let r = reg.request(
+            "GET",
+            &format!("/-/web/search?{query}"),
+            &[("Accept", "text/html")],
+            b"",
+        );
+        assert_eq!(r.status, 200, "{query}");
+        r.text()
+    };
+    assert!(web("q=").contains("All packages"));
+    assert!(web("q=findme&page=13").contains("findme-250"));
+    for far in ["14", "99999999999999999999"] {
+        let html = web(&format!("q=findme&page={far}"));
+        assert!(html.contains("No more results."), "page {far}: {html}");
+    }
 }

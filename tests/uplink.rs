@@ -248,6 +248,7 @@ fn uplink_revalidates_after_maxage_and_shows_new_upstream_versions() {
     );
     let a = abbr.json();
     assert!(a.get("readme").is_none() && a["versions"]["1.1.0"].get("description").is_none());
+    crate::protocol::assert_abbreviated(&a);
     assert_eq!(
         a["versions"]["1.1.0"]["dist"],
         doc["versions"]["1.1.0"]["dist"]
@@ -391,6 +392,11 @@ fn uplink_never_mixes_local_names_or_scopes_with_the_upstream() {
         &publish_body("@pub/ok", "9.0.0", &fake_tgz("hijack"), "latest"),
     );
     expect_error(&r, 409, &["@pub/ok", "upstream"]);
+    let r = px.put_json(
+        "/@Pub%2fOK",
+        &publish_body("@Pub/OK", "9.0.0", &fake_tgz("hijack"), "latest"),
+    );
+    expect_error(&r, 409, &["@Pub/OK", "differs only in case", "@pub/ok"]);
     let r = px.put_json(
         "/@pub%2fnew",
         &publish_body("@pub/new", "1.0.0", &fake_tgz("new"), "latest"),
@@ -663,4 +669,213 @@ fn uplink_configuration_errors_name_the_keys_and_the_token_is_masked() {
         text.contains("private_scopes = [\"@acme\", \"@corp\"]"),
         "{text}"
     );
+}
+
+#[test]
+fn uplink_web_pages_show_upstream_packages_marked_as_such() {
+    let up = Registry::start();
+    raw_publish(&up, "@up/weblib", "0.9.0");
+    let tgz = fake_tgz("weblib 1");
+    let mut body = publish_body("@up/weblib", "1.0.0", &tgz, "latest");
+    body["versions"]["1.0.0"]["readme"] = json!("# Web lib\n\nFrom *upstream*.");
+    body["versions"]["1.0.0"]["dependencies"] = json!({"left-pad": "^1.3.0"});
+    assert_eq!(up.put_json("/@up%2fweblib", &body).status, 201);
+    // Deprecated as npm does it: the whole document sent back.
+    let mut doc = up.get("/@up%2fweblib?write=true").json();
+    doc["versions"]["0.9.0"]["deprecated"] = json!("too old");
+    assert_eq!(up.put_json("/@up%2fweblib", &doc).status, 201);
+
+    // maxage 0: every page asks the upstream again, so its going away shows at once.
+    let px = proxy(&up.url(), &["--set", "uplink.maxage=0"]);
+    raw_publish(&px, "mine", "1.0.0");
+    let html = |path: &str| {
+        let r = px.request("GET", path, &[("Accept", "text/html")], b"");
+        (r.status, r.text())
+    };
+    let (status, page) = html("/-/web/package/@up/weblib");
+    assert_eq!(status, 200, "{page}\n{}", px.log());
+    for part in [
+        "<title>@up/weblib · nmr</title>",
+        "From the upstream registry.",
+        &up.url(),
+        "<h1>Web lib</h1>",
+        "<em>upstream</em>",
+        "<span class=\"version\">1.0.0</span><span class=\"tag\">latest</span>",
+        "left-pad",
+        "deprecated: too old",
+        "npm i @up/weblib",
+    ] {
+        assert!(page.contains(part), "no {part:?} in:\n{page}");
+    }
+    assert!(!page.contains("could not be reached"), "{page}");
+    assert!(
+        packument_cached(&px, "@up/weblib"),
+        "fetched as an install would"
+    );
+    let (status, old) = html("/-/web/package/@up/weblib/v/0.9.0");
+    assert_eq!(status, 200);
+    assert!(old.contains("Version 0.9.0 is deprecated."), "{old}");
+    assert_eq!(html("/-/web/package/@up/weblib/v/7.0.0").0, 404);
+    assert_eq!(html("/-/web/package/@up/nothing").0, 404);
+    let (_, local) = html("/-/web/package/mine");
+    assert!(!local.contains("From the upstream registry"), "{local}");
+
+    drop(up.stop());
+    let (status, stale) = html("/-/web/package/@up/weblib");
+    assert_eq!(status, 200, "{stale}");
+    assert!(stale.contains("From the upstream registry."));
+    assert!(stale.contains("could not be reached"), "{stale}");
+}
+
+/// `nmr <args>` on a registry's data, while it runs: exit code, stdout, stderr.
+fn nmr_on(reg: &Registry, args: &[&str]) -> (i32, String, String) {
+    let out = nmr_command(reg.dir.path()).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The value of one unlabelled metric.
+fn metric(reg: &Registry, name: &str) -> i64 {
+    let text = reg.get("/-/metrics").text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn uplink_cache_commands_list_drop_and_prune_what_is_cached() {
+    let up = Registry::start();
+    let a1 = raw_publish(&up, "cached-a", "1.0.0");
+    raw_publish(&up, "cached-a", "1.1.0");
+    let b = raw_publish(&up, "@up/cached-b", "1.0.0");
+    let px = proxy(&up.url(), &[]);
+    for path in [
+        "/cached-a/-/cached-a-1.0.0.tgz",
+        "/cached-a/-/cached-a-1.1.0.tgz",
+        "/@up/cached-b/-/cached-b-1.0.0.tgz",
+    ] {
+        assert_eq!(px.get(path).status, 200, "{path}");
+    }
+    assert_eq!(uplink_blobs(&px).len(), 3);
+
+    let (code, out, err) = nmr_on(&px, &["cache", "list"]);
+    assert_eq!(code, 0, "{err}");
+    let row = |name: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} in:\n{out}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("cached-a")[1], "2", "{out}");
+    assert_eq!(
+        row("@up/cached-b")[1..3],
+        ["1".to_string(), b.len().to_string()]
+    );
+    assert!(out.contains("2 packages, 3 tarballs"), "{out}");
+
+    // One version's tarball: the packument stays, the next download fetches it again.
+    let (code, out, err) = nmr_on(&px, &["cache", "drop", "cached-a@1.0.0"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("dropped cached-a@1.0.0"), "{out}");
+    assert_eq!(
+        stored_blob(&px, "cached-a", "cached-a-1.0.0.tgz"),
+        Some(None)
+    );
+    assert_eq!(uplink_blobs(&px).len(), 2, "its blob is deleted");
+    let before = hits(&up.settled_log(), "GET", "/cached-a/-/cached-a-1.0.0.tgz");
+    assert_eq!(px.get("/cached-a/-/cached-a-1.0.0.tgz").body, a1);
+    assert_eq!(
+        hits(&up.settled_log(), "GET", "/cached-a/-/cached-a-1.0.0.tgz"),
+        before + 1
+    );
+
+    // A whole package: packument and tarballs, fetched afresh on its next request.
+    let (code, _, err) = nmr_on(&px, &["cache", "drop", "@up/cached-b"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!packument_cached(&px, "@up/cached-b"));
+    assert_eq!(stored_blob(&px, "@up/cached-b", "cached-b-1.0.0.tgz"), None);
+    assert_eq!(px.get("/@up%2fcached-b").json()["name"], "@up/cached-b");
+    assert!(packument_cached(&px, "@up/cached-b"));
+
+    let (code, _, err) = nmr_on(&px, &["cache", "drop", "not-cached"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("not-cached is not in the upstream cache"),
+        "{err}"
+    );
+    let (code, _, err) = nmr_on(&px, &["cache", "prune"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--unused-for"), "{err}");
+
+    // Prune: a tarball last downloaded long ago goes, the recent ones stay. The database is
+    // aged by hand rather than by waiting 90 days.
+    let rw = rusqlite::Connection::open(px.dir.path().join("data/nmr.sqlite")).unwrap();
+    rw.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    rw.execute(
+        "UPDATE uplink_files SET used_at = '2020-01-01T00:00:00.000Z', stored_at = '2020-01-01T00:00:00.000Z'
+         WHERE filename = 'cached-a-1.1.0.tgz'",
+        [],
+    )
+    .unwrap();
+    let (code, out, err) = nmr_on(&px, &["cache", "prune", "--unused-for", "90d"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("pruned 1 cached tarballs"), "{out}");
+    assert_eq!(
+        stored_blob(&px, "cached-a", "cached-a-1.1.0.tgz"),
+        Some(None)
+    );
+    assert!(stored_blob(&px, "cached-a", "cached-a-1.0.0.tgz")
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        px.get("/cached-a/-/cached-a-1.1.0.tgz").status,
+        200,
+        "fetched again"
+    );
+}
+
+#[test]
+fn uplink_cache_max_size_evicts_the_least_recently_downloaded_tarballs() {
+    let up = Registry::start();
+    let z = raw_publish(&up, "lru-z", "1.0.0");
+    let a = raw_publish(&up, "lru-a", "1.0.0");
+    let c = raw_publish(&up, "lru-c", "1.0.0");
+    // Room for two of the three.
+    let max = format!("uplink.cache_max_size={}", z.len() + a.len() + c.len() - 1);
+    let px = proxy(&up.url(), &["--set", &max]);
+    assert_eq!(px.get("/lru-z/-/lru-z-1.0.0.tgz").body, z);
+    assert_eq!(px.get("/lru-a/-/lru-a-1.0.0.tgz").body, a);
+    // lru-z is downloaded again, from the cache: now lru-a is the least recently downloaded.
+    assert_eq!(px.get("/lru-z/-/lru-z-1.0.0.tgz").body, z);
+    assert_eq!(px.get("/lru-c/-/lru-c-1.0.0.tgz").body, c);
+
+    assert_eq!(
+        stored_blob(&px, "lru-a", "lru-a-1.0.0.tgz"),
+        Some(None),
+        "evicted"
+    );
+    assert!(stored_blob(&px, "lru-z", "lru-z-1.0.0.tgz")
+        .unwrap()
+        .is_some());
+    assert!(stored_blob(&px, "lru-c", "lru-c-1.0.0.tgz")
+        .unwrap()
+        .is_some());
+    assert_eq!(uplink_blobs(&px).len(), 2, "the evicted blob is deleted");
+    assert_eq!(metric(&px, "nmr_uplink_cache_evictions_total"), 1);
+    assert_eq!(metric(&px, "nmr_uplink_cache_hits_total"), 1);
+    assert_eq!(metric(&px, "nmr_uplink_cache_misses_total"), 3);
+    assert_eq!(metric(&px, "nmr_uplink_cache_tarballs"), 2);
+    assert_eq!(
+        metric(&px, "nmr_uplink_cache_bytes"),
+        (z.len() + c.len()) as i64
+    );
+    // An evicted tarball is downloaded again when asked for.
+    assert_eq!(px.get("/lru-a/-/lru-a-1.0.0.tgz").body, a);
 }

@@ -959,3 +959,39 @@ fn the_login_forms_next_cannot_break_a_header_line() {
         assert_eq!((ping.status, ping.text().as_str()), (200, "{}"));
     }
 }
+
+#[test]
+fn web_readme_table_alignment_survives_the_csp() {
+    let reg = Registry::start();
+    let readme = "| name | count |\n|:-----|------:|\n| a | 1 |\n";
+    publish_with(
+        &reg,
+        None,
+        "aligned",
+        "1.0.0",
+        json!({}),
+        &fake_tgz("aligned"),
+        Some(readme),
+    );
+    let html = page(&reg, "/-/web/package/aligned");
+    // An inline style would be dropped by the CSP (style-src 'self'), so the column would show
+    // left-aligned; a class from the stylesheet is allowed.
+    assert!(!html.contains(" style="), "{html}");
+    has_all(
+        &html,
+        &[
+            "<th class=\"align-left\">name</th>",
+            "<td class=\"align-right\">1</td>",
+        ],
+    );
+    let css = html
+        .split("rel=\"stylesheet\" href=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap();
+    let css = reg.get(css).text();
+    assert!(
+        css.contains(".markdown .align-right { text-align: right; }"),
+        "{css}"
+    );
+}

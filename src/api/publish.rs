@@ -175,6 +175,17 @@ pub fn stored_manifest(
     (Value::Object(m).to_string(), readme, deprecated)
 }
 
+/// Refuses a new package whose name differs only in case from one published here, so that
+/// `jsonstream` cannot pass for `JSONStream` (or the other way round).
+pub fn check_case(db: &rusqlite::Connection, name: &str) -> Result<()> {
+    match meta::case_twin(db, name)? {
+        None => Ok(()),
+        Some(other) => Err(Error::Conflict(format!(
+            "{name} differs only in case from the package {other} published here; names that differ only in case would confuse installs, so publish to {other} or choose another name"
+        ))),
+    }
+}
+
 /// The `repository` a publish body names: at the top, or in a version being published.
 fn body_repository(doc: &Map<String, Value>) -> Option<&Value> {
     doc.get("repository").or_else(|| {
@@ -266,6 +277,7 @@ fn publish(
         None => None,
     };
     if pkg.is_none() {
+        check_case(ctx.db, name)?;
         crate::uplink::check_publish(ctx, name)?;
     }
     let existing: BTreeSet<String> = match &pkg {
@@ -325,7 +337,12 @@ fn publish(
         let tx = meta::write_tx(ctx.db)?;
         let id = match &pkg {
             Some(p) => p.id,
-            None => meta::insert_package(&tx, name, &now)?,
+            None => {
+                // Again under the write lock: the package lock is per name, so `Foo` and `foo`
+                // may have passed the first check together.
+                check_case(&tx, name)?;
+                meta::insert_package(&tx, name, &now)?
+            }
         };
         let unowned = pkg.as_ref().is_none_or(|p| p.maintainers == "[]");
         if let (Some(p), true) = (&person, unowned) {

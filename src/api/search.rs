@@ -74,15 +74,24 @@ fn param(req: &Request, key: &str) -> Option<String> {
     crate::http::form_value(&req.query, key)
 }
 
+/// A whole number as a query parameter: digits only, and a number too large for any page
+/// counts as the largest there is (it is past the end all the same).
+pub fn whole_number(v: &str) -> Option<i64> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(v.parse::<i64>().unwrap_or(i64::MAX))
+}
+
+/// `size` or `from`: absent gives `default`, more than `max` gives `max`.
 fn number(req: &Request, key: &str, default: i64, max: i64) -> Result<i64> {
     match param(req, key) {
         None => Ok(default),
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if (0..=max).contains(&n) => Ok(n),
-            _ => Err(Error::BadRequest(format!(
-                "{key}={v:?} must be a whole number from 0 to {max}"
-            ))),
-        },
+        Some(v) => whole_number(&v).map(|n| n.min(max)).ok_or_else(|| {
+            Error::BadRequest(format!(
+                "{key}={v:?} must be a whole number (0 or more; {key} above {max} counts as {max})"
+            ))
+        }),
     }
 }
 
@@ -123,9 +132,15 @@ pub fn hits(ctx: &mut Ctx, text: &str, size: i64, from: i64) -> Result<(Vec<Valu
     Ok((page, total))
 }
 
-/// `GET /-/v1/search?text=&size=&from=`.
+/// `GET /-/v1/search?text=&size=&from=`. `text` is required (npm always sends it); `size` above
+/// 250 is clamped to 250, as npm's registry does; a `from` past the last hit gives an empty page.
 pub fn get(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     let text = param(req, "text").unwrap_or_default();
+    if text.trim().is_empty() {
+        return Err(Error::BadRequest(
+            "text is required: search with /-/v1/search?text=<words>".into(),
+        ));
+    }
     let size = number(req, "size", 20, MAX_SIZE)?;
     let from = number(req, "from", 0, i64::MAX)?;
     let (hits, total) = hits(ctx, &text, size, from)?;
@@ -160,6 +175,16 @@ mod tests {
         assert_eq!(q.fts.as_deref(), Some("\"widget\"* AND keywords : (\"ui\" OR \"forms\") AND author : \"Ann\"* AND maintainers : \"bob\""));
         assert_eq!(q.scope.as_deref(), Some("acme"));
         assert_eq!(q.exact, "widget");
+    }
+
+    #[test]
+    fn page_numbers_are_digits_and_saturate() {
+        assert_eq!(whole_number("0"), Some(0));
+        assert_eq!(whole_number("250"), Some(250));
+        assert_eq!(whole_number("99999999999999999999999"), Some(i64::MAX));
+        for bad in ["", "-1", "+1", "1.5", "ten", " 1"] {
+            assert_eq!(whole_number(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

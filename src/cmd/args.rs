@@ -30,6 +30,13 @@ usage:
                           versions already here are skipped, conflicting ones reported;
                           --repository-from-manifest: a package without a GitHub repository
                           takes the one its manifest names, if its scope is the owner's
+  nmr cache list [options]
+                          list the packages cached from the upstream: tarballs, bytes, last use
+  nmr cache drop NAME[@VERSION] [options]
+                          forget a cached package (refetched on its next request), or one
+                          version's tarball
+  nmr cache prune --unused-for AGE [options]
+                          drop cached tarballs not downloaded for AGE (90d, 12h)
   nmr fsck [--repair] [options]
                           check every stored tarball against the metadata (size, sha1, sha512)
                           and list missing, damaged and orphaned objects; exit 1 if any;
@@ -95,6 +102,16 @@ pub(super) enum Command {
     Mirror,
     Export,
     Import,
+    Cache(CacheCommand),
+}
+
+/// `nmr cache ...`; its arguments are checked after parsing.
+pub(super) enum CacheCommand {
+    List,
+    /// `NAME[@VERSION]`, once given.
+    Drop(Option<String>),
+    /// `--unused-for AGE`, once given.
+    Prune(Option<String>),
 }
 
 /// The arguments of the air-gap commands.
@@ -178,6 +195,28 @@ pub(super) fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Trans
                     )))
                 }
             },
+            "cache" if command.is_none() => {
+                command = Some(Command::Cache(match it.next().map(String::as_str) {
+                    Some("list") => CacheCommand::List,
+                    Some("drop") => CacheCommand::Drop(None),
+                    Some("prune") => CacheCommand::Prune(None),
+                    other => {
+                        return Err(Error::Usage(format!(
+                            "nmr cache: unknown subcommand {other:?}; there are: list, drop, prune"
+                        )))
+                    }
+                }))
+            }
+            _ if !arg.starts_with('-')
+                && matches!(command, Some(Command::Cache(CacheCommand::Drop(None)))) =>
+            {
+                command = Some(Command::Cache(CacheCommand::Drop(Some(arg.clone()))))
+            }
+            "--unused-for" if matches!(command, Some(Command::Cache(CacheCommand::Prune(_)))) => {
+                command = Some(Command::Cache(CacheCommand::Prune(Some(value(
+                    "an age such as 90d",
+                )?))))
+            }
             "mirror" if command.is_none() => command = Some(Command::Mirror),
             "export" if command.is_none() => command = Some(Command::Export),
             "import" if command.is_none() => command = Some(Command::Import),

@@ -65,7 +65,7 @@ fn parse_spec(spec: &str) -> Result<Spec> {
         Some(i) => (&spec[..=i], Some(&spec[i + 2..])),
         None => (spec, None),
     };
-    crate::name::validate_upstream(name)
+    crate::name::validate(name)
         .map_err(|e| Error::Usage(format!("--package {spec}: {}", e.message())))?;
     let name = name.to_string();
     match rest {

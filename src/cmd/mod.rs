@@ -1,12 +1,14 @@
 //! Command-line parsing and the subcommands: `nmr serve` (the default), `nmr config`,
 //! `nmr storage copy`, `nmr fsck`, `nmr backup` and `nmr restore`, the account commands
-//! `nmr user` / `nmr token` (see `accounts`), `nmr package` (see `package`), and the air-gap
-//! transfer: `nmr mirror`, `nmr export`, `nmr import`. Each subcommand with more than a few lines has a file here.
+//! `nmr user` / `nmr token` (see `accounts`), `nmr package` (see `package`), the air-gap
+//! transfer: `nmr mirror`, `nmr export`, `nmr import`; and the upstream cache's
+//! `nmr cache list | drop | prune`. Each subcommand with more than a few lines has a file here.
 
 pub mod accounts;
 mod args;
 pub mod backup;
 pub mod bundle;
+mod cache;
 mod error;
 pub mod fsck;
 pub mod lockfile;
@@ -18,7 +20,7 @@ pub use error::Error;
 use crate::app::App;
 use crate::config::{self, Config, StorageType};
 use crate::store::{blob::BlobStore, copy, meta};
-use args::{parse, Command, CopyEnds, Transfer, USAGE};
+use args::{parse, CacheCommand, Command, CopyEnds, Transfer, USAGE};
 use bundle::{export, import};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -322,6 +324,25 @@ fn import_cmd(config: &Config, t: Transfer) -> i32 {
     }
 }
 
+/// `nmr cache ...`: exit 0 when done, 1 when it failed, 2 for a usage or configuration error
+/// (a package that is not cached included: nothing was done).
+fn cache_cmd(config: &Config, c: &CacheCommand) -> i32 {
+    if let Err(e) = cache::check(c) {
+        return report("", &e);
+    }
+    let (app, mut db) = match open_app(config, true) {
+        Ok(x) => x,
+        Err(e) => return report("cache: ", &e),
+    };
+    match cache::run(&app, &mut db, c, &mut std::io::stdout()) {
+        Ok(()) => 0,
+        Err(Error::Request(e @ crate::error::Error::NotFound(_))) => {
+            report("cache: ", &Error::Usage(e.message().to_string()))
+        }
+        Err(e) => report("cache: ", &e),
+    }
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main(args: Vec<String>) -> i32 {
     // Info until a command sets the configured level (`logger.level`).
@@ -371,6 +392,10 @@ pub fn main(args: Vec<String>) -> i32 {
                 Command::Export => export_cmd(&effective.config, transfer),
                 _ => import_cmd(&effective.config, transfer),
             }
+        }
+        Command::Cache(c) => {
+            quiet_logs(&effective.config);
+            cache_cmd(&effective.config, &c)
         }
         Command::Fsck { repair } => fsck(&effective.config, repair),
         c @ (Command::Backup(_) | Command::Restore(_)) => backup_or_restore(&effective.config, &c),

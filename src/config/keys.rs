@@ -16,6 +16,8 @@ pub enum Kind {
     Bool,
     /// Bytes, as a number or with a suffix: `200mb`, `1g`, `512k`.
     Size,
+    /// Bytes of storage, `0` for no limit, up to terabytes: `20gb`, `1t`.
+    Capacity,
     /// An `http://` or `https://` base URL, or empty for "not set".
     BaseUrl,
     /// One of a fixed list of words.
@@ -310,6 +312,12 @@ pub const KEYS: &[Key] = &[
         Kind::Bool,
         "false",
         "never contact the upstream: serve only what is cached",
+    ),
+    key(
+        "uplink.cache_max_size",
+        Kind::Capacity,
+        "0",
+        "most bytes of upstream tarballs to keep, e.g. \"20gb\"; the least recently downloaded go first (0 = no limit)",
     ),
     key(
         "uplink.private_scopes",

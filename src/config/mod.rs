@@ -147,6 +147,8 @@ pub struct Uplink {
     pub timeout: Duration,
     pub maxage: Duration,
     pub offline: bool,
+    /// Most bytes of cached upstream tarballs to keep; `None` for no limit.
+    pub cache_max_size: Option<u64>,
     /// Scope names without `@`.
     pub private_scopes: Vec<String>,
 }

@@ -32,6 +32,20 @@ const SIZE_UNITS: &[(&str, u64)] = &[
     ("gb", 1 << 30),
 ];
 
+/// Suffixes of `Kind::Capacity`: those of sizes, and terabytes.
+const CAPACITY_UNITS: &[(&str, u64)] = &[
+    ("", 1),
+    ("b", 1),
+    ("k", 1 << 10),
+    ("kb", 1 << 10),
+    ("m", 1 << 20),
+    ("mb", 1 << 20),
+    ("g", 1 << 30),
+    ("gb", 1 << 30),
+    ("t", 1 << 40),
+    ("tb", 1 << 40),
+];
+
 /// Suffixes of `Kind::Seconds` and the seconds they stand for.
 const SECONDS_UNITS: &[(&str, u64)] = &[("", 1), ("s", 1), ("m", 60), ("h", 3600)];
 
@@ -48,9 +62,14 @@ fn parse_scaled(s: &str, units: &[(&str, u64)]) -> Option<u64> {
 /// One scope, `@acme` or `acme`, checked against npm's name rules and returned as `@acme`.
 fn parse_scope(s: &str) -> Result<String, String> {
     let bare = s.trim().trim_start_matches('@');
+    let refused = || format!("{s:?} is not an npm scope such as @acme");
+    // Scopes are compared exactly, and npm's scopes are lowercase.
+    if bare != crate::name::folded(bare) {
+        return Err(refused());
+    }
     crate::name::validate(&format!("@{bare}/x"))
         .map(|()| format!("@{bare}"))
-        .map_err(|_| format!("{s:?} is not an npm scope such as @acme"))
+        .map_err(|_| refused())
 }
 
 /// Parses a value written as text (environment, flags, defaults).
@@ -76,6 +95,10 @@ pub(super) fn parse_text(kind: Kind, s: &str) -> Result<Val, String> {
             Some(_) => Err(format!("{s:?} is out of range: from 1 byte to 2gb")),
             None => Err(format!("{s:?} is not a size such as 200mb, 1g or 1048576")),
         },
+        Kind::Capacity => parse_scaled(s, CAPACITY_UNITS)
+            .filter(|n| i64::try_from(*n).is_ok())
+            .map(Val::Int)
+            .ok_or_else(|| format!("{s:?} is not a size such as 20gb or 500mb, or 0 for no limit")),
         Kind::BaseUrl => check_base_url(s).map(Val::Text),
         Kind::Seconds { min, max } => match parse_scaled(s, SECONDS_UNITS) {
             Some(n) if (min..=max).contains(&n) => Ok(Val::Int(n)),
@@ -105,6 +128,7 @@ fn expected_type(kind: Kind) -> &'static str {
     match kind {
         Kind::Port | Kind::Count { .. } => "integer",
         Kind::Size => "integer or string such as \"200mb\"",
+        Kind::Capacity => "integer or string such as \"20gb\"",
         Kind::Seconds { .. } => "integer or string such as \"5m\"",
         Kind::Bool => "boolean",
         Kind::Scopes => "array of strings such as [\"@acme\"]",
@@ -117,7 +141,7 @@ pub(super) fn parse_toml(kind: Kind, v: &toml::Value) -> Result<Val, String> {
     match (kind, v) {
         (_, toml::Value::String(s)) => parse_text(kind, s),
         (
-            Kind::Port | Kind::Count { .. } | Kind::Size | Kind::Seconds { .. },
+            Kind::Port | Kind::Count { .. } | Kind::Size | Kind::Capacity | Kind::Seconds { .. },
             toml::Value::Integer(n),
         ) => parse_text(kind, &n.to_string()),
         (Kind::Scopes, toml::Value::Array(items)) => items

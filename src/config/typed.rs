@@ -211,6 +211,7 @@ impl Uplink {
             timeout: v.seconds("uplink.timeout")?,
             maxage: v.seconds("uplink.maxage")?,
             offline: v.flag("uplink.offline")?,
+            cache_max_size: Some(v.int("uplink.cache_max_size")?).filter(|n| *n > 0),
             private_scopes: v
                 .list("uplink.private_scopes")?
                 .iter()
@@ -431,8 +432,11 @@ mod tests {
         assert_eq!(u.maxage, Duration::from_secs(300));
         assert_eq!(u.timeout, Duration::from_secs(30));
         assert!(!u.offline && u.token.is_none());
+        assert_eq!(u.cache_max_size, None, "no limit unless set");
 
         let mut i = inputs(&d);
+        i.env
+            .push(("NMR_UPLINK__CACHE_MAX_SIZE".into(), "2tb".into()));
         i.env
             .push(("NMR_UPLINK__PRIVATE_SCOPES".into(), "@a, b,".into()));
         i.env.push(("NMR_UPLINK__TOKEN".into(), "s3cret".into()));
@@ -448,6 +452,7 @@ mod tests {
         assert_eq!(u.private_scopes, ["a", "b"]);
         assert_eq!(u.timeout, Duration::from_secs(2));
         assert!(u.offline);
+        assert_eq!(u.cache_max_size, Some(2 << 40));
         assert_eq!(u.token, Some(Secret("s3cret".into())));
         assert!(!format!("{:?}", e.config).contains("s3cret"));
 
@@ -476,6 +481,7 @@ mod tests {
         );
         assert!(err(&[("NMR_UPLINK__MAXAGE", "soon")]).contains("uplink.maxage"));
         assert!(err(&[("NMR_UPLINK__TIMEOUT", "0")]).contains("uplink.timeout"));
+        assert!(err(&[("NMR_UPLINK__CACHE_MAX_SIZE", "lots")]).contains("uplink.cache_max_size"));
         assert!(err(&[("NMR_UPLINK__URL", "upstream.example.test")]).contains("uplink.url"));
         assert!(err(&[("NMR_UPLINK__MODE", "mirror")]).contains("uplink.mode"));
     }

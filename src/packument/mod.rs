@@ -16,8 +16,12 @@ use serde_json::{json, Map, Value};
 use sha1::{Digest, Sha1};
 use std::collections::HashMap;
 
-/// Fields of a version kept in the abbreviated document: what an installer needs.
-const ABBREVIATED_FIELDS: &[&str] = &[
+/// Fields of a version kept in the abbreviated document, and nothing else: those npm's
+/// abbreviated format defines (name, version, the five dependency maps, bin, directories, dist,
+/// engines, _hasShrinkwrap), then those npm's installer reads from it and npm's registry sends
+/// (deprecated, hasInstallScript, peerDependenciesMeta, acceptDependencies, os, cpu, libc,
+/// funding). `bundledDependencies`, the other spelling, is sent as `bundleDependencies`.
+pub const ABBREVIATED_FIELDS: &[&str] = &[
     "name",
     "version",
     "deprecated",
@@ -27,7 +31,6 @@ const ABBREVIATED_FIELDS: &[&str] = &[
     "peerDependencies",
     "peerDependenciesMeta",
     "bundleDependencies",
-    "bundledDependencies",
     "acceptDependencies",
     "bin",
     "directories",
@@ -40,6 +43,11 @@ const ABBREVIATED_FIELDS: &[&str] = &[
     "hasInstallScript",
     "dist",
 ];
+
+/// Top-level fields of the abbreviated document: exactly those npm's format defines. No `_rev`
+/// (writes read it from the full document) and no `time` (clients that need it, such as pnpm's
+/// time-based resolution, ask for the full document).
+pub const ABBREVIATED_TOP: &[&str] = &["name", "modified", "dist-tags", "versions"];
 
 /// Top-level fields of the full document copied from the `latest` version.
 const LATEST_FIELDS: &[&str] = &[
@@ -145,6 +153,11 @@ pub fn abbreviate_version(doc: &Map<String, Value>) -> Map<String, Value> {
         .iter()
         .filter_map(|f| doc.get(*f).map(|x| (f.to_string(), x.clone())))
         .collect();
+    if let Some(b) = doc.get("bundledDependencies") {
+        short
+            .entry("bundleDependencies")
+            .or_insert_with(|| b.clone());
+    }
     if has_install_script(doc) {
         short.insert("hasInstallScript".into(), json!(true));
     }
@@ -264,14 +277,11 @@ pub fn rebuild(tx: &rusqlite::Transaction, name: &str, marker: &str) -> Result<(
 
     index(tx, &pkg, latest_doc.as_ref(), latest.as_deref(), &time)?;
 
-    // `_rev` in the abbreviated document too: yarn's `owner add` reads it from there.
     let abbrev = json!({
-        "_rev": rev_string(name, pkg.rev, &pkg.modified),
         "name": name,
         "modified": pkg.modified,
         "dist-tags": tags,
         "versions": abbrev_versions,
-        "time": time,
     });
     let full =
         serde_json::to_vec(&Value::Object(full)).map_err(|e| Error::Internal(e.to_string()))?;

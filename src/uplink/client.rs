@@ -299,6 +299,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             maxage: Duration::from_secs(1),
             offline: false,
+            cache_max_size: None,
             private_scopes: vec![],
         });
         let auth = |url: &str| {

@@ -84,9 +84,6 @@ pub fn build(
         doc.get("dist-tags").cloned().unwrap_or(json!({})),
     );
     abbrev.insert("versions".into(), Value::Object(short));
-    if let Some(t) = time {
-        abbrev.insert("time".into(), Value::Object(t.clone()));
-    }
     let ser = |v: &Map<String, Value>| serde_json::to_vec(v).expect("JSON values serialise");
     Ok(UplinkDoc {
         etag,
@@ -174,6 +171,12 @@ mod tests {
             json!({"dep": "^1"})
         );
         assert!(short.get("readme").is_none());
+        let top: Vec<&String> = short.as_object().unwrap().keys().collect();
+        assert!(
+            top.iter()
+                .all(|k| crate::packument::ABBREVIATED_TOP.contains(&k.as_str())),
+            "only the abbreviated format's fields: {top:?}"
+        );
     }
 
     #[test]

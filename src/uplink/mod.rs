@@ -6,6 +6,7 @@
 //! by the upstream; a scope listed in `uplink.private_scopes`, or holding any local package,
 //! never goes upstream at all, so a private name is never answered by a public package.
 
+pub mod cache;
 mod client;
 mod doc;
 mod flight;
@@ -54,7 +55,7 @@ fn target(ctx: &Ctx, name: &str) -> Result<Target> {
         UplinkMode::Redirect => Target::Redirect,
         UplinkMode::Proxy => Target::Proxy,
     };
-    if name::validate_upstream(name).is_err() || meta::package_rev(ctx.db, name)?.is_some() {
+    if name::validate(name).is_err() || meta::package_rev(ctx.db, name)?.is_some() {
         return Ok(Target::Local);
     }
     if let Some(scope) = name::scope(name) {
@@ -262,6 +263,26 @@ pub fn packument(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Option<
     })
 }
 
+/// The upstream registry's base URL, as pages name it.
+pub fn base(app: &App) -> &str {
+    app.uplink.client.base()
+}
+
+/// The upstream's full packument of `name` for the web UI, from the cache, fetched first as an
+/// install would when it is not cached or no longer fresh; with whether it is stale. `None` when
+/// nmr does not proxy this name (a local or private name, or not in proxy mode).
+pub fn packument_doc(ctx: &mut Ctx, name: &str) -> Result<Option<(Value, bool)>> {
+    if target(ctx, name)? != Target::Proxy {
+        return Ok(None);
+    }
+    let c = cached(ctx, name)?;
+    let (_, template) = meta::template(ctx.db, Origin::Uplink, name, false)?
+        .ok_or_else(|| packument::not_found(name))?;
+    let doc = serde_json::from_slice(&template)
+        .map_err(|e| Error::Internal(format!("cached packument of {name}: {e}")))?;
+    Ok(Some((doc, c.stale)))
+}
+
 /// `GET /-/package/<name>/dist-tags` for a name the upstream answers.
 pub fn dist_tags(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Option<Response>> {
     Ok(match target(ctx, name)? {
@@ -323,7 +344,10 @@ pub fn tarball(
         }
     };
     let stored = match f.stored {
-        Some(s) => s,
+        Some(s) => {
+            cache::hit(ctx.app, ctx.db, name, file);
+            s
+        }
         None => fetch_tarball(ctx, name, &f.dist)?,
     };
     crate::api::tarball::serve(ctx, req, name, &stored).map(Some)
@@ -378,7 +402,7 @@ fn verify(
 }
 
 /// Downloads one tarball, verifies it and stores it: bytes durable first, then the row.
-fn download(app: &App, db: &Connection, name: &str, dist: &meta::UplinkDist) -> Result<()> {
+fn download(app: &App, db: &mut Connection, name: &str, dist: &meta::UplinkDist) -> Result<()> {
     if meta::uplink_file(db, name, &dist.filename)?.is_some_and(|f| f.stored.is_some()) {
         return Ok(());
     }
@@ -409,6 +433,7 @@ fn download(app: &App, db: &Connection, name: &str, dist: &meta::UplinkDist) -> 
     let len = a.body.len() as i64;
     if meta::uplink_file_stored(db, name, dist, &key, len, &digests.sha1_hex)? {
         crate::info!("uplink: cached {what} ({len} bytes)");
+        cache::stored(app, db, name, &dist.filename);
     } else if created {
         app.blobs.delete(&key)?;
     }
@@ -547,7 +572,7 @@ pub fn audit(ctx: &mut Ctx, body: &[u8]) -> Result<Option<Response>> {
 }
 
 /// Refuses to publish a new local package where the upstream already serves: a name cached
-/// from it (clients would get a mix of two packages under one name), or the first local package
+/// from it, in any case (clients would get a mix of two packages under one name), or the first local package
 /// of a scope it serves (which would take the whole scope off the upstream).
 pub fn check_publish(ctx: &Ctx, name: &str) -> Result<()> {
     let cfg = &ctx.app.config.uplink;
@@ -555,9 +580,14 @@ pub fn check_publish(ctx: &Ctx, name: &str) -> Result<()> {
         return Ok(());
     }
     let upstream = ctx.app.uplink.client.base();
-    if meta::uplink_cached(ctx.db, name)? {
+    if let Some(cached) = meta::uplink_cached(ctx.db, name)? {
+        let what = if cached == name {
+            format!("{name} is an upstream package")
+        } else {
+            format!("{name} differs only in case from the upstream package {cached}")
+        };
         return Err(Error::Conflict(format!(
-            "{name} is an upstream package: nmr serves it from the upstream registry {upstream}, so it cannot be published here as well; publish it under another name, or under a scope listed in uplink.private_scopes"
+            "{what}: nmr serves it from the upstream registry {upstream}, so it cannot be published here as well; publish it under another name, or under a scope listed in uplink.private_scopes"
         )));
     }
     let Some(scope) = name::scope(name) else {

@@ -1,7 +1,8 @@
 //! The upstream registry's share of the shared state: its HTTP client (with the upstream's
-//! health) and the fetches in progress; no handler code, so the state below the handlers can
+//! health), the fetches in progress and the cache's served times not yet written; no handler code, so the state below the handlers can
 //! hold it.
 
+use super::cache::Usage;
 use super::client::Client;
 use super::flight::Flights;
 use crate::config;
@@ -11,6 +12,8 @@ use crate::config;
 pub struct Uplink {
     pub(super) client: Client,
     pub(super) flights: Flights,
+    /// When cached tarballs were served, until written.
+    pub(super) usage: Usage,
 }
 
 impl Uplink {
@@ -18,6 +21,7 @@ impl Uplink {
         Uplink {
             client: Client::new(settings),
             flights: Flights::default(),
+            usage: Usage::default(),
         }
     }
 

@@ -1,10 +1,11 @@
 //! README Markdown to HTML with pulldown-cmark, made safe to show: raw HTML is shown as text,
 //! links keep only `http(s):`, `mailto:` and relative targets, and images only `http(s):`
 //! sources, and none where the registry is private. Anything else keeps its text and loses its
-//! target.
+//! target. Table alignment becomes a class, since the pages' CSP refuses the inline styles
+//! pulldown-cmark would write.
 
 use super::html::Markup;
-use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Alignment, CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd};
 
 /// Longest README rendered; the rest is cut (at a character boundary) with a note.
 pub const MAX_README: usize = 512 * 1024;
@@ -37,6 +38,29 @@ fn image_ok(url: &str) -> bool {
     matches!(scheme(url).as_deref(), Some("http" | "https"))
 }
 
+/// Where the cells of the table being written stand, so each aligned cell gets its class.
+#[derive(Default)]
+struct Table {
+    aligns: Vec<Alignment>,
+    in_head: bool,
+    cell: usize,
+}
+
+impl Table {
+    /// The event that opens the next cell: unchanged when the column has no alignment, else the
+    /// cell tag with an `align-*` class (the stylesheet's rules) in place of a `style`.
+    fn open_cell(&self) -> Event<'static> {
+        let class = match self.aligns.get(self.cell) {
+            Some(Alignment::Left) => "align-left",
+            Some(Alignment::Center) => "align-center",
+            Some(Alignment::Right) => "align-right",
+            Some(Alignment::None) | None => return Event::Start(Tag::TableCell),
+        };
+        let tag = if self.in_head { "th" } else { "td" };
+        Event::InlineHtml(CowStr::from(format!("<{tag} class=\"{class}\">")))
+    }
+}
+
 /// Renders README Markdown to safe HTML. Without `remote_images` every image shows its alt
 /// text instead: a private package's reader must not be announced to an image's host.
 pub fn render(source: &str, remote_images: bool) -> Markup {
@@ -55,7 +79,34 @@ pub fn render(source: &str, remote_images: bool) -> Markup {
         | Options::ENABLE_FOOTNOTES;
     // Whether each open link or image was kept, so its end is dropped with its start.
     let mut kept: Vec<bool> = Vec::new();
+    let mut table = Table::default();
     let events = Parser::new_ext(source, options).filter_map(|ev| match ev {
+        // The writer is told no alignment, so it writes no `style`; the cells carry classes.
+        Event::Start(Tag::Table(aligns)) => {
+            let plain = vec![Alignment::None; aligns.len()];
+            table = Table {
+                aligns,
+                ..Table::default()
+            };
+            Some(Event::Start(Tag::Table(plain)))
+        }
+        Event::Start(Tag::TableHead) => {
+            (table.in_head, table.cell) = (true, 0);
+            Some(ev)
+        }
+        Event::End(TagEnd::TableHead) => {
+            table.in_head = false;
+            Some(ev)
+        }
+        Event::Start(Tag::TableRow) => {
+            table.cell = 0;
+            Some(ev)
+        }
+        Event::Start(Tag::TableCell) => Some(table.open_cell()),
+        Event::End(TagEnd::TableCell) => {
+            table.cell += 1;
+            Some(ev)
+        }
         Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
         // An HTML block becomes a code block, so its escaped source keeps its lines.
         Event::Start(Tag::HtmlBlock) => Some(Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(
@@ -101,6 +152,24 @@ mod tests {
             "{h}"
         );
         assert!(h.contains("<table>"), "{h}");
+    }
+
+    #[test]
+    fn table_alignment_is_a_class_not_an_inline_style() {
+        let h = html("| l | c | r | n |\n|:--|:-:|--:|---|\n| 1 | 2 | 3 | 4 |\n");
+        assert!(!h.contains("style="), "the CSP drops inline styles: {h}");
+        for cell in [
+            "<th class=\"align-left\">l</th>",
+            "<th class=\"align-center\">c</th>",
+            "<th class=\"align-right\">r</th>",
+            "<th>n</th>",
+            "<td class=\"align-left\">1</td>",
+            "<td class=\"align-center\">2</td>",
+            "<td class=\"align-right\">3</td>",
+            "<td>4</td>",
+        ] {
+            assert!(h.contains(cell), "no {cell} in {h}");
+        }
     }
 
     #[test]

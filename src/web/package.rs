@@ -68,6 +68,16 @@ struct View {
     maintainers: Vec<String>,
     /// Where `github:o/r` and `o/r` repository shorthands point.
     github_host: String,
+    /// Set when the package comes from the upstream registry rather than from a publish here.
+    upstream: Option<Upstream>,
+}
+
+/// Where an upstream package's page comes from.
+struct Upstream {
+    /// The upstream registry's base URL.
+    registry: String,
+    /// The upstream could not confirm the cached copy (down, or nmr is offline).
+    stale: bool,
 }
 
 fn show(ctx: &mut Ctx, req: &Request, name: &str, spec: Option<&str>) -> Result<Response> {
@@ -86,33 +96,16 @@ fn show(ctx: &mut Ctx, req: &Request, name: &str, spec: Option<&str>) -> Result<
 }
 
 fn gather(ctx: &mut Ctx, name: &str, spec: Option<&str>) -> Result<View> {
-    let pkg = meta::package(ctx.db, name)?.ok_or_else(|| not_found(name))?;
+    let Some(pkg) = meta::package(ctx.db, name)? else {
+        // In proxy mode, a name the upstream holds has a page too: from the cached packument.
+        return match crate::uplink::packument_doc(ctx, name)? {
+            Some((doc, stale)) => gather_upstream(ctx, name, spec, &doc, stale),
+            None => Err(not_found(name)),
+        };
+    };
     let tags = meta::tags(ctx.db, pkg.id)?;
-    // Each version string is parsed once; sorting compares the parsed forms.
-    let mut parsed: Vec<(Option<semver::Version>, VersionSummary)> =
-        meta::version_summaries(ctx.db, pkg.id)?
-            .into_iter()
-            .map(|v| (semver::Version::parse(&v.version).ok(), v))
-            .collect();
-    parsed.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.version.cmp(&a.1.version)));
-    let tagged = |t: &str| {
-        tags.iter()
-            .find(|(tag, _)| tag == t)
-            .map(|(_, v)| v.clone())
-    };
-    let latest = tagged("latest")
-        .or_else(|| {
-            parsed
-                .iter()
-                .find(|(p, _)| p.as_ref().is_some_and(|p| p.pre.is_empty()))
-                .or(parsed.first())
-                .map(|(_, v)| v.version.clone())
-        })
-        .ok_or_else(|| not_found(name))?;
-    let shown = match spec {
-        None => latest.clone(),
-        Some(s) => tagged(s).unwrap_or_else(|| s.to_string()),
-    };
+    let parsed = sorted(meta::version_summaries(ctx.db, pkg.id)?);
+    let (latest, shown) = pick(name, &parsed, &tags, spec)?;
     let Some(v) = meta::version(ctx.db, pkg.id, &shown)? else {
         if meta::is_deleted(ctx.db, name, &shown)? {
             return Err(Error::Gone(format!("{name}@{shown} was unpublished")));
@@ -132,26 +125,7 @@ fn gather(ctx: &mut Ctx, name: &str, spec: Option<&str>) -> Result<View> {
         v.readme.as_deref(),
         file.as_ref().map(|f| f.blob_key.as_str()),
     )?;
-    let mut dependencies = Vec::new();
-    for (field, title) in DEPENDENCY_GROUPS {
-        let Some(deps) = manifest.get(*field).and_then(Value::as_object) else {
-            continue;
-        };
-        let mut list = Vec::with_capacity(deps.len());
-        for (dep, range) in deps {
-            // A link to a package the reader may not see would tell them it is here.
-            let held = meta::package_rev(ctx.db, dep)?.is_some() && can_read(ctx, dep)?;
-            let range = range.as_str().unwrap_or("").to_string();
-            list.push(Dependency {
-                name: dep.clone(),
-                range,
-                held,
-            });
-        }
-        if !list.is_empty() {
-            dependencies.push(Group { title, list });
-        }
-    }
+    let dependencies = dependencies(ctx, &manifest)?;
     let maintainers = serde_json::from_str::<Vec<Value>>(&pkg.maintainers)
         .unwrap_or_default()
         .iter()
@@ -172,7 +146,146 @@ fn gather(ctx: &mut Ctx, name: &str, spec: Option<&str>) -> Result<View> {
         dependencies,
         maintainers,
         github_host: ctx.app.config.auth.github_host.clone(),
+        upstream: None,
     })
+}
+
+/// Versions newest first, each with its parsed form (`None` when it is not semver).
+type Sorted = Vec<(Option<semver::Version>, VersionSummary)>;
+
+fn sorted(versions: Vec<VersionSummary>) -> Sorted {
+    // Each version string is parsed once; sorting compares the parsed forms.
+    let mut parsed: Sorted = versions
+        .into_iter()
+        .map(|v| (semver::Version::parse(&v.version).ok(), v))
+        .collect();
+    parsed.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.version.cmp(&a.1.version)));
+    parsed
+}
+
+/// The `latest` version and the one to show: `spec` (a version or tag), else `latest`.
+fn pick(
+    name: &str,
+    parsed: &Sorted,
+    tags: &[(String, String)],
+    spec: Option<&str>,
+) -> Result<(String, String)> {
+    let tagged = |t: &str| {
+        tags.iter()
+            .find(|(tag, _)| tag == t)
+            .map(|(_, v)| v.clone())
+    };
+    let latest = tagged("latest")
+        .or_else(|| {
+            parsed
+                .iter()
+                .find(|(p, _)| p.as_ref().is_some_and(|p| p.pre.is_empty()))
+                .or(parsed.first())
+                .map(|(_, v)| v.version.clone())
+        })
+        .ok_or_else(|| not_found(name))?;
+    let shown = match spec {
+        None => latest.clone(),
+        Some(s) => tagged(s).unwrap_or_else(|| s.to_string()),
+    };
+    Ok((latest, shown))
+}
+
+/// The page of a package only the upstream holds, from its cached full packument.
+fn gather_upstream(
+    ctx: &mut Ctx,
+    name: &str,
+    spec: Option<&str>,
+    doc: &Value,
+    stale: bool,
+) -> Result<View> {
+    let empty = Map::new();
+    let all = doc["versions"].as_object().unwrap_or(&empty);
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let parsed = sorted(
+        all.iter()
+            .map(|(version, m)| VersionSummary {
+                version: version.clone(),
+                published: text(&doc["time"][version]).unwrap_or_default(),
+                deprecated: text(&m["deprecated"]).filter(|d| !d.is_empty()),
+            })
+            .collect(),
+    );
+    let tags: Vec<(String, String)> = doc["dist-tags"]
+        .as_object()
+        .unwrap_or(&empty)
+        .iter()
+        .filter_map(|(t, v)| Some((t.clone(), v.as_str()?.to_string())))
+        .collect();
+    let (latest, shown) = pick(name, &parsed, &tags, spec)?;
+    let Some(Value::Object(manifest)) = all.get(&shown).cloned() else {
+        return Err(Error::NotFound(format!(
+            "{name} has no version or tag {shown:?}"
+        )));
+    };
+    let summary = parsed
+        .iter()
+        .find(|(_, v)| v.version == shown)
+        .map(|(_, v)| v.clone())
+        .expect("every version is summarised");
+    // The upstream sends the README of its latest version at the top; a version may carry its own.
+    let readme = manifest
+        .get("readme")
+        .and_then(text)
+        .or_else(|| text(&doc["readme"]))
+        .filter(|r| !r.trim().is_empty());
+    let stored =
+        meta::uplink_file(ctx.db, name, &name::tarball_file(name, &shown))?.and_then(|f| f.stored);
+    let dependencies = dependencies(ctx, &manifest)?;
+    let maintainers = doc["maintainers"]
+        .as_array()
+        .map(|list| list.iter().filter_map(person).collect())
+        .unwrap_or_default();
+    Ok(View {
+        name: name.to_string(),
+        versions: parsed.into_iter().map(|(_, v)| v).collect(),
+        tags,
+        latest,
+        pinned: spec.is_some(),
+        shown,
+        published: summary.published,
+        deprecated: summary.deprecated,
+        manifest,
+        tarball_size: stored.map(|f| f.size),
+        readme: readme.map(|t| markdown::render(&t, super::remote_images(ctx))),
+        dependencies,
+        maintainers,
+        github_host: ctx.app.config.auth.github_host.clone(),
+        upstream: Some(Upstream {
+            registry: crate::uplink::base(ctx.app).to_string(),
+            stale,
+        }),
+    })
+}
+
+/// A version's dependencies by group, each marked if this registry holds it.
+fn dependencies(ctx: &mut Ctx, manifest: &Map<String, Value>) -> Result<Vec<Group>> {
+    let mut dependencies = Vec::new();
+    for (field, title) in DEPENDENCY_GROUPS {
+        let Some(deps) = manifest.get(*field).and_then(Value::as_object) else {
+            continue;
+        };
+        let mut list = Vec::with_capacity(deps.len());
+        for (dep, range) in deps {
+            // A link to a package the reader may not see would tell them it is here.
+            let held = meta::package_rev(ctx.db, dep)?.is_some() && can_read(ctx, dep)?;
+            let range = range.as_str().unwrap_or("").to_string();
+            list.push(Dependency {
+                name: dep.clone(),
+                range,
+                held,
+            });
+        }
+        if !list.is_empty() {
+            dependencies.push(Group { title, list });
+        }
+    }
+    Ok(dependencies)
 }
 
 /// A web link for a `repository`, `homepage` or `bugs` value: npm's shorthands and git URLs
@@ -234,6 +347,18 @@ fn write_page(h: &mut Html, root: &str, base: &str, now: i64, v: &View) {
             h.el("strong", &[], &what);
             h.text(" ");
             h.text(msg);
+        });
+    }
+    if let Some(up) = &v.upstream {
+        h.wrap("div", &[("class", "note upstream")], |h| {
+            h.el("strong", &[], "From the upstream registry.");
+            h.text(&format!(
+                " This registry serves {} from {} and keeps a copy; it was not published here.",
+                v.name, up.registry
+            ));
+            if up.stale {
+                h.text(" The upstream could not be reached, so this is the copy kept here.");
+            }
         });
     }
     h.wrap("header", &[("class", "pkg-head")], |h| {

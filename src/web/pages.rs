@@ -157,8 +157,9 @@ pub fn keywords<'a>(h: &mut Html, root: &str, words: impl Iterator<Item = &'a st
 pub fn search(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     let q = form_value(&req.query, "q").unwrap_or_default();
     let q = q.trim().to_string();
+    // The API's rules where they apply: a page past the end is an empty page, however far.
     let page_no = form_value(&req.query, "page")
-        .and_then(|p| p.parse::<i64>().ok())
+        .and_then(|p| crate::api::search::whole_number(&p))
         .unwrap_or(1)
         .clamp(1, 100_000);
     let (hits, total) = crate::api::search::hits(ctx, &q, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)?;

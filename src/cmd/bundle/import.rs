@@ -244,8 +244,7 @@ fn check_record(r: &PackageRecord, path: &str, listed: &BTreeMap<String, Listed>
     if path != package_path(name) {
         return Err(Error::Failed(format!("{path} describes {name}")));
     }
-    crate::name::validate_upstream(name)
-        .map_err(|e| Error::Failed(format!("{path}: {}", e.message())))?;
+    crate::name::validate(name).map_err(|e| Error::Failed(format!("{path}: {}", e.message())))?;
     let mut versions = BTreeSet::new();
     for v in &r.versions {
         let ver = &v.version;
@@ -322,6 +321,11 @@ fn classify(
                 None => State::Conflict(format!("{id} is here already without a tarball")),
             });
         }
+    }
+    if let Some(other) = meta::case_twin(db, name)? {
+        return Ok(State::Conflict(format!(
+            "{id}: {other} is here already, and names that differ only in case would confuse installs; it was left out"
+        )));
     }
     if meta::is_deleted(db, name, version)? {
         return Ok(State::Conflict(format!(

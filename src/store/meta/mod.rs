@@ -24,7 +24,7 @@ pub use accounts::{delete_user, insert_user, set_password, user, users, User};
 pub use blobs::{blob_referenced, is_pending, pend, pending, stored_objects, unpend, Stored};
 pub use github_cache::{github_cached, github_store, Cached};
 pub use packages::{
-    all_maintainers, counts, delete_package, delete_tag, delete_version, file, files,
+    all_maintainers, case_twin, counts, delete_package, delete_tag, delete_version, file, files,
     insert_package, is_deleted, package, package_names, package_rev, put_file, put_version,
     repository, scope_has_local, set_deprecated, set_maintainers, set_repository, set_tag,
     set_users, starred_by, store_docs, tags, template, totals, touch, unassigned, version,
@@ -36,9 +36,10 @@ pub use tokens::{
     delete_token_by_hash, delete_token_by_key, insert_token, token_by_hash, tokens_of, Token,
 };
 pub use uplink_cache::{
-    uplink_cached, uplink_cached_in_scope, uplink_confirmed, uplink_file, uplink_file_stored,
-    uplink_names_with_files, uplink_state, uplink_store, uplink_stored_files, UplinkDist,
-    UplinkDoc, UplinkFile, UplinkState,
+    uplink_by_use, uplink_cached, uplink_cached_in_scope, uplink_confirmed, uplink_detach,
+    uplink_file, uplink_file_stored, uplink_forget, uplink_listing, uplink_names_with_files,
+    uplink_state, uplink_store, uplink_stored_files, uplink_totals, uplink_used, UplinkDist,
+    UplinkDoc, UplinkFile, UplinkListed, UplinkState, UplinkStored,
 };
 
 /// Opens a connection with the settings every connection needs. WAL lets readers run while a

@@ -33,6 +33,16 @@ pub fn package_rev(conn: &Connection, name: &str) -> Result<Option<i64>> {
     Ok(st.query_row([name], |r| r.get(0)).optional()?)
 }
 
+/// Another package whose name differs from `name` only in case (`JSONStream` for `jsonstream`),
+/// if one exists. Asked inside the write transaction that creates a package, so two publishes
+/// racing with `Foo` and `foo` cannot both pass.
+pub fn case_twin(conn: &Connection, name: &str) -> Result<Option<String>> {
+    let mut st = conn.prepare_cached(
+        "SELECT name FROM packages WHERE lower(name) = lower(?1) AND name != ?1 LIMIT 1",
+    )?;
+    Ok(st.query_row([name], |r| r.get(0)).optional()?)
+}
+
 /// Creates an empty package row; its documents are filled in by the same transaction.
 pub fn insert_package(tx: &Transaction, name: &str, now: &str) -> Result<i64> {
     tx.execute(

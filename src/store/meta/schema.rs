@@ -5,7 +5,7 @@ use crate::store::{Error, Result};
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Schema version recorded in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -119,6 +119,11 @@ CREATE TABLE IF NOT EXISTS uplink_files (
 CREATE TABLE IF NOT EXISTS pending_blobs (
     key TEXT PRIMARY KEY
 );
+-- Schema 4: names that differ only in case name one package (see name::folded), so a publish
+-- looks its name up folded. Not UNIQUE: a database from before may hold such a pair, and must
+-- still open; the publish checks inside its write transaction instead.
+CREATE INDEX IF NOT EXISTS packages_folded ON packages (lower(name));
+CREATE INDEX IF NOT EXISTS uplink_packages_folded ON uplink_packages (lower(name));
 ";
 
 /// Creates or upgrades the schema, and makes sure the template marker exists.
@@ -138,6 +143,9 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     for (table, column, decl) in [
         ("packages", "repository", "TEXT"),
         ("uplink_files", "stored_at", "TEXT"),
+        // Schema 4: when the cached tarball was last served, for `nmr cache prune` and
+        // `uplink.cache_max_size`; stored_at stands in for tarballs cached before.
+        ("uplink_files", "used_at", "TEXT"),
     ] {
         let present: bool = tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
@@ -147,6 +155,19 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         if !present {
             tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
         }
+    }
+    // Schema 4: abbreviated documents carry only the fields npm's format defines. Stored ones
+    // lose `_rev` and `time` now rather than at their package's next change. (A BLOB would be
+    // read as SQLite's binary JSON, hence the casts.)
+    if (1..4).contains(&version) {
+        tx.execute_batch(
+            "UPDATE packages SET doc_abbrev =
+               CAST(json_remove(CAST(doc_abbrev AS TEXT), '$._rev', '$.time') AS BLOB)
+             WHERE json_valid(CAST(doc_abbrev AS TEXT));
+             UPDATE uplink_packages SET rev = rev + 1, doc_abbrev =
+               CAST(json_remove(CAST(doc_abbrev AS TEXT), '$._rev', '$.time') AS BLOB)
+             WHERE json_valid(CAST(doc_abbrev AS TEXT));",
+        )?;
     }
     // Rank hits by BM25 with a name hit worth most, then keywords, then description.
     tx.execute(
@@ -171,6 +192,13 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('rev_seq', (SELECT COALESCE(MAX(rev), 0) FROM packages))",
         [],
     )?;
+    // Since schema 4 upstream packuments take their revisions from the same counter; it must
+    // start above the ones they had.
+    tx.execute(
+        "UPDATE meta SET value = MAX(CAST(value AS INTEGER),
+           (SELECT COALESCE(MAX(rev), 0) FROM uplink_packages)) WHERE key = 'rev_seq'",
+        [],
+    )?;
     tx.commit()?;
     Ok(())
 }
@@ -187,7 +215,9 @@ pub fn marker(conn: &Connection) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::meta::{package_rev, test_db_file, uplink_state, uplink_stored_files};
+    use crate::store::meta::{
+        package_rev, template, test_db_file, uplink_state, uplink_stored_files, Origin,
+    };
 
     #[test]
     fn a_schema_2_database_gains_stored_at_and_keeps_its_rows() {
@@ -204,6 +234,28 @@ mod tests {
         let stored = uplink_stored_files(&c, "p").unwrap();
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].1, None, "cached before schema 3: time unknown");
+    }
+
+    #[test]
+    fn a_schema_3_database_loses_rev_and_time_from_its_abbreviated_documents() {
+        let mut c = test_db_file("v3");
+        migrate(&mut c).unwrap();
+        let old = br#"{"_rev":"1-a","name":"p","modified":"m","dist-tags":{},"versions":{"1.0.0":{"dist":{"tarball":"\u0000M/p/-/p-1.0.0.tgz"}}},"time":{"1.0.0":"t"}}"#;
+        c.execute(
+            "INSERT INTO packages (name, rev, created, modified, doc_abbrev) VALUES ('p', 1, 't', 't', ?1)",
+            [&old[..]],
+        )
+        .unwrap();
+        c.execute_batch("PRAGMA user_version = 3").unwrap();
+        migrate(&mut c).unwrap();
+        let (_, doc) = template(&c, Origin::Local, "p", true).unwrap().unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+        let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["name", "modified", "dist-tags", "versions"]);
+        assert_eq!(
+            doc["versions"]["1.0.0"]["dist"]["tarball"], "\u{0}M/p/-/p-1.0.0.tgz",
+            "the marker survives"
+        );
     }
 
     #[test]

@@ -27,7 +27,8 @@ pub fn index_package(tx: &Transaction, pkg: &Package, doc: &SearchDoc) -> Result
 
 /// One page of search hits (each a stored summary JSON) and the total number of hits.
 /// `fts` is an FTS5 query or `None` for every package; `scope` limits to `@scope/` names;
-/// a package named exactly `exact` that matches comes first.
+/// a package named exactly `exact` (lowercase; names are compared folded) that matches comes
+/// first.
 ///
 /// Sorting handles only ids (never summaries), and listings and scopes use the packages
 /// table's name index, so a page costs about the same however deep it is.
@@ -64,7 +65,7 @@ pub fn search(
         Some(q) => {
             let exact_id: Option<i64> = conn
                 .query_row(
-                    &format!("SELECT rowid FROM search WHERE search MATCH ?1 AND {in_scope} AND rowid = (SELECT id FROM packages WHERE name = ?4)"),
+                    &format!("SELECT rowid FROM search WHERE search MATCH ?1 AND {in_scope} AND rowid = (SELECT id FROM packages WHERE lower(name) = ?4)"),
                     params![q, lo, hi, exact],
                     |r| r.get(0),
                 )

@@ -67,12 +67,18 @@ pub fn uplink_store(
     doc: &UplinkDoc,
 ) -> Result<()> {
     let tx = write_tx(conn)?;
+    // Revisions come from the database's one counter, so a packument dropped (`nmr cache drop`)
+    // and fetched again never reuses one: the rendered-document cache keys on it.
+    tx.execute(
+        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'rev_seq'",
+        [],
+    )?;
     tx.execute(
         "INSERT INTO uplink_packages (name, rev, fetched_at, etag, doc_full, doc_abbrev)
-         VALUES (?1, 1, ?2, ?3, ?4, ?5)
+         VALUES (?1, (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'rev_seq'), ?2, ?3, ?4, ?5)
          ON CONFLICT (name) DO UPDATE SET
            rev = CASE WHEN doc_full = excluded.doc_full AND doc_abbrev = excluded.doc_abbrev
-                 THEN rev ELSE rev + 1 END,
+                 THEN rev ELSE excluded.rev END,
            fetched_at = excluded.fetched_at,
            etag = excluded.etag, doc_full = excluded.doc_full, doc_abbrev = excluded.doc_abbrev",
         params![name, fetched_at, doc.etag, doc.full, doc.abbrev],
@@ -90,7 +96,9 @@ pub fn uplink_store(
                sha1 = CASE WHEN integrity IS excluded.integrity AND shasum IS excluded.shasum
                       THEN sha1 END,
                stored_at = CASE WHEN integrity IS excluded.integrity AND shasum IS excluded.shasum
-                      THEN stored_at END",
+                      THEN stored_at END,
+               used_at = CASE WHEN integrity IS excluded.integrity AND shasum IS excluded.shasum
+                      THEN used_at END",
         )?;
         for d in &doc.dists {
             st.execute(params![
@@ -160,7 +168,7 @@ pub fn uplink_file_stored(
 ) -> Result<bool> {
     Ok(conn.execute(
         "UPDATE uplink_files SET blob_key = ?3, size = ?4, sha1 = ?5,
-           stored_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+           stored_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), used_at = NULL
          WHERE name = ?1 AND filename = ?2 AND integrity IS ?6 AND shasum IS ?7",
         params![
             name,
@@ -194,13 +202,13 @@ pub fn uplink_stored_files(conn: &Connection, name: &str) -> Result<Vec<(File, O
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Whether `name` is cached from the upstream.
-pub fn uplink_cached(conn: &Connection, name: &str) -> Result<bool> {
-    Ok(conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM uplink_packages WHERE name = ?1)",
-        [name],
-        |r| r.get(0),
-    )?)
+/// The name under which `name`, or a name differing from it only in case, is cached from the
+/// upstream, if it is.
+pub fn uplink_cached(conn: &Connection, name: &str) -> Result<Option<String>> {
+    let mut st = conn.prepare_cached(
+        "SELECT name FROM uplink_packages WHERE lower(name) = lower(?1) ORDER BY name = ?1 DESC LIMIT 1",
+    )?;
+    Ok(st.query_row([name], |r| r.get(0)).optional()?)
 }
 
 /// How many packages of `@scope/` are cached from the upstream.
@@ -210,6 +218,132 @@ pub fn uplink_cached_in_scope(conn: &Connection, scope: &str) -> Result<i64> {
         params![format!("@{scope}/"), format!("@{scope}0")],
         |r| r.get(0),
     )?)
+}
+
+/// One cached upstream package, as `nmr cache list` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UplinkListed {
+    pub name: String,
+    /// Tarballs stored, and their bytes.
+    pub tarballs: i64,
+    pub bytes: i64,
+    /// When a tarball of it was last served (or stored), if any is stored.
+    pub last_used: Option<String>,
+}
+
+/// Every cached upstream package with what it holds, by name.
+pub fn uplink_listing(conn: &Connection) -> Result<Vec<UplinkListed>> {
+    let mut st = conn.prepare(
+        "SELECT p.name, COUNT(f.blob_key), COALESCE(SUM(f.size), 0),
+                MAX(CASE WHEN f.blob_key IS NOT NULL THEN COALESCE(f.used_at, f.stored_at) END)
+         FROM uplink_packages p LEFT JOIN uplink_files f ON f.name = p.name
+         GROUP BY p.name ORDER BY p.name",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(UplinkListed {
+            name: r.get(0)?,
+            tarballs: r.get(1)?,
+            bytes: r.get(2)?,
+            last_used: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// How many upstream tarballs are stored, and their bytes.
+pub fn uplink_totals(conn: &Connection) -> Result<(i64, i64)> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM uplink_files WHERE blob_key IS NOT NULL",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
+/// Records when stored upstream tarballs were served: `(name, filename, time)`, in one
+/// transaction. A time never goes back.
+pub fn uplink_used(conn: &mut Connection, used: &[(String, String, String)]) -> Result<()> {
+    let tx = write_tx(conn)?;
+    {
+        let mut st = tx.prepare_cached(
+            "UPDATE uplink_files SET used_at = ?3
+             WHERE name = ?1 AND filename = ?2 AND blob_key IS NOT NULL
+               AND (used_at IS NULL OR used_at < ?3)",
+        )?;
+        for (name, filename, at) in used {
+            st.execute(params![name, filename, at])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// A stored upstream tarball, as eviction and pruning pick them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UplinkStored {
+    pub name: String,
+    pub filename: String,
+    pub size: i64,
+}
+
+/// Stored upstream tarballs, least recently served first (never-served ones by when they were
+/// stored; those cached before either time was kept come first); only those last used before
+/// `before` when it is given.
+pub fn uplink_by_use(conn: &Connection, before: Option<&str>) -> Result<Vec<UplinkStored>> {
+    let mut st = conn.prepare(
+        "SELECT name, filename, size FROM uplink_files
+         WHERE blob_key IS NOT NULL AND (?1 IS NULL OR COALESCE(used_at, stored_at, '') < ?1)
+         ORDER BY COALESCE(used_at, stored_at, ''), name, filename",
+    )?;
+    let rows = st.query_map([before], |r| {
+        Ok(UplinkStored {
+            name: r.get(0)?,
+            filename: r.get(1)?,
+            size: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The blob keys of `name`'s stored tarballs (only `filename`'s when given).
+fn stored_keys(conn: &Connection, name: &str, filename: Option<&str>) -> Result<Vec<String>> {
+    let mut st = conn.prepare_cached(
+        "SELECT blob_key FROM uplink_files
+         WHERE name = ?1 AND (?2 IS NULL OR filename = ?2) AND blob_key IS NOT NULL",
+    )?;
+    let rows = st.query_map(params![name, filename], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Forgets the stored bytes of the given upstream tarballs (their rows stay, so the packument
+/// still lists them and the next request downloads them again). The blob keys are recorded as
+/// pending in the same transaction and returned, for `store::gc::settle` to delete.
+pub fn uplink_detach(conn: &mut Connection, files: &[(String, String)]) -> Result<Vec<String>> {
+    let tx = write_tx(conn)?;
+    let mut keys = Vec::new();
+    for (name, filename) in files {
+        keys.extend(stored_keys(&tx, name, Some(filename))?);
+        tx.execute(
+            "UPDATE uplink_files SET blob_key = NULL, size = NULL, sha1 = NULL, stored_at = NULL,
+               used_at = NULL
+             WHERE name = ?1 AND filename = ?2",
+            params![name, filename],
+        )?;
+    }
+    super::pend(&tx, &keys)?;
+    tx.commit()?;
+    Ok(keys)
+}
+
+/// Forgets an upstream package: its packument and every tarball. Returns the blob keys (pending,
+/// for `store::gc::settle`), or `None` when nothing of that name is cached.
+pub fn uplink_forget(conn: &mut Connection, name: &str) -> Result<Option<Vec<String>>> {
+    let tx = write_tx(conn)?;
+    let keys = stored_keys(&tx, name, None)?;
+    let rows = tx.execute("DELETE FROM uplink_packages WHERE name = ?1", [name])?
+        + tx.execute("DELETE FROM uplink_files WHERE name = ?1", [name])?;
+    super::pend(&tx, &keys)?;
+    tx.commit()?;
+    Ok((rows > 0).then_some(keys))
 }
 
 #[cfg(test)]
@@ -258,7 +392,10 @@ mod tests {
         assert_eq!(uplink_names_with_files(&c).unwrap(), ["p"]);
 
         uplink_store(&mut c, "p", 3, &doc("{\"a\":2}", "sha512-B")).unwrap();
-        assert_eq!(uplink_state(&c, "p").unwrap().unwrap().rev, 2);
+        assert!(
+            uplink_state(&c, "p").unwrap().unwrap().rev > 1,
+            "new bytes, new revision"
+        );
         let f = uplink_file(&c, "p", "p-1.0.0.tgz").unwrap().unwrap();
         assert!(f.stored.is_none(), "new digests detach the old bytes");
         assert!(uplink_stored_files(&c, "p").unwrap().is_empty());
@@ -288,6 +425,14 @@ mod tests {
         uplink_store(&mut c, "@up/two", 1, &doc("{}", "x")).unwrap();
         uplink_store(&mut c, "@upx/three", 1, &doc("{}", "x")).unwrap();
         assert_eq!(uplink_cached_in_scope(&c, "up").unwrap(), 2);
-        assert!(uplink_cached(&c, "@up/two").unwrap() && !uplink_cached(&c, "@up/six").unwrap());
+        assert_eq!(
+            uplink_cached(&c, "@up/two").unwrap().as_deref(),
+            Some("@up/two")
+        );
+        assert_eq!(
+            uplink_cached(&c, "@UP/Two").unwrap().as_deref(),
+            Some("@up/two")
+        );
+        assert_eq!(uplink_cached(&c, "@up/six").unwrap(), None);
     }
 }
