@@ -101,3 +101,62 @@ fn defaults_put_data_under_the_working_directory() {
     assert!(reg.dir.path().join("data/nmr.sqlite").is_file());
     assert!(reg.dir.path().join("data/storage/plainpkg").is_dir());
 }
+
+/// The commit `nmr --version` should name: as build.rs finds it.
+fn expected_commit() -> String {
+    if let Ok(c) = std::env::var("NMR_COMMIT") {
+        if !c.is_empty() {
+            return c;
+        }
+    }
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[test]
+fn version_names_the_version_and_the_commit() {
+    let dir = TempDir::new("cli-version");
+    let (code, out, err) = run(dir.path(), &["--version"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        format!(
+            "nmr {} (commit {})\n",
+            env!("CARGO_PKG_VERSION"),
+            expected_commit()
+        )
+    );
+}
+
+#[test]
+fn help_lists_every_subcommand() {
+    let dir = TempDir::new("cli-help");
+    let (code, out, err) = run(dir.path(), &["--help"], &[]);
+    assert_eq!(code, 0, "{err}");
+    for sub in [
+        "[serve]",
+        "config",
+        "storage copy",
+        "mirror",
+        "export",
+        "import",
+        "fsck",
+        "backup",
+        "restore",
+        "user add",
+        "token create",
+        "--help | --version",
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with(&format!("nmr {sub}"))),
+            "no line for nmr {sub} in:\n{out}"
+        );
+    }
+}

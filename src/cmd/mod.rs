@@ -356,7 +356,12 @@ pub fn main(args: Vec<String>) -> i32 {
         return 0;
     }
     if args.iter().any(|a| a == "--version" || a == "-V") {
-        println!("nmr {}", env!("CARGO_PKG_VERSION"));
+        // The commit comes from build.rs: which build a bug report is about.
+        println!(
+            "nmr {} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            env!("NMR_COMMIT")
+        );
         return 0;
     }
     let (command, mut inputs, ends, transfer, rest) = match parse(&args) {

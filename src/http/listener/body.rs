@@ -261,7 +261,7 @@ mod tests {
     }
 
     fn spool(budget: u64) -> Arc<Spool> {
-        Arc::new(Spool::create(budget).unwrap())
+        Arc::new(Spool::create(budget, &std::env::temp_dir()).unwrap())
     }
 
     fn received(framing: Framing, input: &[u8]) -> Result<Vec<u8>, Failure> {

@@ -52,6 +52,7 @@ use crate::error::Error;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -164,6 +165,15 @@ fn open_files_limit() -> Option<u64> {
         .ok()
 }
 
+/// Where request bodies are spooled when there is no temp dir: beside the database, the one
+/// directory nmr is sure to be able to write.
+fn spool_fallback(db_path: &Path) -> PathBuf {
+    match db_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// How many connections may be open at once: `server.max_connections`, or fewer when the
 /// open-files limit could not hold that many: past it, opening a tarball or the database would
 /// fail in the middle of a request.
@@ -221,7 +231,10 @@ impl Front {
             max_connections,
             slots: Slots::new(connections),
             tls,
-            spool: Arc::new(Spool::create(server.spool_budget)?),
+            spool: Arc::new(Spool::create(
+                server.spool_budget,
+                &spool_fallback(&app.config.db_path),
+            )?),
             app,
             stopping: AtomicBool::new(false),
             live: Mutex::new(Connections::default()),

@@ -16,11 +16,17 @@ pub struct Spool {
 }
 
 impl Spool {
-    /// Creates the directory. Directories left by nmr processes that no longer run (killed
-    /// with SIGKILL) are removed first.
-    pub fn create(budget: u64) -> Result<Spool, String> {
+    /// Creates the directory in the temp dir, or in `fallback` where there is no temp dir (an
+    /// empty container root has no `/tmp`). Directories left by nmr processes that no longer
+    /// run (killed with SIGKILL) are removed first.
+    pub fn create(budget: u64, fallback: &Path) -> Result<Spool, String> {
         use std::os::unix::fs::DirBuilderExt;
         let tmp = std::env::temp_dir();
+        let tmp = if tmp.is_dir() {
+            tmp
+        } else {
+            fallback.to_path_buf()
+        };
         sweep(&tmp);
         let token = crate::random::hex_token(8).map_err(|e| e.to_string())?;
         let dir = tmp.join(format!("{DIR_PREFIX}{}-{token}", std::process::id()));
@@ -71,6 +77,10 @@ impl Drop for Spool {
 
 /// Removes spool directories whose process is gone (no `/proc/<pid>`).
 fn sweep(tmp: &Path) {
+    // Without /proc (a chroot), every process would look gone, live ones too.
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
     let Ok(entries) = std::fs::read_dir(tmp) else {
         return;
     };
