@@ -151,6 +151,11 @@ fn help_lists_every_subcommand() {
         "restore",
         "user add",
         "token create",
+        "package unassigned",
+        "package set-repo",
+        "cache list",
+        "cache drop",
+        "cache prune",
         "--help | --version",
     ] {
         assert!(
