@@ -5,7 +5,7 @@ use crate::store::{Error, Result};
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Schema version recorded in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -119,6 +119,29 @@ CREATE TABLE IF NOT EXISTS uplink_files (
 CREATE TABLE IF NOT EXISTS pending_blobs (
     key TEXT PRIMARY KEY
 );
+-- Schema 4: the webhook outbox (see notify). A row is written by the transaction of the change
+-- it reports, one per matching [[notify]] entry, named by that entry's URL (`target`); its body
+-- is built then. State: pending, delivered or failed. Times in unix ms; a deliverer owns a row
+-- while claimed_until is in the future, so several processes deliver it once.
+CREATE TABLE IF NOT EXISTS notify_outbox (
+    id            INTEGER PRIMARY KEY,
+    delivery      TEXT NOT NULL UNIQUE,
+    target        TEXT NOT NULL,
+    event         TEXT NOT NULL,
+    package       TEXT NOT NULL,
+    body          BLOB NOT NULL,
+    created       TEXT NOT NULL,
+    state         TEXT NOT NULL DEFAULT 'pending',
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    next_try      INTEGER NOT NULL,
+    claimed_until INTEGER NOT NULL DEFAULT 0,
+    last_status   INTEGER,
+    last_error    TEXT,
+    done          TEXT
+);
+CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox (state, next_try);
+-- Per receiver and package, events go out in id order.
+CREATE INDEX IF NOT EXISTS notify_outbox_order ON notify_outbox (target, package, id);
 ";
 
 /// Creates or upgrades the schema, and makes sure the template marker exists.
