@@ -1,7 +1,7 @@
 //! The counters behind `GET /-/metrics`, and their rendering in the Prometheus text format:
 //! requests by route and status, request latency, publishes, client connections and what the
-//! connection front refused; plus, read when scraped, the stored packages and bytes and the
-//! upstream registry's failures.
+//! connection front refused; plus, read when scraped, the stored packages and bytes, the
+//! upstream registry's failures and the webhook deliveries.
 
 use crate::error::Result;
 use crate::http::Method;
@@ -92,9 +92,11 @@ impl Metrics {
         &self,
         db: &rusqlite::Connection,
         upstream_errors: u64,
+        notifier: &crate::notify::Notifier,
         route_name: fn(usize) -> String,
     ) -> Result<String> {
         let (packages, tarballs, bytes) = meta::totals(db)?;
+        let queued = meta::outbox_queued(db)?;
         let mut out = String::new();
         let family = |out: &mut String, name: &str, kind: &str, help: &str| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -137,7 +139,7 @@ impl Metrics {
                 "nmr_http_requests_refused_total{{status=\"{status}\"}} {n}"
             );
         }
-        let scalars: [(&str, &str, &str, i64); 8] = [
+        let scalars: [(&str, &str, &str, i64); 11] = [
             (
                 "nmr_connections_open",
                 "gauge",
@@ -167,6 +169,24 @@ impl Metrics {
                 "counter",
                 "Failed requests to the upstream registry (unreachable, timed out or 5xx).",
                 i64::try_from(upstream_errors).unwrap_or(i64::MAX),
+            ),
+            (
+                "nmr_notify_queued",
+                "gauge",
+                "Webhook events waiting for delivery (all processes sharing the database).",
+                queued,
+            ),
+            (
+                "nmr_notify_delivered_total",
+                "counter",
+                "Webhook events this process delivered.",
+                i64::try_from(notifier.delivered()).unwrap_or(i64::MAX),
+            ),
+            (
+                "nmr_notify_failed_total",
+                "counter",
+                "Webhook events this process gave up on (a final answer, or too many attempts).",
+                i64::try_from(notifier.failed()).unwrap_or(i64::MAX),
             ),
             (
                 "nmr_packages",
