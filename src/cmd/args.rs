@@ -38,6 +38,10 @@ usage:
   nmr restore DIR [options]
                           put a backup back: tarballs into the configured storage, then the
                           database into db.path, which must not exist yet
+  nmr notify log [--failed] [--limit N] [options]
+                          list the latest webhook events ([[notify]]) and how their delivery went
+  nmr notify retry ID [options]
+                          queue a webhook event again, due at once
   nmr --help | --version
 
 options (each overrides the config file and NMR_* environment variables):
@@ -91,6 +95,8 @@ pub(super) enum Command {
     Mirror,
     Export,
     Import,
+    /// `nmr notify ...`, with the words after it.
+    Notify,
 }
 
 /// The arguments of the air-gap commands.
@@ -172,6 +178,15 @@ pub(super) fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Trans
                     )))
                 }
             },
+            "notify" if command.is_none() => command = Some(Command::Notify),
+            "--failed" if matches!(command, Some(Command::Notify)) => rest.push(arg.clone()),
+            "--limit" if matches!(command, Some(Command::Notify)) => {
+                rest.push(flag.to_string());
+                rest.push(value("a number")?);
+            }
+            _ if !arg.starts_with('-') && matches!(command, Some(Command::Notify)) => {
+                rest.push(arg.clone())
+            }
             "mirror" if command.is_none() => command = Some(Command::Mirror),
             "export" if command.is_none() => command = Some(Command::Export),
             "import" if command.is_none() => command = Some(Command::Import),
