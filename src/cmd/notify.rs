@@ -63,8 +63,8 @@ fn log(db: &rusqlite::Connection, failed: bool, limit: i64, out: &mut impl Write
     let rows = meta::outbox_log(db, failed, limit)?;
     writeln!(
         out,
-        "{:>6}  {:<9}  {:>8}  {:<24}  {:<9}  {:<24}  {}  LAST ANSWER",
-        "ID", "STATE", "ATTEMPTS", "NEXT TRY", "EVENT", "PACKAGE", "URL"
+        "{:>6}  {:<9}  {:>8}  {:<24}  {:<9}  {:<24}  URL  LAST ANSWER",
+        "ID", "STATE", "ATTEMPTS", "NEXT TRY", "EVENT", "PACKAGE"
     )?;
     for r in rows {
         let next = if r.state == "pending" {
