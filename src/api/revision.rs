@@ -378,4 +378,56 @@ mod tests {
         let c = json!({"version": "1.0.0", "dist": {"tarball": "http://b/x.tgz", "shasum": "2"}});
         assert_ne!(comparable(&a), comparable(&c));
     }
+
+    #[test]
+    fn notices_name_each_owner_and_tag_change_and_fold_moved_tags_into_an_unpublish() {
+        let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(t, v)| (t.to_string(), v.to_string()))
+                .collect()
+        };
+        let old = tags(&[("latest", "2.0.0"), ("beta", "3.0.0-rc.1")]);
+        let new = tags(&[("latest", "1.0.0"), ("next", "2.0.0")]);
+        let owners = |names: &[&str]| {
+            Value::Array(
+                names
+                    .iter()
+                    .map(|n| json!({"name": n, "email": ""}))
+                    .collect(),
+            )
+            .to_string()
+        };
+        let c = notices(
+            &[],
+            &[("1.0.0".into(), Some("old".into()))],
+            &old,
+            &new,
+            &owners(&["alice", "bob"]),
+            Some(&owners(&["bob", "carol"])),
+        );
+        let seen: Vec<(&str, &str, Option<&str>, Option<&str>)> = c
+            .iter()
+            .map(|c| {
+                let who = c.owner.as_deref().or(c.message.as_deref());
+                (c.event.name(), c.action, c.tag.as_deref(), who)
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("deprecate", "deprecate", None, Some("old")),
+                ("dist-tag", "add", Some("latest"), None),
+                ("dist-tag", "add", Some("next"), None),
+                ("dist-tag", "rm", Some("beta"), None),
+                ("owner", "add", None, Some("carol")),
+                ("owner", "rm", None, Some("alice")),
+            ]
+        );
+        let unpublished = notices(&["2.0.0".into()], &[], &old, &new, "[]", None);
+        assert_eq!(
+            unpublished,
+            [Change::new(NotifyEvent::Unpublish, "version").version("2.0.0")]
+        );
+    }
 }
