@@ -9,7 +9,7 @@ use crate::packument::cache::Cache;
 use crate::store::{blob::BlobStore, meta};
 use crate::uplink::state::Uplink;
 use rusqlite::Connection;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Number of lock stripes for package writes. Writes to one package are serialised by its stripe;
 /// writes to different packages rarely share one, and SQLite serialises commits anyway.
@@ -30,6 +30,8 @@ pub struct App {
     pub metrics: crate::metrics::Metrics,
     /// The web UI's caches and the npm web logins waiting for a browser.
     pub web: crate::web::state::State,
+    /// Wakes the webhook deliverer after a commit queued events; counts its deliveries.
+    pub notifier: Arc<crate::notify::Notifier>,
     locks: Vec<Mutex<()>>,
 }
 
@@ -74,6 +76,7 @@ impl App {
             github: github_agent(),
             metrics: crate::metrics::Metrics::default(),
             web: crate::web::state::State::default(),
+            notifier: Arc::default(),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }
@@ -81,6 +84,28 @@ impl App {
     /// A new database connection for a worker thread.
     pub fn connect(&self) -> Result<Connection> {
         Ok(meta::open(&self.config.db_path)?)
+    }
+
+    /// Queues webhook events for `changes` inside the transaction that makes them (see
+    /// `notify`); after the commit, [`App::committed`] sends them on their way.
+    pub fn queue_notices(
+        &self,
+        tx: &rusqlite::Transaction,
+        src: &crate::notify::Source,
+        now: &str,
+        changes: &[crate::notify::Change],
+    ) -> Result<()> {
+        if !self.config.notify.is_empty() {
+            crate::notify::record(tx, &self.config.notify, src, now, changes)?;
+        }
+        Ok(())
+    }
+
+    /// A write committed: its queued webhook events, if any, can go.
+    pub fn committed(&self) {
+        if !self.config.notify.is_empty() {
+            self.notifier.wake();
+        }
     }
 
     /// Holds the write lock for one package: publish, tag and deprecate take it so that their
@@ -118,6 +143,26 @@ fn valid_host(h: &str) -> bool {
 }
 
 impl Ctx<'_> {
+    /// Who changes `package` through which registry URL, for webhook events. The actor is
+    /// the authenticated user's name; with auth type none nobody is known, and a name in the
+    /// body would be unchecked, so it is `anonymous`.
+    pub fn change_source(&self, req: &Request, package: &str) -> crate::notify::Source {
+        let server = &self.app.config.server;
+        let registry = self.base_url(req).unwrap_or_else(|_| {
+            let scheme = if server.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{}:{}", server.host, server.port)
+        });
+        crate::notify::Source {
+            package: package.to_string(),
+            actor: self.who.name().unwrap_or("anonymous").to_string(),
+            registry,
+        }
+    }
+
     /// The base URL for links in responses: `server.public_url`, else the scheme (TLS, or a
     /// proxy's `X-Forwarded-Proto`) and Host the client used, so clients keep sending
     /// credentials to the origin they know.

@@ -28,6 +28,8 @@ pub enum Kind {
     Scopes,
     /// A folder inside a bucket: `/`-separated segments, or empty for the bucket's top.
     Prefix,
+    /// `[[notify]]` tables (see `config::notify`); a JSON array of objects in variables.
+    Notify,
 }
 
 /// One setting: its dotted key, type, default and meaning.
@@ -324,6 +326,12 @@ pub const KEYS: &[Key] = &[
         Kind::Scopes,
         "",
         "scopes that never go upstream, e.g. [\"@acme\"] (scopes with a local package never do either)",
+    ),
+    key(
+        "notify",
+        Kind::Notify,
+        "",
+        "webhooks called when a package changes: [[notify]] tables (see Notifications); a JSON array in NMR_NOTIFY",
     ),
 ];
 

@@ -4,12 +4,14 @@
 
 mod keys;
 mod layers;
+mod notify;
 mod parse;
 mod render;
 mod typed;
 
 pub use keys::{Key, Kind, KEYS};
 pub use layers::{load, Effective, Inputs, Source};
+pub use notify::{Notify, NotifyEvent, NotifyFormat};
 pub use parse::Val;
 pub use render::render;
 pub use typed::check_s3;
@@ -200,6 +202,8 @@ pub struct Config {
     pub s3: S3,
     pub db_path: PathBuf,
     pub uplink: Uplink,
+    /// `[[notify]]`: webhooks for package changes.
+    pub notify: Vec<Notify>,
 }
 
 /// Inputs rooted in a fresh folder, so that no test reads the config file of the user running it.

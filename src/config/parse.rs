@@ -15,6 +15,8 @@ pub enum Val {
     Bool(bool),
     /// A list of words (scopes).
     List(Vec<String>),
+    /// `[[notify]]` entries.
+    Notify(Vec<super::Notify>),
 }
 
 /// Largest accepted `settings.max_body_size`.
@@ -114,6 +116,12 @@ pub(super) fn parse_text(kind: Kind, s: &str) -> Result<Val, String> {
             .collect::<Result<_, _>>()
             .map(Val::List),
         Kind::Prefix => check_prefix(s).map(Val::Text),
+        Kind::Notify if s.trim().is_empty() => Ok(Val::Notify(Vec::new())),
+        // Variables and flags carry the tables as JSON, which maps onto TOML's values.
+        Kind::Notify => serde_json::from_str::<toml::Value>(s)
+            .map_err(|e| format!("not a JSON array of [[notify]] objects: {e}"))
+            .and_then(|v| super::notify::parse(&v))
+            .map(Val::Notify),
         Kind::Choice(options) => {
             if options.contains(&s) {
                 Ok(Val::Text(s.to_string()))
@@ -132,6 +140,7 @@ fn expected_type(kind: Kind) -> &'static str {
         Kind::Seconds { .. } => "integer or string such as \"5m\"",
         Kind::Bool => "boolean",
         Kind::Scopes => "array of strings such as [\"@acme\"]",
+        Kind::Notify => "[[notify]] tables",
         _ => "string",
     }
 }
@@ -139,6 +148,7 @@ fn expected_type(kind: Kind) -> &'static str {
 /// Parses a value from the config file, where numbers and booleans are typed.
 pub(super) fn parse_toml(kind: Kind, v: &toml::Value) -> Result<Val, String> {
     match (kind, v) {
+        (Kind::Notify, v) => super::notify::parse(v).map(Val::Notify),
         (_, toml::Value::String(s)) => parse_text(kind, s),
         (
             Kind::Port | Kind::Count { .. } | Kind::Size | Kind::Capacity | Kind::Seconds { .. },

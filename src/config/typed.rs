@@ -63,6 +63,13 @@ impl<'a> Values<'a> {
         }
     }
 
+    fn notify(&self, path: &str) -> Result<Vec<super::Notify>, String> {
+        match self.get(path)? {
+            (_, Val::Notify(n), _) => Ok(n.clone()),
+            (k, ..) => Err(misread(k, "[[notify]] tables")),
+        }
+    }
+
     fn list(&self, path: &str) -> Result<&'a [String], String> {
         match self.get(path)? {
             (_, Val::List(items), _) => Ok(items),
@@ -111,6 +118,7 @@ impl Config {
             s3,
             db_path: v.text("db.path")?.into(),
             uplink,
+            notify: v.notify("notify")?,
         })
     }
 }

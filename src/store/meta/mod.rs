@@ -1,6 +1,6 @@
 //! The SQLite metadata: packages, versions, files, dist-tags and the pre-serialised packument
 //! templates served on reads; and, apart from them, the packuments and tarballs cached from the
-//! upstream registry (`uplink_*`), so local and upstream never mix.
+//! upstream registry (`uplink_*`), so local and upstream never mix; and the webhook outbox.
 //!
 //! Each concern keeps its queries in its own file; everything public is re-exported here, so the
 //! rest of the crate names `meta::package` without caring which file holds it. This file holds
@@ -9,6 +9,7 @@
 mod accounts;
 mod blobs;
 mod github_cache;
+mod notify;
 mod packages;
 mod schema;
 mod search;
@@ -23,6 +24,10 @@ use std::time::Duration;
 pub use accounts::{delete_user, insert_user, set_password, user, users, User};
 pub use blobs::{blob_referenced, is_pending, pend, pending, stored_objects, unpend, Stored};
 pub use github_cache::{github_cached, github_store, Cached};
+pub use notify::{
+    outbox_abandon, outbox_add, outbox_claim, outbox_log, outbox_next_due, outbox_prune,
+    outbox_queued, outbox_requeue, outbox_settle, NewEvent, Outboxed,
+};
 pub use packages::{
     all_maintainers, case_twin, counts, delete_package, delete_tag, delete_version, file, files,
     insert_package, is_deleted, package, package_names, package_rev, put_file, put_version,
