@@ -5,6 +5,7 @@ mod support;
 
 mod airgap;
 mod auth_github;
+mod auth_limits;
 mod auth_local;
 mod blob_contract;
 mod cli;

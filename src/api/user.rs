@@ -200,6 +200,7 @@ pub fn tokens(ctx: &mut Ctx, _req: &mut Request) -> Result<Response> {
 pub fn token_create(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     let user = local_user(ctx)?;
     let body = req.read_json(64 * 1024)?;
+    let expires_days = expires_days(&body)?;
     let password = body.get("password").and_then(Value::as_str).unwrap_or("");
     if local::check_login(ctx.db, &user, password)?.is_none() {
         return Err(Error::Unauthorized(
@@ -229,13 +230,31 @@ pub fn token_create(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
         name: body.get("name").and_then(Value::as_str).map(str::to_string),
         readonly,
         cidr: list("cidr_whitelist"),
-        expires_days: body.get("expires").and_then(Value::as_u64),
+        expires_days,
     };
     let (secret, t) = local::create_token(ctx.db, &user, spec)?;
     Ok(Response::json(
         200,
         &json!({"token": secret, "key": t.key, "name": t.name, "readonly": t.readonly, "cidr_whitelist": list("cidr_whitelist"), "created": t.created}),
     ))
+}
+
+/// The `expires` of a token request: a whole number of days, or absent (or null) for a token
+/// that does not expire. Anything else is refused rather than quietly ignored.
+fn expires_days(body: &Value) -> Result<Option<u64>> {
+    match body.get("expires") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .filter(|d| *d <= local::MAX_EXPIRES_DAYS)
+            .map(Some)
+            .ok_or_else(|| {
+                Error::BadRequest(format!(
+                    "expires must be a whole number of days from 0 to {}, not {v}",
+                    local::MAX_EXPIRES_DAYS
+                ))
+            }),
+    }
 }
 
 /// `DELETE /-/npm/v1/tokens/token/<key>` (`npm token revoke`): one of the caller's tokens.

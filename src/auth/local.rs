@@ -18,6 +18,10 @@ const ROUNDS: u32 = 600_000;
 /// Prefix of every token, so leaked tokens are recognisable (and greppable) as nmr's.
 const TOKEN_PREFIX: &str = "nmr_";
 
+/// Longest lifetime a token can be given, in days: ten years. Anything longer is a mistake (or
+/// an attempt to overflow the expiry time); a token that should not expire is given none.
+pub const MAX_EXPIRES_DAYS: u64 = 3650;
+
 /// Hashes a password with a fresh salt into `pbkdf2-sha256$ROUNDS$SALT$HASH`.
 pub fn hash_password(password: &str) -> Result<String> {
     let salt = crate::random::bytes(16)?;
@@ -80,8 +84,25 @@ pub struct TokenSpec {
     pub name: Option<String>,
     pub readonly: bool,
     pub cidr: Vec<String>,
-    /// Lifetime in days.
+    /// Lifetime in days, at most [`MAX_EXPIRES_DAYS`] (0: already expired).
     pub expires_days: Option<u64>,
+}
+
+/// The unix time a token made now for `days` days expires, or a 400 saying what is allowed.
+pub fn expiry(now: i64, days: u64) -> Result<i64> {
+    let refuse = || {
+        Error::BadRequest(format!(
+            "a token's lifetime must be a whole number of days from 0 to {MAX_EXPIRES_DAYS}, not {days}"
+        ))
+    };
+    if days > MAX_EXPIRES_DAYS {
+        return Err(refuse());
+    }
+    i64::try_from(days)
+        .ok()
+        .and_then(|d| d.checked_mul(86_400))
+        .and_then(|s| now.checked_add(s))
+        .ok_or_else(refuse)
 }
 
 /// Creates a token for `user` and returns `(secret, record)`. The secret exists only in the
@@ -91,6 +112,10 @@ pub fn create_token(
     user: &str,
     spec: TokenSpec,
 ) -> Result<(String, meta::Token)> {
+    let expires = spec
+        .expires_days
+        .map(|d| expiry(unix_now(), d))
+        .transpose()?;
     for c in &spec.cidr {
         parse_cidr(c).ok_or_else(|| {
             Error::BadRequest(format!("{c:?} is not an address range such as 10.0.0.0/8"))
@@ -98,7 +123,6 @@ pub fn create_token(
     }
     let secret = format!("{TOKEN_PREFIX}{}", crate::random::hex_token(32)?);
     let now = crate::time::now_rfc3339();
-    let expires = spec.expires_days.map(|d| unix_now() + (d as i64) * 86_400);
     let record = meta::Token {
         key: crate::random::hex_token(16)?,
         user: user.to_string(),
@@ -210,6 +234,23 @@ mod tests {
         assert!(!in_cidr(ip("::2"), "::1/128"));
         assert!(in_cidr(ip("8.8.8.8"), "0.0.0.0/0"));
         assert!(!in_cidr(ip("10.0.0.1"), "nonsense"));
+    }
+
+    #[test]
+    fn token_lifetimes_are_bounded_and_never_overflow() {
+        assert_eq!(expiry(1_000, 0).unwrap(), 1_000);
+        assert_eq!(expiry(1_000, 2).unwrap(), 1_000 + 2 * 86_400);
+        assert!(expiry(1_000, MAX_EXPIRES_DAYS).is_ok());
+        for days in [MAX_EXPIRES_DAYS + 1, u64::MAX, i64::MAX as u64 / 86_400 + 1] {
+            assert!(
+                matches!(expiry(1_000, days), Err(Error::BadRequest(_))),
+                "{days}"
+            );
+        }
+        assert!(
+            expiry(i64::MAX - 10, 1).is_err(),
+            "no wrap-around near the end of time"
+        );
     }
 
     #[test]
