@@ -124,7 +124,7 @@ fn valid_host(h: &str) -> bool {
 
 impl Ctx<'_> {
     /// The base URL for links in responses: `server.public_url`, else the scheme (TLS, or a
-    /// proxy's `X-Forwarded-Proto`) and Host the client used, so clients keep sending
+    /// trusted proxy's `X-Forwarded-Proto`) and Host the client used, so clients keep sending
     /// credentials to the origin they know.
     pub fn base_url(&self, req: &Request) -> Result<String> {
         if let Some(u) = &self.app.config.server.public_url {
@@ -136,10 +136,10 @@ impl Ctx<'_> {
                 "bad or missing Host header {host:?}; send the registry's host name"
             )));
         }
-        let scheme = match req.header("x-forwarded-proto").map(str::trim) {
-            _ if req.tls => "https",
-            Some(p) if p.eq_ignore_ascii_case("https") => "https",
-            _ => "http",
+        let scheme = if req.tls || req.proxied_https {
+            "https"
+        } else {
+            "http"
         };
         Ok(format!("{scheme}://{host}"))
     }

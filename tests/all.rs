@@ -14,6 +14,7 @@ mod commands;
 mod concurrency;
 mod ops;
 mod protocol;
+mod proxies;
 mod rejections;
 mod s3;
 mod tls;

@@ -300,6 +300,7 @@ mod tests {
             maxage: Duration::from_secs(1),
             offline: false,
             private_scopes: vec![],
+            tarball_hosts: vec![],
         });
         let auth = |url: &str| {
             c.authorize(c.agent.get(url), url)
