@@ -30,6 +30,10 @@ pub struct App {
     pub metrics: crate::metrics::Metrics,
     /// The web UI's caches and the npm web logins waiting for a browser.
     pub web: crate::web::state::State,
+    /// Failed password checks per account and address (held here, counted by `auth`).
+    pub throttle: crate::auth::throttle::Throttle,
+    /// The threads that hash passwords, apart from the handler slots.
+    pub hashing: crate::auth::hashing::Pool,
     locks: Vec<Mutex<()>>,
 }
 
@@ -39,6 +43,28 @@ pub struct Ctx<'a> {
     pub db: &'a mut Connection,
     /// The caller, once the route's access check has run.
     pub who: crate::auth::identity::Identity,
+    /// The handler slot this call runs in, when it runs in one (the listener's; commands and
+    /// unit tests have none).
+    pub slot: Option<&'a dyn Slot>,
+}
+
+/// A handler slot that its handler can step out of while it waits for something that needs
+/// neither the database nor a slot (a password hash on the hashing pool), so that other
+/// requests run meanwhile. The handler keeps its database connection.
+pub trait Slot: Sync {
+    /// Gives the slot to the next request.
+    fn step_out(&self);
+    /// Waits for a slot again.
+    fn step_in(&self);
+}
+
+/// Steps back into the slot when dropped, even if the wait panicked.
+struct Outside<'a>(&'a dyn Slot);
+
+impl Drop for Outside<'_> {
+    fn drop(&mut self) {
+        self.0.step_in();
+    }
 }
 
 impl App {
@@ -79,6 +105,8 @@ impl App {
             github: github_agent(),
             metrics: crate::metrics::Metrics::default(),
             web: crate::web::state::State::default(),
+            throttle: Default::default(),
+            hashing: Default::default(),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }
@@ -123,6 +151,18 @@ fn valid_host(h: &str) -> bool {
 }
 
 impl Ctx<'_> {
+    /// Runs `wait` outside the handler slot: it must not touch the database.
+    pub fn off_slot<T>(&self, wait: impl FnOnce() -> T) -> T {
+        match self.slot {
+            Some(slot) => {
+                slot.step_out();
+                let _back = Outside(slot);
+                wait()
+            }
+            None => wait(),
+        }
+    }
+
     /// The base URL for links in responses: `server.public_url`, else the scheme (TLS, or a
     /// trusted proxy's `X-Forwarded-Proto`) and Host the client used, so clients keep sending
     /// credentials to the origin they know.

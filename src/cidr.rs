@@ -65,6 +65,18 @@ pub fn network(ip: IpAddr, len: u32) -> IpAddr {
     }
 }
 
+/// The address that stands for one client in per-client counts: an IPv4 address (mapped or
+/// not) as it is, an IPv6 address by its /64, which one client usually holds whole.
+pub fn client(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => network(ip, 64),
+        },
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +108,7 @@ mod tests {
             ip("2001:db8:1:2::")
         );
         assert_eq!(network(ip("::ffff:10.1.2.3"), 128), ip("10.1.2.3"));
+        assert_eq!(client(ip("::ffff:10.1.2.3")), ip("10.1.2.3"));
+        assert_eq!(client(ip("2001:db8::1")), client(ip("2001:db8::2")));
     }
 }

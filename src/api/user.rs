@@ -108,16 +108,21 @@ pub fn login(ctx: &mut Ctx, req: &mut Request, user: &str) -> Result<Response> {
         AuthType::GitHub => Err(github_has_no("there is no login")),
         AuthType::Local => {
             let password = password.ok_or_else(|| Error::BadRequest("send a password".into()))?;
-            let account = match local::check_login(ctx.db, &name, &password)? {
-                Some(u) => u,
-                None if meta::user(ctx.db, &name)?.is_none() && ctx.app.config.auth.allow_registration => {
-                    register(ctx, &name, &password, body.get("email").and_then(Value::as_str).unwrap_or(""))?
-                }
-                None => {
-                    return Err(Error::Unauthorized(
+            let registering =
+                ctx.app.config.auth.allow_registration && meta::user(ctx.db, &name)?.is_none();
+            let account = if registering {
+                register(
+                    ctx,
+                    &name,
+                    &password,
+                    body.get("email").and_then(Value::as_str).unwrap_or(""),
+                )?
+            } else {
+                local::check_password(ctx, &name, &password, req.remote)?.ok_or_else(|| {
+                    Error::Unauthorized(
                         "wrong user name or password (new accounts are made by the operator: nmr user add)".into(),
-                    ))
-                }
+                    )
+                })?
             };
             let spec = local::TokenSpec {
                 name: Some("npm login".into()),
@@ -143,7 +148,7 @@ pub fn register(ctx: &mut Ctx, name: &str, password: &str, email: &str) -> Resul
     let u = meta::User {
         name: name.to_string(),
         email: email.to_string(),
-        password: local::hash_password(password)?,
+        password: local::hash_off_slot(ctx, password)?,
     };
     if !meta::insert_user(ctx.db, &u, &crate::time::now_rfc3339())? {
         return Err(Error::Conflict(format!("user {name} exists")));
@@ -202,7 +207,7 @@ pub fn token_create(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     let body = req.read_json(64 * 1024)?;
     let expires_days = expires_days(&body)?;
     let password = body.get("password").and_then(Value::as_str).unwrap_or("");
-    if local::check_login(ctx.db, &user, password)?.is_none() {
+    if local::check_password(ctx, &user, password, req.remote)?.is_none() {
         return Err(Error::Unauthorized(
             "wrong password: creating a token needs your password".into(),
         ));

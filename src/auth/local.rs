@@ -2,6 +2,8 @@
 //! shown once, stored only as their SHA-256, optionally read-only, expiring or limited to
 //! address ranges.
 
+use super::hashing;
+use crate::app::Ctx;
 use crate::digest::hex;
 use crate::error::{Error, Result};
 use crate::store::meta;
@@ -10,6 +12,7 @@ use base64::Engine;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
+use std::time::Instant;
 
 /// PBKDF2 rounds for new hashes (OWASP's figure for PBKDF2-HMAC-SHA256). Stored with each hash,
 /// so raising it later keeps old hashes verifiable.
@@ -60,17 +63,50 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     constant_time_eq(&out, &hash)
 }
 
-/// Verifies a user's password. An unknown user costs the same hashing as a known one, so the
-/// answer's timing does not tell which names exist.
-pub fn check_login(conn: &Connection, name: &str, password: &str) -> Result<Option<meta::User>> {
-    match meta::user(conn, name)? {
-        Some(u) if verify_password(password, &u.password) => Ok(Some(u)),
-        Some(_) => Ok(None),
-        None => {
-            let _ = verify_password(password, "pbkdf2-sha256$600000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+/// What an unknown user's password is checked against, so that the answer's timing does not
+/// tell which names exist.
+const NOBODY: &str =
+    "pbkdf2-sha256$600000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+/// Checks a user's password for a request from `from` (a login, or a token made with the
+/// password). While the account or the address has failed too often this is refused with 429
+/// before anything is hashed; otherwise the hash runs on the hashing pool, outside the handler
+/// slot, and the outcome is counted.
+pub fn check_password(
+    ctx: &Ctx,
+    name: &str,
+    password: &str,
+    from: Option<IpAddr>,
+) -> Result<Option<meta::User>> {
+    let app = ctx.app;
+    app.throttle.check(name, from, Instant::now())?;
+    let user = meta::user(ctx.db, name)?;
+    let stored = user
+        .as_ref()
+        .map_or(NOBODY, |u| u.password.as_str())
+        .to_string();
+    let password = password.to_string();
+    let job = app
+        .hashing
+        .submit(move || verify_password(&password, &stored))?;
+    let right = ctx.off_slot(|| hashing::wait(job))?;
+    match user {
+        Some(u) if right => {
+            app.throttle.succeeded(name, from);
+            Ok(Some(u))
+        }
+        _ => {
+            app.throttle.failed(name, from, Instant::now());
             Ok(None)
         }
     }
+}
+
+/// [`hash_password`] on the hashing pool, outside the handler slot.
+pub fn hash_off_slot(ctx: &Ctx, password: &str) -> Result<String> {
+    let password = password.to_string();
+    let job = ctx.app.hashing.submit(move || hash_password(&password))?;
+    ctx.off_slot(|| hashing::wait(job))?
 }
 
 /// Hex SHA-256 of a token: what is stored and looked up.

@@ -367,12 +367,22 @@ impl Response {
         }
     }
 
-    /// The response for an error: its status and `{"error": "..."}`.
+    /// The response for an error: its status and `{"error": "..."}`, and `Retry-After` when
+    /// the error says when to come back.
     pub fn error(e: &Error) -> Response {
         Response {
             status: e.status(),
             headers: vec![("Content-Type", "application/json".into())],
             body: Body::Bytes(e.body()),
+        }
+        .retry_after(e)
+    }
+
+    /// Adds `Retry-After` if the error carries one.
+    pub fn retry_after(self, e: &Error) -> Response {
+        match e.retry_after() {
+            Some(secs) => self.with_header("Retry-After", secs.to_string()),
+            None => self,
         }
     }
 

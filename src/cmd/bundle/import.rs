@@ -513,6 +513,7 @@ pub fn run(app: &App, db: &mut Connection, file: &Path, out: &mut dyn Write) -> 
                     app,
                     db: &mut *db,
                     who: crate::auth::Identity::Anyone,
+                    slot: None,
                 };
                 crate::uplink::check_publish(&ctx, &r.name).err()
             }

@@ -217,6 +217,7 @@ fn request(
         app,
         db: slot.db(),
         who: Identity::Nobody,
+        slot: Some(&shared.slots),
     };
     let (route, admitted) = catch_unwind(AssertUnwindSafe(|| routes::admit(&mut ctx, &mut req)))
         .unwrap_or_else(|_| (None, Err(panicked())));
@@ -250,6 +251,7 @@ fn request(
                 app,
                 db: slot.db(),
                 who,
+                slot: Some(&shared.slots),
             };
             let result = guarded(|| routes::run(&mut ctx, &mut req, i, &params, page));
             let user = ctx.who.name().unwrap_or("-").to_string();
