@@ -34,6 +34,8 @@ pub struct App {
     pub throttle: crate::auth::throttle::Throttle,
     /// The threads that hash passwords, apart from the handler slots.
     pub hashing: crate::auth::hashing::Pool,
+    /// GitHub tokens GitHub refused lately (github mode).
+    pub github_rejected: crate::auth::rejected::Rejected,
     locks: Vec<Mutex<()>>,
 }
 
@@ -107,6 +109,7 @@ impl App {
             web: crate::web::state::State::default(),
             throttle: Default::default(),
             hashing: Default::default(),
+            github_rejected: Default::default(),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }

@@ -6,9 +6,11 @@
 //!   answered at once while 30 bad logins are being checked;
 //! - one address cannot fill the table of npm web logins waiting for a browser;
 //! - token lifetimes that are out of range are refused with 400 (never wrapped around or
-//!   ignored).
+//!   ignored);
+//! - in github mode, a token GitHub refused is refused again for a while without asking.
 
 use crate::support::auth::*;
+use crate::support::github::FakeGitHub;
 use crate::support::*;
 use serde_json::json;
 use std::io::Write;
@@ -190,4 +192,38 @@ fn token_lifetimes_out_of_range_are_refused() {
     let (code, out, err) = nmr(&reg, &["token", "list", "alice"], "");
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 2, "no token was made: {out}");
+}
+
+#[test]
+fn a_token_github_refused_is_not_asked_about_again_for_a_while() {
+    let gh = FakeGitHub::start();
+    gh.user("tok-alice", "alice");
+    let reg = Registry::start_with(
+        &[],
+        &[
+            ("NMR_AUTH__TYPE", "github"),
+            ("NMR_AUTH__GITHUB__API_URL", gh.url.as_str()),
+        ],
+    );
+    for _ in 0..3 {
+        let r = reg.get_as("/-/whoami", "made-up-token");
+        expect_error(&r, 401, &["GitHub does not accept this token"]);
+    }
+    let asked = |token: &str| {
+        gh.seen()
+            .iter()
+            .filter(|s| s.path == "/user" && s.token.as_deref() == Some(token))
+            .count()
+    };
+    assert_eq!(asked("made-up-token"), 1, "GitHub was asked once");
+    assert_eq!(
+        reg.get_as("/-/whoami", "tok-alice").json()["username"],
+        "alice",
+        "a token GitHub accepts is not held up"
+    );
+    assert_eq!(asked("tok-alice"), 1);
+    assert!(
+        !reg.settled_log().contains("made-up-token"),
+        "no token in the log"
+    );
 }

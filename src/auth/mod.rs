@@ -7,6 +7,7 @@ pub mod github;
 pub mod hashing;
 pub mod identity;
 pub mod local;
+pub mod rejected;
 pub mod throttle;
 
 pub use identity::Identity;
