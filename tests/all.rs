@@ -19,4 +19,5 @@ mod rejections;
 mod s3;
 mod tls;
 mod uplink;
+mod uplink_fences;
 mod web;
