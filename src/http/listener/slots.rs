@@ -26,6 +26,8 @@ struct State {
 }
 
 pub struct Slots {
+    /// `server.workers`: the slots, and the connections worth keeping open.
+    count: usize,
     state: Mutex<State>,
     changed: Condvar,
     connect: Connect,
@@ -42,6 +44,7 @@ impl Slots {
     /// stepped out hold them.
     pub fn new(connections: Vec<Connection>, connect: Connect) -> Slots {
         Slots {
+            count: connections.len(),
             state: Mutex::new(State {
                 permits: connections.len(),
                 opened: connections.len(),
@@ -146,7 +149,13 @@ impl Drop for Slot<'_> {
     fn drop(&mut self) {
         if let Some(db) = self.db.take() {
             let mut s = self.pool.state();
-            s.free.push(db);
+            // A connection opened for a login burst is closed once the slots have enough.
+            if s.free.len() >= self.pool.count {
+                s.opened -= 1;
+                drop(db);
+            } else {
+                s.free.push(db);
+            }
             s.permits += 1;
             drop(s);
             self.pool.changed.notify_all();
@@ -176,7 +185,11 @@ mod tests {
         slots.step_in();
         drop(first);
         let s = slots.state();
-        assert_eq!((s.permits, s.free.len(), s.returning), (1, 2, 0));
+        assert_eq!(
+            (s.permits, s.free.len(), s.opened, s.returning),
+            (1, 1, 1, 0),
+            "the extra connection is closed again"
+        );
         drop(s);
         assert_eq!(slots.close(Duration::ZERO), 0);
     }
