@@ -32,6 +32,12 @@ pub struct App {
     pub web: crate::web::state::State,
     /// Wakes the webhook deliverer after a commit queued events; counts its deliveries.
     pub notifier: Arc<crate::notify::Notifier>,
+    /// Failed password checks per account and address (held here, counted by `auth`).
+    pub throttle: crate::auth::throttle::Throttle,
+    /// The threads that hash passwords, apart from the handler slots.
+    pub hashing: crate::auth::hashing::Pool,
+    /// GitHub tokens GitHub refused lately (github mode).
+    pub github_rejected: crate::auth::rejected::Rejected,
     locks: Vec<Mutex<()>>,
 }
 
@@ -41,6 +47,28 @@ pub struct Ctx<'a> {
     pub db: &'a mut Connection,
     /// The caller, once the route's access check has run.
     pub who: crate::auth::identity::Identity,
+    /// The handler slot this call runs in, when it runs in one (the listener's; commands and
+    /// unit tests have none).
+    pub slot: Option<&'a dyn Slot>,
+}
+
+/// A handler slot that its handler can step out of while it waits for something that needs
+/// neither the database nor a slot (a password hash on the hashing pool), so that other
+/// requests run meanwhile. The handler keeps its database connection.
+pub trait Slot: Sync {
+    /// Gives the slot to the next request.
+    fn step_out(&self);
+    /// Waits for a slot again.
+    fn step_in(&self);
+}
+
+/// Steps back into the slot when dropped, even if the wait panicked.
+struct Outside<'a>(&'a dyn Slot);
+
+impl Drop for Outside<'_> {
+    fn drop(&mut self) {
+        self.0.step_in();
+    }
 }
 
 impl App {
@@ -51,7 +79,12 @@ impl App {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(dir)
+            // Private to nmr's user (0700), like the database in it.
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
                 .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
         }
         let mut conn = meta::open(&config.db_path)?;
@@ -77,6 +110,9 @@ impl App {
             metrics: crate::metrics::Metrics::default(),
             web: crate::web::state::State::default(),
             notifier: Arc::default(),
+            throttle: Default::default(),
+            hashing: Default::default(),
+            github_rejected: Default::default(),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }
@@ -163,8 +199,20 @@ impl Ctx<'_> {
         }
     }
 
+    /// Runs `wait` outside the handler slot: it must not touch the database.
+    pub fn off_slot<T>(&self, wait: impl FnOnce() -> T) -> T {
+        match self.slot {
+            Some(slot) => {
+                slot.step_out();
+                let _back = Outside(slot);
+                wait()
+            }
+            None => wait(),
+        }
+    }
+
     /// The base URL for links in responses: `server.public_url`, else the scheme (TLS, or a
-    /// proxy's `X-Forwarded-Proto`) and Host the client used, so clients keep sending
+    /// trusted proxy's `X-Forwarded-Proto`) and Host the client used, so clients keep sending
     /// credentials to the origin they know.
     pub fn base_url(&self, req: &Request) -> Result<String> {
         if let Some(u) = &self.app.config.server.public_url {
@@ -176,10 +224,10 @@ impl Ctx<'_> {
                 "bad or missing Host header {host:?}; send the registry's host name"
             )));
         }
-        let scheme = match req.header("x-forwarded-proto").map(str::trim) {
-            _ if req.tls => "https",
-            Some(p) if p.eq_ignore_ascii_case("https") => "https",
-            _ => "http",
+        let scheme = if req.tls || req.proxied_https {
+            "https"
+        } else {
+            "http"
         };
         Ok(format!("{scheme}://{host}"))
     }

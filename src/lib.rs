@@ -31,6 +31,7 @@ pub mod store;
 
 pub mod cmd;
 
+pub mod cidr;
 pub mod config;
 pub mod digest;
 pub mod error;

@@ -4,8 +4,11 @@
 //! maintainers decide who writes) and `github` (GitHub tokens, repository permissions decide).
 
 pub mod github;
+pub mod hashing;
 pub mod identity;
 pub mod local;
+pub mod rejected;
+pub mod throttle;
 
 pub use identity::Identity;
 

@@ -39,6 +39,8 @@ pub struct Server {
     pub spool_budget: u64,
     /// Certificate chain and key files: both set, or neither.
     pub tls: Option<Tls>,
+    /// Address ranges of the reverse proxies whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// `server.tls.*`: where the listener's certificate and key are read from (and re-read on
@@ -153,6 +155,9 @@ pub struct Uplink {
     pub cache_max_size: Option<u64>,
     /// Scope names without `@`.
     pub private_scopes: Vec<String>,
+    /// Origins (`scheme://host[:port]`, lower-cased, no default port) besides `url`'s that
+    /// tarballs and redirects may be fetched from.
+    pub tarball_hosts: Vec<String>,
 }
 
 /// Which authentication mode is on.

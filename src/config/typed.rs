@@ -138,6 +138,7 @@ impl Server {
             min_upload_rate: v.int("server.min_upload_rate")?,
             spool_budget: v.int("server.spool_budget")?,
             tls: Tls::from_values(v)?,
+            trusted_proxies: v.list("server.trusted_proxies")?.to_vec(),
         })
     }
 }
@@ -225,6 +226,7 @@ impl Uplink {
                 .iter()
                 .map(|s| s.trim_start_matches('@').to_string())
                 .collect(),
+            tarball_hosts: v.list("uplink.tarball_hosts")?.to_vec(),
         })
     }
 }

@@ -561,6 +561,7 @@ pub fn run(
                     app,
                     db: &mut *db,
                     who: crate::auth::Identity::Anyone,
+                    slot: None,
                 };
                 crate::uplink::check_publish(&ctx, &r.name).err()
             }

@@ -56,6 +56,7 @@ pub use uplink_cache::{
 /// revision, a file's row) touch a few index pages, so each connection keeps 128 KB (256 KB
 /// left 2 MB more at the benchmark's peak, all of it pages of rebuilt packuments).
 pub fn open(path: &Path) -> Result<Connection> {
+    create_private(path).map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
     let conn = Connection::open(path).map_err(|source| Error::Open {
         path: path.to_path_buf(),
         source,
@@ -66,6 +67,25 @@ pub fn open(path: &Path) -> Result<Connection> {
          PRAGMA cache_size = -128;",
     )?;
     Ok(conn)
+}
+
+/// Creates an empty file that only nmr's user may read or write (0600, whatever the umask),
+/// unless the file exists. The database holds password hashes and token digests; SQLite gives
+/// the `-wal` and `-shm` files beside it the database file's mode, so they are private too.
+/// An existing file keeps the mode its operator gave it.
+pub fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        // The umask can only take bits away; this makes it exactly 0600 even then.
+        Ok(f) => f.set_permissions(std::fs::Permissions::from_mode(0o600)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Opens an existing database for reading only: never creates a file or changes a setting.
