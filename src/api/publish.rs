@@ -345,6 +345,12 @@ fn publish(
                 // Again under the write lock: the package lock is per name, so `Foo` and `foo`
                 // may have passed the first check together.
                 check_case(&tx, name)?;
+                // The scope is checked, and claimed, under the write lock too: two first
+                // publishes into one unclaimed scope must not both make their publisher owner.
+                if let crate::auth::Identity::User { name: user, .. } = &ctx.who {
+                    let claim = app.config.auth.claim_scopes;
+                    crate::auth::orgs::claim_for_publish(&tx, claim, user, name)?;
+                }
                 meta::insert_package(&tx, name, &now)?
             }
         };

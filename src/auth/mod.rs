@@ -1,12 +1,14 @@
 //! Who is calling, and what they may do. Every endpoint declares the access it needs in the
 //! routing table ([`Access`]); package-level write checks always use the package named in the
-//! URL. Three modes: `none` (anyone may do anything), `local` (accounts and tokens kept by nmr,
-//! maintainers decide who writes) and `github` (GitHub tokens, repository permissions decide).
+//! URL. Three modes: `none` (anyone may do anything), `local` (accounts and tokens kept by nmr;
+//! maintainers decide who writes unscoped packages, organisations scoped ones: see `orgs`) and
+//! `github` (GitHub tokens, repository permissions decide).
 
 pub mod github;
 pub mod hashing;
 pub mod identity;
 pub mod local;
+pub mod orgs;
 pub mod rejected;
 pub mod throttle;
 
@@ -110,6 +112,10 @@ pub fn check(ctx: &mut Ctx, access: Access, pkg: &str, req: &Request) -> Result<
                 return Ok(());
             }
             if ctx.who == Identity::Nobody {
+                // `npm access set status=public` opens one package (local mode).
+                if !pkg.is_empty() && can_read(ctx, pkg)? {
+                    return Ok(());
+                }
                 return Err(need_login(ctx));
             }
             if !pkg.is_empty() && !can_read(ctx, pkg)? {
@@ -140,11 +146,9 @@ pub fn check(ctx: &mut Ctx, access: Access, pkg: &str, req: &Request) -> Result<
             if declared.is_some_and(|n| n <= STAR_BODY) {
                 return Ok(());
             }
-            let refused = if meta::package(ctx.db, pkg)?.is_some() {
-                check_write(ctx, pkg, None).map(|_| ())
-            } else {
-                writer(ctx).map(|_| ())
-            };
+            // A new package's check needs the body only in github mode, whose check then
+            // fails with 400, which is left to the handler.
+            let refused = check_write(ctx, pkg, None).map(|_| ());
             match refused {
                 Err(e @ (Error::Unauthorized(_) | Error::Forbidden(_) | Error::NotFound(_))) => {
                     Err(e)
@@ -155,10 +159,16 @@ pub fn check(ctx: &mut Ctx, access: Access, pkg: &str, req: &Request) -> Result<
     }
 }
 
-/// Whether a caller's reads depend on the package (github mode without `auth.read = public`):
-/// then every listing, count and search total must leave out what the caller may not read.
+/// Whether a caller's reads depend on the package (github mode without `auth.read = public`,
+/// local mode with `auth.read = members`): then every listing, count and search total must
+/// leave out what the caller may not read.
 pub fn reads_vary(ctx: &Ctx) -> bool {
-    ctx.app.config.auth.kind == AuthType::GitHub && !ctx.app.config.auth.read_public
+    let auth = &ctx.app.config.auth;
+    match auth.kind {
+        AuthType::GitHub => !auth.read_public,
+        AuthType::Local => auth.read_members,
+        AuthType::None => false,
+    }
 }
 
 /// What a caller who may not read `pkg` is told, whatever they asked: exactly what they would
@@ -167,16 +177,22 @@ pub fn hidden(pkg: &str) -> Error {
     crate::packument::not_found(pkg)
 }
 
-/// Whether the caller may read `pkg` (github mode asks GitHub; other modes let every
-/// authenticated caller read everything). A name that is not here is readable: the handler's
-/// 404, or the upstream, answers for it.
+/// Whether the caller may read `pkg` (github mode asks GitHub; local mode lets every account
+/// read, or with `auth.read = members` asks the package's organisation, and lets anyone read a
+/// package opened with `npm access set status=public`). A name that is not here is readable:
+/// the handler's 404, or the upstream, answers for it.
 pub fn can_read(ctx: &mut Ctx, pkg: &str) -> Result<bool> {
-    if ctx.app.config.auth.read_public {
+    let auth = &ctx.app.config.auth;
+    if auth.read_public {
         return Ok(true);
     }
+    let local = auth.kind == AuthType::Local;
+    let members = auth.read_members;
     match ctx.who.clone() {
-        Identity::Anyone | Identity::User { .. } => Ok(true),
-        Identity::Nobody => Ok(false),
+        Identity::Anyone => Ok(true),
+        Identity::User { name, .. } if members => orgs::member_reads(ctx.db, &name, pkg),
+        Identity::User { .. } => Ok(true),
+        Identity::Nobody => Ok(local && meta::is_public(ctx.db, pkg)?),
         Identity::GitHub { token, .. } => match meta::repository(ctx.db, pkg)? {
             None => Ok(true),
             // No repository, no one to ask: nobody reads it until the operator assigns one
@@ -204,6 +220,27 @@ pub fn readable<T>(ctx: &mut Ctx, items: Vec<T>, name: impl Fn(&T) -> &str) -> R
     Ok(out)
 }
 
+/// The names in a package's maintainers JSON.
+pub fn maintainer_names(json_list: &str) -> Vec<String> {
+    serde_json::from_str::<Vec<Value>>(json_list)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+/// Unscoped packages, and those of a scope without an organisation: maintainers write.
+fn maintainer_rule(name: &str, pkg: &str, maintainers: &str) -> Result<Option<String>> {
+    let maintainers = maintainer_names(maintainers);
+    // A package without maintainers (published while auth.type was none) belongs to whoever
+    // writes to it first, as a new package does.
+    if maintainers.is_empty() || maintainers.iter().any(|m| m == name) {
+        Ok(None)
+    } else {
+        Err(Error::Forbidden(format!("{name} is not a maintainer of {pkg}; a maintainer can add you with npm owner add {name} {pkg}")))
+    }
+}
+
 fn stored_repo(pkg: &str, r: &str) -> Result<github::Repo> {
     github::Repo::from_full(r)
         .ok_or_else(|| Error::Internal(format!("stored repository {r:?} of {pkg}")))
@@ -228,23 +265,25 @@ pub fn check_write(ctx: &mut Ctx, pkg: &str, body_repo: Option<&Value>) -> Resul
     match who {
         Identity::Anyone => Ok(None),
         Identity::Nobody => Err(need_login(ctx)),
-        Identity::User { name, .. } => match meta::package(ctx.db, pkg)? {
-            None => Ok(None),
-            Some(p) => {
-                let maintainers: Vec<Value> =
-                    serde_json::from_str(&p.maintainers).unwrap_or_default();
-                // A package without maintainers (published while auth.type was none) belongs
-                // to whoever writes to it first, as a new package does.
-                let listed = maintainers
-                    .iter()
-                    .any(|m| m["name"].as_str() == Some(name.as_str()));
-                if maintainers.is_empty() || listed {
-                    Ok(None)
-                } else {
-                    Err(Error::Forbidden(format!("{name} is not a maintainer of {pkg}; a maintainer can add you with npm owner add {name} {pkg}")))
-                }
+        Identity::User { name, .. } => {
+            let p = meta::package(ctx.db, pkg)?;
+            if p.is_some() && !can_read(ctx, pkg)? {
+                return Err(hidden(pkg));
             }
-        },
+            if let Some(org) = orgs::org_of(ctx.db, pkg)? {
+                let maintainers = p.as_ref().map(|p| maintainer_names(&p.maintainers));
+                orgs::may_write(ctx.db, &name, &org, pkg, maintainers.as_deref())??;
+                return Ok(None);
+            }
+            match (p, crate::name::scope(pkg)) {
+                (None, Some(scope)) => {
+                    orgs::claimable(ctx.db, ctx.app.config.auth.claim_scopes, scope)?;
+                    Ok(None)
+                }
+                (None, None) => Ok(None),
+                (Some(p), _) => maintainer_rule(&name, pkg, &p.maintainers),
+            }
+        }
         Identity::GitHub { login, token } => {
             let cfg = &ctx.app.config.auth;
             let repo = match meta::repository(ctx.db, pkg)? {

@@ -184,9 +184,15 @@ pub const KEYS: &[Key] = &[
     ),
     key(
         "auth.read",
-        Kind::Choice(&["public", "authenticated"]),
+        Kind::Choice(&["public", "authenticated", "members"]),
         "authenticated",
-        "who may install: everyone, or only authenticated users (with auth.type = github: those who can read the package's repository)",
+        "who may install: everyone, or only authenticated users (with auth.type = github: those who can read the package's repository); members (auth.type = local): a scoped package only members of its organisation",
+    ),
+    key(
+        "auth.local.claim_scopes",
+        Kind::Bool,
+        "true",
+        "the first publish into a scope without an organisation makes the publisher its owner (otherwise only the operator creates organisations: nmr org add)",
     ),
     key(
         "auth.local.allow_registration",

@@ -185,6 +185,11 @@ pub struct Auth {
     pub kind: AuthType,
     /// `auth.read = "public"`: installs need no credentials.
     pub read_public: bool,
+    /// `auth.read = "members"` (local mode): scoped packages only for their organisation's
+    /// members.
+    pub read_members: bool,
+    /// `auth.local.claim_scopes`.
+    pub claim_scopes: bool,
     pub allow_registration: bool,
     /// GitHub API base URL without a trailing slash.
     pub github_api: String,

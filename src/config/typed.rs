@@ -169,9 +169,17 @@ impl Auth {
             "" => format!("https://{github_host}/api/v3"),
             url => url.to_string(),
         };
+        let kind = v.choice("auth.type", AuthType::parse)?;
+        // Members exist only where nmr keeps the accounts; silently reading it as another
+        // setting would open or close packages the operator did not mean to.
+        if v.text("auth.read")? == "members" && kind != AuthType::Local {
+            return Err("auth.read = \"members\" needs auth.type = \"local\": organisations and their members are local accounts".into());
+        }
         Ok(Auth {
-            kind: v.choice("auth.type", AuthType::parse)?,
+            kind,
             read_public: v.text("auth.read")? == "public",
+            read_members: v.text("auth.read")? == "members",
+            claim_scopes: v.flag("auth.local.claim_scopes")?,
             allow_registration: v.flag("auth.local.allow_registration")?,
             github_api,
             github_allow_unscoped: v.flag("auth.github.allow_unscoped")?,

@@ -8,8 +8,8 @@ use crate::auth::{self, Access};
 use crate::error::{Error, Result};
 use crate::http::{BodyLimit, Method, Request, Response};
 use crate::{
-    api::access, api::audit, api::health, api::publish, api::revision, api::search, api::star,
-    api::tags, api::tarball, api::user, name, uplink, web,
+    api::access, api::audit, api::health, api::org, api::publish, api::revision, api::search, api::star,
+    api::tags, api::tarball, api::team, api::user, name, uplink, web,
 };
 
 /// One path segment of a route pattern.
@@ -99,8 +99,19 @@ pub static ROUTES: &[Route] = &[
     route!(Get Read [Lit("-"), Lit("package"), Pkg, Lit("collaborators")] |c, r, p| access::collaborators(c, r, &p.pkg)),
     route!(Get Read [Lit("-"), Lit("package"), Pkg, Lit("visibility")] |c, r, p| access::visibility(c, r, &p.pkg)),
     route!(Post Write [Lit("-"), Lit("package"), Pkg, Lit("access")] |c, r, p| access::set_access(c, r, &p.pkg)),
-    route!(Put Account [Lit("-"), Lit("team"), Param, Param, Lit("package")] |c, r, p| access::teams(c, r, p.arg(0))),
-    route!(Delete Account [Lit("-"), Lit("team"), Param, Param, Lit("package")] |c, r, p| access::teams(c, r, p.arg(0))),
+    // Organisations and teams (local mode): the handlers check the caller's role.
+    route!(Get Account [Lit("-"), Lit("org"), Param, Lit("user")] |c, r, p| org::members(c, r, p.arg(0))),
+    route!(Put Account [Lit("-"), Lit("org"), Param, Lit("user")] |c, r, p| org::set_member(c, r, p.arg(0))),
+    route!(Delete Account [Lit("-"), Lit("org"), Param, Lit("user")] |c, r, p| org::remove_member(c, r, p.arg(0))),
+    route!(Get Account [Lit("-"), Lit("org"), Param, Lit("team")] |c, r, p| org::teams(c, r, p.arg(0))),
+    route!(Put Account [Lit("-"), Lit("org"), Param, Lit("team")] |c, r, p| org::create_team(c, r, p.arg(0))),
+    route!(Delete Account [Lit("-"), Lit("team"), Param, Param] |c, r, p| team::destroy(c, r, p.arg(0), p.arg(1))),
+    route!(Get Account [Lit("-"), Lit("team"), Param, Param, Lit("user")] |c, r, p| team::users(c, r, p.arg(0), p.arg(1))),
+    route!(Put Account [Lit("-"), Lit("team"), Param, Param, Lit("user")] |c, r, p| team::add_user(c, r, p.arg(0), p.arg(1))),
+    route!(Delete Account [Lit("-"), Lit("team"), Param, Param, Lit("user")] |c, r, p| team::remove_user(c, r, p.arg(0), p.arg(1))),
+    route!(Get Account [Lit("-"), Lit("team"), Param, Param, Lit("package")] |c, r, p| team::packages(c, r, p.arg(0), p.arg(1))),
+    route!(Put Account [Lit("-"), Lit("team"), Param, Param, Lit("package")] |c, r, p| team::grant(c, r, p.arg(0), p.arg(1))),
+    route!(Delete Account [Lit("-"), Lit("team"), Param, Param, Lit("package")] |c, r, p| team::revoke(c, r, p.arg(0), p.arg(1))),
     route!(Get Read [Pkg] packument_get),
     // One URL for publish, deprecate and star: the head decides what it can, the handler the rest.
     route!(Put Publish [Pkg] |c, r, p| publish::put(c, r, &p.pkg)),

@@ -1,5 +1,5 @@
 //! The SQLite metadata: packages, versions, files, dist-tags and the pre-serialised packument
-//! templates served on reads; and, apart from them, the packuments and tarballs cached from the
+//! templates served on reads; organisations and teams (local auth); and, apart from them, the packuments and tarballs cached from the
 //! upstream registry (`uplink_*`), so local and upstream never mix; and the webhook outbox.
 //!
 //! Each concern keeps its queries in its own file; everything public is re-exported here, so the
@@ -10,6 +10,7 @@ mod accounts;
 mod blobs;
 mod github_cache;
 mod notify;
+mod orgs;
 mod packages;
 mod schema;
 mod search;
@@ -27,6 +28,12 @@ pub use github_cache::{github_cached, github_store, Cached};
 pub use notify::{
     outbox_abandon, outbox_add, outbox_claim, outbox_log, outbox_next_due, outbox_prune,
     outbox_queued, outbox_requeue, outbox_settle, NewEvent, Outboxed,
+};
+pub use orgs::{
+    add_team_member, delete_org, delete_team, grant, insert_org, insert_team, is_public, members,
+    org, orgs, orgs_of, owner_count, package_teams, remove_member, remove_team_member, revoke,
+    role, scope_holds_packages, set_public, set_role, sole_owner_of, team_exists, team_grant,
+    team_members, team_packages, teams,
 };
 pub use packages::{
     all_maintainers, case_twin, counts, delete_package, delete_tag, delete_version, file, files,

@@ -383,6 +383,7 @@ pub fn delete_package(tx: &Transaction, pkg: &Package, now: &str) -> Result<Vec<
     }
     tx.execute("DELETE FROM search WHERE rowid = ?1", [pkg.id])?;
     tx.execute("DELETE FROM packages WHERE id = ?1", [pkg.id])?;
+    super::orgs::forget_grants(tx, &pkg.name)?;
     Ok(keys)
 }
 

@@ -5,7 +5,7 @@ use crate::store::{Error, Result};
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Schema version recorded in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -147,6 +147,47 @@ CREATE TABLE IF NOT EXISTS notify_outbox (
 CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox (state, next_try);
 -- Per receiver and package, events go out in id order.
 CREATE INDEX IF NOT EXISTS notify_outbox_order ON notify_outbox (target, package, id);
+-- Schema 6: organisations (see auth::orgs), one per scope, named without `@`. Names compare
+-- without case, like package names, so `@Acme` cannot be claimed beside `@acme`. Role: owner,
+-- admin or developer. Removing a member takes them off its teams; deleting an account, off
+-- its organisations.
+CREATE TABLE IF NOT EXISTS orgs (
+    name    TEXT PRIMARY KEY COLLATE NOCASE,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS org_members (
+    org  TEXT NOT NULL COLLATE NOCASE REFERENCES orgs(name) ON DELETE CASCADE,
+    user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    PRIMARY KEY (org, user)
+);
+CREATE INDEX IF NOT EXISTS org_members_user ON org_members (user);
+CREATE TABLE IF NOT EXISTS teams (
+    org         TEXT NOT NULL COLLATE NOCASE REFERENCES orgs(name) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    created     TEXT NOT NULL,
+    PRIMARY KEY (org, name)
+);
+CREATE TABLE IF NOT EXISTS team_members (
+    org  TEXT NOT NULL COLLATE NOCASE,
+    team TEXT NOT NULL,
+    user TEXT NOT NULL,
+    PRIMARY KEY (org, team, user),
+    FOREIGN KEY (org, team) REFERENCES teams(org, name) ON DELETE CASCADE,
+    FOREIGN KEY (org, user) REFERENCES org_members(org, user) ON DELETE CASCADE
+);
+-- Packages by name: a grant names a package of the team's scope that exists when it is made,
+-- and goes when the package is deleted (see meta::orgs::forget_grants).
+CREATE TABLE IF NOT EXISTS team_packages (
+    org     TEXT NOT NULL COLLATE NOCASE,
+    team    TEXT NOT NULL,
+    package TEXT NOT NULL,
+    write   INTEGER NOT NULL,
+    PRIMARY KEY (org, team, package),
+    FOREIGN KEY (org, team) REFERENCES teams(org, name) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS team_packages_package ON team_packages (package);
 ";
 
 /// Creates or upgrades the schema, and makes sure the template marker exists.
@@ -169,6 +210,9 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         // Schema 4: when the cached tarball was last served, for `nmr cache prune` and
         // `uplink.cache_max_size`; stored_at stands in for tarballs cached before.
         ("uplink_files", "used_at", "TEXT"),
+        // Schema 6: `npm access set status=public` opens one package to readers without an
+        // account (local auth).
+        ("packages", "public", "INTEGER NOT NULL DEFAULT 0"),
     ] {
         let present: bool = tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
@@ -191,6 +235,9 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
                CAST(json_remove(CAST(doc_abbrev AS TEXT), '$._rev', '$.time') AS BLOB)
              WHERE json_valid(CAST(doc_abbrev AS TEXT));",
         )?;
+    }
+    if (1..6).contains(&version) {
+        claim_existing_scopes(&tx)?;
     }
     // Rank hits by BM25 with a name hit worth most, then keywords, then description.
     tx.execute(
@@ -223,6 +270,55 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         [],
     )?;
     tx.commit()?;
+    Ok(())
+}
+
+/// Schema 6 makes scopes organisations, and a scope without one can be claimed by a publish
+/// only while it holds no package. A scope that already holds packages when the registry is
+/// upgraded becomes an organisation at once, so that nobody can take it over and those who
+/// published there keep publishing: the first maintainer with an account of its oldest package
+/// becomes the owner, every other maintainer with an account a developer (developers keep
+/// writing the packages they maintain; see auth::orgs). Scopes whose packages name no account
+/// (published with auth.type = none) are left for the operator: `nmr org add`.
+fn claim_existing_scopes(tx: &rusqlite::Transaction) -> Result<()> {
+    let now = crate::time::now_rfc3339();
+    let rows: Vec<(String, String)> = {
+        let mut st = tx.prepare(
+            "SELECT name, maintainers FROM packages WHERE name LIKE '@%/%' ORDER BY created, id",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (name, maintainers) in rows {
+        let Some(scope) = crate::name::scope(&name) else {
+            continue;
+        };
+        let listed: Vec<serde_json::Value> =
+            serde_json::from_str(&maintainers).unwrap_or_default();
+        for user in listed.iter().filter_map(|m| m["name"].as_str()) {
+            let account: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM users WHERE name = ?1)",
+                [user],
+                |r| r.get(0),
+            )?;
+            if !account {
+                continue;
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO orgs (name, created) VALUES (?1, ?2)",
+                [scope, &now],
+            )?;
+            let owned: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM org_members WHERE org = ?1 AND role = 'owner')",
+                [scope],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO org_members (org, user, role) VALUES (?1, ?2, ?3)",
+                [scope, user, if owned { "developer" } else { "owner" }],
+            )?;
+        }
+    }
     Ok(())
 }
 
