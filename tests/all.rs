@@ -14,6 +14,7 @@ mod commands;
 mod concurrency;
 mod notify;
 mod ops;
+mod orgs;
 mod protocol;
 mod proxies;
 mod rejections;

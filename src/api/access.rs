@@ -113,8 +113,7 @@ pub fn user_packages(ctx: &mut Ctx, _req: &mut Request, user: &str) -> Result<Re
 /// (`auth.read = public`, or in local mode `npm access set status=public`).
 pub fn visibility(ctx: &mut Ctx, _req: &mut Request, name: &str) -> Result<Response> {
     meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
-    let public = local(ctx)
-        && (ctx.app.config.auth.read_public || meta::is_public(ctx.db, name)?);
+    let public = local(ctx) && (ctx.app.config.auth.read_public || meta::is_public(ctx.db, name)?);
     Ok(Response::json(200, &json!({ "public": public })))
 }
 

@@ -212,7 +212,13 @@ pub fn set_member(
     let new = Role::parse(role_name)?;
     let tx = meta::write_tx(db)?;
     let org = existing(&tx, org)?;
-    require(&tx, actor, &org, Role::Owner, "adding members and changing roles")?;
+    require(
+        &tx,
+        actor,
+        &org,
+        Role::Owner,
+        "adding members and changing roles",
+    )?;
     account(&tx, user)?;
     if role(&tx, &org, user)? == Some(Role::Owner)
         && new != Role::Owner
@@ -399,7 +405,13 @@ pub fn revoke(
 ) -> Result<String> {
     let tx = meta::write_tx(db)?;
     let org = existing_team(&tx, org, team)?;
-    require(&tx, actor, &org, Role::Admin, "revoking packages from teams")?;
+    require(
+        &tx,
+        actor,
+        &org,
+        Role::Admin,
+        "revoking packages from teams",
+    )?;
     grantable(&tx, &org, pkg, visible)?;
     if !meta::revoke(&tx, &org, team, pkg)? {
         return Err(Error::NotFound(format!(
@@ -521,7 +533,16 @@ mod tests {
             assert!(check_org_name(bad).is_err(), "{bad:?}");
         }
         assert_eq!(check_org_name("@acme").unwrap(), "acme");
-        for bad in ["", "Devs", "-x", ".x", "a/b", "../x", "a:b", &"x".repeat(51)] {
+        for bad in [
+            "",
+            "Devs",
+            "-x",
+            ".x",
+            "a/b",
+            "../x",
+            "a:b",
+            &"x".repeat(51),
+        ] {
             assert!(check_team_name(bad).is_err(), "{bad:?}");
         }
         check_team_name("pay-ments_2.x").unwrap();

@@ -95,6 +95,8 @@ pub(super) enum Command {
     Accounts(bool),
     /// `nmr package ...`, with the words after it.
     Package,
+    /// `nmr org ...` (false) or `nmr team ...` (true), with the words after it.
+    Orgs(bool),
     /// `storage copy`; the ends are checked after parsing.
     StorageCopy,
     /// `fsck`, with `--repair` or not.
@@ -277,6 +279,14 @@ pub(super) fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Trans
             }
             "package" if command.is_none() => command = Some(Command::Package),
             _ if matches!(command, Some(Command::Package)) && !arg.starts_with("--") => {
+                rest.push(arg.to_string())
+            }
+            "org" | "team" if command.is_none() => command = Some(Command::Orgs(flag == "team")),
+            "--owner" if matches!(command, Some(Command::Orgs(false))) => {
+                rest.push(flag.to_string());
+                rest.push(value("a user")?);
+            }
+            _ if matches!(command, Some(Command::Orgs(_))) && !arg.starts_with("--") => {
                 rest.push(arg.to_string())
             }
             "user" | "token" if command.is_none() => {

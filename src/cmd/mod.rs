@@ -1,6 +1,7 @@
 //! Command-line parsing and the subcommands: `nmr serve` (the default), `nmr config`,
 //! `nmr storage copy`, `nmr fsck`, `nmr backup` and `nmr restore`, the account commands
-//! `nmr user` / `nmr token` (see `accounts`), `nmr package` (see `package`), the air-gap
+//! `nmr user` / `nmr token` (see `accounts`), `nmr package` (see `package`), `nmr org` /
+//! `nmr team` (see `org`), the air-gap
 //! transfer: `nmr mirror`, `nmr export`, `nmr import`; the upstream cache's
 //! `nmr cache list | drop | prune`; and `nmr notify log | retry` for the webhook outbox. Each
 //! subcommand with more than a few lines has a file here.
@@ -15,6 +16,7 @@ pub mod fsck;
 pub mod lockfile;
 pub mod mirror;
 pub mod notify;
+pub mod org;
 pub mod package;
 
 pub use error::Error;
@@ -368,8 +370,9 @@ pub fn main(args: Vec<String>) -> i32 {
     crate::log::set_level(crate::log::Level::Info);
     if args.iter().any(|a| a == "--help" || a == "-h") {
         print!(
-            "{USAGE}\naccounts (auth.type = local):\n{}\npackages:\n{}",
+            "{USAGE}\naccounts (auth.type = local):\n{}\norganisations and teams (auth.type = local):\n{}\npackages:\n{}",
             accounts::USAGE,
+            org::USAGE,
             package::USAGE
         );
         return 0;
@@ -409,6 +412,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Command::StorageCopy => storage_copy(&effective.config, ends),
         Command::Accounts(token) => accounts::run(&effective.config, token, &rest),
         Command::Package => package::run(&effective.config, &rest),
+        Command::Orgs(team) => org::run(&effective.config, team, &rest),
         Command::Notify => notify_cmd(&effective.config, &rest),
         Command::Mirror | Command::Export | Command::Import => {
             quiet_logs(&effective.config);

@@ -8,8 +8,8 @@ use crate::auth::{self, Access};
 use crate::error::{Error, Result};
 use crate::http::{BodyLimit, Method, Request, Response};
 use crate::{
-    api::access, api::audit, api::health, api::org, api::publish, api::revision, api::search, api::star,
-    api::tags, api::tarball, api::team, api::user, name, uplink, web,
+    api::access, api::audit, api::health, api::org, api::publish, api::revision, api::search,
+    api::star, api::tags, api::tarball, api::team, api::user, name, uplink, web,
 };
 
 /// One path segment of a route pattern.

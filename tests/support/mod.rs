@@ -331,6 +331,11 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, String> {
             "dist_tags",
             "uplink_packages",
             "uplink_files",
+            "orgs",
+            "org_members",
+            "teams",
+            "team_members",
+            "team_packages",
         ] {
             let mut st = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
             let n = st.column_count();

@@ -79,8 +79,8 @@ pub fn remove_member(tx: &Transaction, org: &str, user: &str) -> Result<bool> {
 
 /// How many owners an organisation has.
 pub fn owner_count(conn: &Connection, org: &str) -> Result<i64> {
-    let mut st = conn
-        .prepare_cached("SELECT COUNT(*) FROM org_members WHERE org = ?1 AND role = 'owner'")?;
+    let mut st =
+        conn.prepare_cached("SELECT COUNT(*) FROM org_members WHERE org = ?1 AND role = 'owner'")?;
     Ok(st.query_row([org], |r| r.get(0))?)
 }
 
@@ -105,8 +105,8 @@ pub fn teams(conn: &Connection, org: &str) -> Result<Vec<(String, String)>> {
 
 /// Whether a team exists.
 pub fn team_exists(conn: &Connection, org: &str, team: &str) -> Result<bool> {
-    let mut st = conn
-        .prepare_cached("SELECT EXISTS(SELECT 1 FROM teams WHERE org = ?1 AND name = ?2)")?;
+    let mut st =
+        conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM teams WHERE org = ?1 AND name = ?2)")?;
     Ok(st.query_row([org, team], |r| r.get(0))?)
 }
 
@@ -126,7 +126,10 @@ pub fn insert_team(
 
 /// Deletes a team with its memberships and grants; false if there was none.
 pub fn delete_team(tx: &Transaction, org: &str, team: &str) -> Result<bool> {
-    Ok(tx.execute("DELETE FROM teams WHERE org = ?1 AND name = ?2", [org, team])? > 0)
+    Ok(tx.execute(
+        "DELETE FROM teams WHERE org = ?1 AND name = ?2",
+        [org, team],
+    )? > 0)
 }
 
 /// A team's members, by name.

@@ -293,8 +293,7 @@ fn claim_existing_scopes(tx: &rusqlite::Transaction) -> Result<()> {
         let Some(scope) = crate::name::scope(&name) else {
             continue;
         };
-        let listed: Vec<serde_json::Value> =
-            serde_json::from_str(&maintainers).unwrap_or_default();
+        let listed: Vec<serde_json::Value> = serde_json::from_str(&maintainers).unwrap_or_default();
         for user in listed.iter().filter_map(|m| m["name"].as_str()) {
             let account: bool = tx.query_row(
                 "SELECT EXISTS(SELECT 1 FROM users WHERE name = ?1)",
