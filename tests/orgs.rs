@@ -665,3 +665,84 @@ fn orgs_endpoints_answer_404_without_local_accounts() {
     let r = reg.get("/-/team/acme/devs/user");
     expect_error(&r, 404, &["no accounts"]);
 }
+
+/// A page as a browser logged in with `token` gets it.
+fn browse(reg: &Registry, path: &str, token: &str) -> Resp {
+    let cookie = format!("nmr_session={token}");
+    reg.request(
+        "GET",
+        path,
+        &[("Accept", "text/html"), ("Cookie", &cookie)],
+        b"",
+    )
+}
+
+#[test]
+fn orgs_web_pages_show_members_teams_and_who_may_publish() {
+    let reg = local(&[("NMR_AUTH__READ", "members")]);
+    let t = accounts(&reg, &["alice", "bob", "dave"]);
+    assert_eq!(publish_raw(&reg, &t[0], "@acme/x", "1.0.0").status, 201);
+    assert_eq!(publish_raw(&reg, &t[0], "@acme/y", "1.0.0").status, 201);
+    let r = send(
+        &reg,
+        &t[0],
+        "PUT",
+        "/-/org/acme/user",
+        json!({"user": "bob"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let desc = "<script>alert(1)</script> payments";
+    let r = send(
+        &reg,
+        &t[0],
+        "PUT",
+        "/-/org/acme/team",
+        json!({"name": "pay", "description": desc}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = send(
+        &reg,
+        &t[0],
+        "PUT",
+        "/-/team/acme/pay/user",
+        json!({"user": "bob"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let grant = json!({"package": "@acme/x", "permissions": "read-write"});
+    let r = send(&reg, &t[0], "PUT", "/-/team/acme/pay/package", grant);
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    let org = browse(&reg, "/-/web/org/acme", &t[1]);
+    assert_eq!(org.status, 200, "{}", org.text());
+    let html = org.text();
+    for part in [
+        "@acme/x",
+        "@acme/y",
+        "alice",
+        "owner",
+        "bob",
+        "developer",
+        "acme:pay",
+        "&lt;script&gt;alert(1)&lt;/script&gt; payments",
+        "read-write",
+    ] {
+        assert!(html.contains(part), "{part:?} in the org page");
+    }
+    assert!(!html.contains("<script>alert"), "escaped");
+
+    let pkg = browse(&reg, "/-/web/package/@acme/x", &t[1]).text();
+    assert!(pkg.contains("/-/web/org/acme"), "links its organisation");
+    assert!(
+        pkg.contains("acme:pay") && pkg.contains("may publish"),
+        "{pkg}"
+    );
+    let other = browse(&reg, "/-/web/package/@acme/y", &t[1]).text();
+    assert!(!other.contains("acme:pay"), "y is granted to no team");
+
+    // An outsider sees what a missing organisation shows.
+    let hidden = browse(&reg, "/-/web/org/acme", &t[2]);
+    let none = browse(&reg, "/-/web/org/nosuch", &t[2]);
+    assert_eq!(hidden.status, 404);
+    assert_eq!(hidden.text().replace("acme", "nosuch"), none.text());
+    assert_eq!(browse(&reg, "/-/web/package/@acme/x", &t[2]).status, 404);
+}

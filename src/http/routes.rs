@@ -65,6 +65,7 @@ pub static ROUTES: &[Route] = &[
     route!(Get Read [Lit("-"), Lit("web"), Lit("search")] |c, r, _| web::pages::search(c, r)),
     route!(Get Read [Lit("-"), Lit("web"), Lit("package"), Pkg] |c, r, p| web::package::package(c, r, &p.pkg)),
     route!(Get Read [Lit("-"), Lit("web"), Lit("package"), Pkg, Lit("v"), Param] |c, r, p| web::package::version(c, r, &p.pkg, p.arg(0))),
+    route!(Get Read [Lit("-"), Lit("web"), Lit("org"), Param] |c, r, p| web::org::page(c, r, p.arg(0))),
     route!(Get Open [Lit("-"), Lit("web"), Lit("static"), Param] |c, r, p| web::static_file(c, r, p.arg(0))),
     // The login form checks the credentials itself; the logout form carries its own.
     route!(Get Open [Lit("-"), Lit("web"), Lit("login")] |c, r, _| web::session::login_page(c, r)),

@@ -8,6 +8,7 @@ pub mod html;
 pub mod layout;
 pub mod logins;
 pub mod markdown;
+pub mod org;
 pub mod package;
 pub mod pages;
 pub mod readme;
@@ -93,6 +94,11 @@ pub fn package_path(root: &str, name: &str) -> String {
         None => url_part(name),
     };
     format!("{root}/-/web/package/{encoded}")
+}
+
+/// `/-/web/org/<org>`: an organisation's page (local auth).
+pub fn org_path(root: &str, org: &str) -> String {
+    format!("{root}/-/web/org/{}", url_part(org))
 }
 
 /// `/-/web/package/<name>/v/<version>`.

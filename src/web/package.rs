@@ -66,6 +66,10 @@ struct View {
     readme: Option<Markup>,
     dependencies: Vec<Group>,
     maintainers: Vec<String>,
+    /// The organisation of the package's scope (local auth), and the teams it is granted to
+    /// with whether they may publish it.
+    org: Option<String>,
+    teams: Vec<(String, bool)>,
     /// Where `github:o/r` and `o/r` repository shorthands point.
     github_host: String,
     /// Set when the package comes from the upstream registry rather than from a publish here.
@@ -131,6 +135,17 @@ fn gather(ctx: &mut Ctx, name: &str, spec: Option<&str>) -> Result<View> {
         .iter()
         .filter_map(|m| m["name"].as_str().map(str::to_string))
         .collect();
+    let org = match ctx.app.config.auth.kind {
+        crate::config::AuthType::Local => crate::auth::orgs::org_of(ctx.db, name)?,
+        _ => None,
+    };
+    let teams = match &org {
+        Some(_) => meta::package_teams(ctx.db, name)?
+            .into_iter()
+            .map(|(o, t, w)| (format!("{o}:{t}"), w))
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(View {
         name: pkg.name,
         versions: parsed.into_iter().map(|(_, v)| v).collect(),
@@ -145,6 +160,8 @@ fn gather(ctx: &mut Ctx, name: &str, spec: Option<&str>) -> Result<View> {
         readme: text.map(|t| markdown::render(&t, super::remote_images(ctx))),
         dependencies,
         maintainers,
+        org,
+        teams,
         github_host: ctx.app.config.auth.github_host.clone(),
         upstream: None,
     })
@@ -255,6 +272,8 @@ fn gather_upstream(
         readme: readme.map(|t| markdown::render(&t, super::remote_images(ctx))),
         dependencies,
         maintainers,
+        org: None,
+        teams: Vec::new(),
         github_host: ctx.app.config.auth.github_host.clone(),
         upstream: Some(Upstream {
             registry: crate::uplink::base(ctx.app).to_string(),
@@ -639,6 +658,36 @@ fn side_column(h: &mut Html, root: &str, v: &View) {
             }
         });
     });
+    if let Some(org) = &v.org {
+        h.wrap("section", &[], |h| {
+            h.el("h2", &[], "Organisation");
+            h.wrap("p", &[], |h| {
+                h.el(
+                    "a",
+                    &[("href", &super::org_path(root, org))],
+                    &format!("@{org}"),
+                );
+            });
+            h.el(
+                "p",
+                &[("class", "muted")],
+                "Its owners and admins may publish.",
+            );
+            if !v.teams.is_empty() {
+                h.el("h3", &[], "Teams");
+                h.wrap("ul", &[("class", "people teams")], |h| {
+                    for (team, write) in &v.teams {
+                        h.wrap("li", &[], |h| {
+                            h.el("span", &[("class", "team")], team);
+                            h.literal(" ");
+                            let may = if *write { "may publish" } else { "may install" };
+                            h.el("span", &[("class", "muted")], may);
+                        });
+                    }
+                });
+            }
+        });
+    }
     if !v.maintainers.is_empty() {
         h.wrap("section", &[], |h| {
             h.el("h2", &[], "Maintainers");
