@@ -377,6 +377,42 @@ mod tests {
     }
 
     #[test]
+    fn a_schema_5_database_gives_every_used_scope_an_owner() {
+        let mut c = test_db_file("v5");
+        migrate(&mut c).unwrap();
+        c.execute_batch(
+            "DROP TABLE team_packages; DROP TABLE team_members; DROP TABLE teams;
+             DROP TABLE org_members; DROP TABLE orgs;
+             INSERT INTO users (name, password, created) VALUES ('alice', 'x', 't'), ('bob', 'x', 't');
+             INSERT INTO packages (name, rev, created, modified, maintainers) VALUES
+               ('@acme/new', 1, '2026-02-01', 't', '[{\"name\":\"bob\"}]'),
+               ('@acme/old', 2, '2026-01-01', 't', '[{\"name\":\"gone\"},{\"name\":\"alice\"}]'),
+               ('@open/p', 3, '2026-01-01', 't', '[]'),
+               ('plain', 4, '2026-01-01', 't', '[{\"name\":\"bob\"}]');
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+        migrate(&mut c).unwrap();
+        assert_eq!(
+            crate::store::meta::members(&c, "acme").unwrap(),
+            [
+                ("alice".to_string(), "owner".to_string()),
+                ("bob".to_string(), "developer".to_string())
+            ],
+            "the oldest package's first maintainer with an account owns the scope"
+        );
+        assert_eq!(
+            crate::store::meta::org(&c, "open").unwrap(),
+            None,
+            "no account to own it"
+        );
+        assert_eq!(crate::store::meta::orgs(&c).unwrap().len(), 1);
+        // A second run (a restart) changes nothing.
+        migrate(&mut c).unwrap();
+        assert_eq!(crate::store::meta::members(&c, "acme").unwrap().len(), 2);
+    }
+
+    #[test]
     fn a_schema_1_database_is_upgraded_in_place() {
         let mut c = test_db_file("v1");
         c.execute_batch(
