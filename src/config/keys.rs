@@ -189,16 +189,16 @@ pub const KEYS: &[Key] = &[
         "who may install: everyone, or only authenticated users (with auth.type = github: those who can read the package's repository); members (auth.type = local): a scoped package only members of its organisation",
     ),
     key(
-        "auth.local.claim_scopes",
-        Kind::Bool,
-        "true",
-        "the first publish into a scope without an organisation makes the publisher its owner (otherwise only the operator creates organisations: nmr org add)",
-    ),
-    key(
         "auth.local.allow_registration",
         Kind::Bool,
         "false",
         "let anyone create an account with npm adduser (otherwise the operator runs nmr user add)",
+    ),
+    key(
+        "auth.local.claim_scopes",
+        Kind::Bool,
+        "true",
+        "the first publish into a scope without an organisation makes the publisher its owner (otherwise only the operator creates organisations: nmr org add)",
     ),
     key(
         "auth.github.host",
