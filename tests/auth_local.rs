@@ -2,7 +2,8 @@
 //! - `npm login` (interactive, through a terminal) / `whoami` / `token create|list|revoke` /
 //!   `logout`; wrong passwords; registration closed unless allowed;
 //! - the first publisher becomes the maintainer; only maintainers publish, tag, deprecate and
-//!   unpublish; `npm owner add` hands that on; read-only, expired and address-limited tokens;
+//!   unpublish an unscoped package (scoped ones follow their organisation: see `orgs`);
+//!   `npm owner add` hands that on; read-only, expired and address-limited tokens;
 //! - `auth.read = authenticated` keeps anonymous installs out, `public` lets them in.
 //!
 //! Every refusal leaves the stored state as it was.
@@ -166,26 +167,23 @@ fn only_maintainers_write_and_owner_add_hands_it_on() {
     add_user(&reg, "bob", "bob password!");
     let alice = token(&reg, "alice", &[]);
     let bob = token(&reg, "bob", &[]);
-    assert_eq!(
-        publish_as(&reg, &alice, "@acme/widget", "1.0.0").status,
-        201
-    );
+    assert_eq!(publish_as(&reg, &alice, "widget", "1.0.0").status, 201);
 
     let before = reg.snapshot();
-    let r = publish_as(&reg, &bob, "@acme/widget", "1.1.0");
+    let r = publish_as(&reg, &bob, "widget", "1.1.0");
     expect_error(&r, 403, &["not a maintainer"]);
     assert_eq!(
         as_user(
             &reg,
             &bob,
             "PUT",
-            "/-/package/@acme%2fwidget/dist-tags/next",
+            "/-/package/widget/dist-tags/next",
             b"\"1.0.0\""
         )
         .status,
         403
     );
-    let doc = as_user(&reg, &bob, "GET", "/@acme%2fwidget?write=true", b"").json();
+    let doc = as_user(&reg, &bob, "GET", "/widget?write=true", b"").json();
     let rev = doc["_rev"].as_str().unwrap().to_string();
     let mut deprecated = doc.clone();
     deprecated["versions"]["1.0.0"]["deprecated"] = json!("bob says no");
@@ -194,47 +192,33 @@ fn only_maintainers_write_and_owner_add_hands_it_on() {
             &reg,
             &bob,
             "PUT",
-            "/@acme%2fwidget",
+            "/widget",
             deprecated.to_string().as_bytes()
         )
         .status,
         403
     );
     assert_eq!(
-        as_user(
-            &reg,
-            &bob,
-            "DELETE",
-            &format!("/@acme%2fwidget/-rev/{rev}"),
-            b""
-        )
-        .status,
+        as_user(&reg, &bob, "DELETE", &format!("/widget/-rev/{rev}"), b"").status,
         403
     );
-    let star_for_alice = json!({"_id": "@acme/widget", "users": {"alice": true}}).to_string();
+    let star_for_alice = json!({"_id": "widget", "users": {"alice": true}}).to_string();
     assert_eq!(
-        as_user(
-            &reg,
-            &bob,
-            "PUT",
-            "/@acme%2fwidget",
-            star_for_alice.as_bytes()
-        )
-        .status,
+        as_user(&reg, &bob, "PUT", "/widget", star_for_alice.as_bytes()).status,
         403,
         "bob cannot star for alice"
     );
     assert_eq!(reg.snapshot(), before, "refused writes changed nothing");
-    let own_star = json!({"_id": "@acme/widget", "users": {"bob": true}}).to_string();
+    let own_star = json!({"_id": "widget", "users": {"bob": true}}).to_string();
     assert_eq!(
-        as_user(&reg, &bob, "PUT", "/@acme%2fwidget", own_star.as_bytes()).status,
+        as_user(&reg, &bob, "PUT", "/widget", own_star.as_bytes()).status,
         200,
         "but may star for himself"
     );
 
     // Owners: an unknown user cannot become one; bob can.
-    let owners = |list: Value| json!({"_id": "@acme/widget", "maintainers": list}).to_string();
-    let rev = as_user(&reg, &alice, "GET", "/@acme%2fwidget?write=true", b"").json()["_rev"]
+    let owners = |list: Value| json!({"_id": "widget", "maintainers": list}).to_string();
+    let rev = as_user(&reg, &alice, "GET", "/widget?write=true", b"").json()["_rev"]
         .as_str()
         .unwrap()
         .to_string();
@@ -242,7 +226,7 @@ fn only_maintainers_write_and_owner_add_hands_it_on() {
         &reg,
         &alice,
         "PUT",
-        &format!("/@acme%2fwidget/-rev/{rev}"),
+        &format!("/widget/-rev/{rev}"),
         owners(json!([{"name": "alice"}, {"name": "mallory"}])).as_bytes(),
     );
     assert_eq!(r.status, 400, "{}", r.text());
@@ -250,12 +234,12 @@ fn only_maintainers_write_and_owner_add_hands_it_on() {
         &reg,
         &alice,
         "PUT",
-        &format!("/@acme%2fwidget/-rev/{rev}"),
+        &format!("/widget/-rev/{rev}"),
         owners(json!([{"name": "alice"}, {"name": "bob", "email": "bob@example.test"}])).as_bytes(),
     );
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(
-        publish_as(&reg, &bob, "@acme/widget", "1.1.0").status,
+        publish_as(&reg, &bob, "widget", "1.1.0").status,
         201,
         "bob is a maintainer now"
     );

@@ -645,6 +645,8 @@ fn orgs_operator_commands_share_the_rules() {
     );
     let (code, _, err) = run(&["org", "rm", "@acme", "alice"]);
     assert!(code == 2 && err.contains("last owner"), "{err}");
+    let (code, _, err) = run(&["user", "del", "alice"]);
+    assert!(code == 1 && err.contains("last owner of @acme"), "{err}");
     assert_eq!(run(&["team", "revoke", "@acme:pay", "@acme/x"]).0, 0);
     assert_eq!(run(&["team", "rm", "@acme:pay", "bob"]).0, 0);
     assert_eq!(run(&["team", "destroy", "@acme:pay"]).0, 0);
@@ -655,6 +657,28 @@ fn orgs_operator_commands_share_the_rules() {
     // The scope holds a package, so no publish claims it again.
     let r = publish_raw(&reg, &t[1], "@acme/y", "1.0.0");
     expect_error(&r, 403, &["nmr org add"]);
+}
+
+#[test]
+fn orgs_endpoints_answer_404_in_github_mode() {
+    let gh = crate::auth_github::fake();
+    let reg = crate::auth_github::registry(&gh, &[]);
+    let r = send(
+        &reg,
+        "tok-alice",
+        "PUT",
+        "/-/org/acme/user",
+        json!({"user": "bob"}),
+    );
+    expect_error(&r, 404, &["GitHub repository"]);
+    let r = send(
+        &reg,
+        "tok-alice",
+        "PUT",
+        "/-/team/acme/devs/package",
+        json!({"package": "@acme/widget", "permissions": "read-write"}),
+    );
+    expect_error(&r, 404, &["GitHub repository"]);
 }
 
 #[test]

@@ -118,6 +118,13 @@ fn run_inner(config: &Config, token: bool, rest: &[String]) -> Result<()> {
             println!("changed the password of {name}");
         }
         (false, ["del", name]) => {
+            // Deleting the account takes it off its organisations; none may lose its last owner.
+            let owned = meta::sole_owner_of(&db, name)?;
+            if let Some(org) = owned.first() {
+                return Err(Error::Failed(format!(
+                    "{name} is the last owner of @{org}, and an organisation always keeps one: make another member owner first (nmr org set @{org} USER owner) or delete it (nmr org del @{org})"
+                )));
+            }
             if !meta::delete_user(&db, name)? {
                 return Err(Error::Failed(format!("no user {name}")));
             }
