@@ -160,6 +160,14 @@ fn orgs_npm_org_team_and_access_commands_run_an_organisation() {
         "{collab}"
     );
 
+    let bobs = b.ok("npm", &["access", "list", "packages", "bob"], w);
+    assert!(
+        bobs.contains("@acme/x: read-write") && !bobs.contains("@acme/y"),
+        "{bobs}"
+    );
+    let mine = b.ok("npm", &["access", "list", "packages"], w);
+    assert_eq!(mine, bobs, "without a user: the caller's own");
+
     // The developer of the team publishes what it grants, and nothing else of the scope; any
     // member may create a new package there.
     assert!(npm_publish(&b, w, "@acme/x", "1.1.0").status.success());
@@ -191,7 +199,12 @@ fn orgs_npm_org_team_and_access_commands_run_an_organisation() {
         &["403", "needs the owner role"],
     );
 
-    // status=public opens one package to readers without an account.
+    // status=public opens one package to readers without an account; owners and admins
+    // decide that, not every publisher.
+    fails(
+        &b.run("npm", &["access", "set", "status=public", "@acme/bobs"], w),
+        &["403", "needs the admin or owner role"],
+    );
     assert!(a
         .ok("npm", &["access", "get", "status", "@acme/x"], w)
         .contains("@acme/x: private"));
@@ -275,6 +288,23 @@ fn orgs_members_mode_hides_packages_from_outsiders_and_removed_members_at_once()
             "{path}"
         );
     }
+
+    let hidden = send(
+        &reg,
+        &t[3],
+        "PUT",
+        "/-/org/acme/team",
+        json!({"name": "mine"}),
+    );
+    let none = send(
+        &reg,
+        &t[3],
+        "PUT",
+        "/-/org/nosuch/team",
+        json!({"name": "mine"}),
+    );
+    assert_eq!(hidden.status, 404, "{}", hidden.text());
+    assert_eq!(hidden.text().replace("acme", "nosuch"), none.text());
 
     // A member reads; removed, they are refused with their next request.
     assert!(b
@@ -518,6 +548,24 @@ fn orgs_the_last_owner_stays_and_bad_input_changes_nothing() {
     let ro = token(&reg, "alice", &["--read-only"]);
     let r = send(&reg, &ro, "PUT", "/-/org/acme/team", json!({"name": "ro"}));
     expect_error(&r, 403, &["read-only"]);
+    // An outsider's attempts answer as if there were no organisation.
+    for (method, path, body) in [
+        (
+            "PUT",
+            "/-/org/acme/user",
+            json!({"user": "carol", "role": "owner"}),
+        ),
+        ("PUT", "/-/org/acme/team", json!({"name": "mine"})),
+        ("PUT", "/-/team/acme/devs/user", json!({"user": "carol"})),
+    ] {
+        let r = send(&reg, &t[2], method, path, body.clone());
+        assert_eq!(r.status, 403, "{method} {path}: {}", r.text());
+        assert!(
+            r.error().contains("carol is not a member of @acme"),
+            "{}",
+            r.text()
+        );
+    }
     assert_eq!(reg.snapshot(), before, "no refusal changed anything");
 
     // Another owner first; then the first may go.

@@ -118,7 +118,8 @@ pub fn visibility(ctx: &mut Ctx, _req: &mut Request, name: &str) -> Result<Respo
 }
 
 /// `POST /-/package/<name>/access`: in local mode `public` opens the package to readers
-/// without an account and `restricted` closes it again; elsewhere every package is already
+/// without an account and `restricted` closes it again (in an organisation's scope, its owners
+/// and admins decide); elsewhere every package is already
 /// `restricted` and cannot be opened. 2FA policies do not exist here.
 pub fn set_access(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Response> {
     let body = req.read_json(64 * 1024)?;
@@ -143,6 +144,14 @@ pub fn set_access(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Respon
         None => return Err(Error::BadRequest("two-factor publishing policies are not supported by nmr; restrict publishing with maintainers (npm owner)".into())),
     };
     if local(ctx) {
+        // Opening a package to everyone is the organisation's decision, not any publisher's.
+        if let (Some(org), Some(me)) = (orgs::org_of(ctx.db, name)?, ctx.who.name()) {
+            if orgs::role(ctx.db, &org, me)? < Some(orgs::Role::Admin) {
+                return Err(Error::Forbidden(format!(
+                    "changing who may read {name} needs the admin or owner role in @{org}"
+                )));
+            }
+        }
         let tx = meta::write_tx(ctx.db)?;
         meta::set_public(&tx, name, public)?;
         tx.commit().map_err(crate::store::Error::from)?;

@@ -32,7 +32,8 @@ pub fn caller(ctx: &Ctx, change: bool) -> Result<String> {
 }
 
 /// The stored name of `org` if the caller may see it: any account may, except with
-/// `auth.read = members`, where only its members may; to others it answers as no organisation.
+/// `auth.read = members`, where only its members may; to others it answers as no organisation,
+/// whatever they asked (a change too), so that it does not confirm the organisation exists.
 pub fn visible(ctx: &mut Ctx, org: &str, user: &str) -> Result<String> {
     let bare = orgs::check_org_name(org)?;
     match meta::org(ctx.db, bare)? {
@@ -65,6 +66,7 @@ pub fn members(ctx: &mut Ctx, _req: &mut Request, org: &str) -> Result<Response>
 /// The answer is what npm prints from: `{org: {name, size}, user, role}`.
 pub fn set_member(ctx: &mut Ctx, req: &mut Request, org: &str) -> Result<Response> {
     let me = caller(ctx, true)?;
+    visible(ctx, org, &me)?;
     let body = req.read_json(crate::http::routes::SMALL_BODY)?;
     let user = field(&body, "user")?.trim_start_matches('@');
     let role = match body.get("role") {
@@ -82,6 +84,7 @@ pub fn set_member(ctx: &mut Ctx, req: &mut Request, org: &str) -> Result<Respons
 /// `DELETE /-/org/<org>/user` `{user}`: removes a member (owners only).
 pub fn remove_member(ctx: &mut Ctx, req: &mut Request, org: &str) -> Result<Response> {
     let me = caller(ctx, true)?;
+    visible(ctx, org, &me)?;
     let body = req.read_json(crate::http::routes::SMALL_BODY)?;
     let user = field(&body, "user")?.trim_start_matches('@');
     let org = orgs::remove_member(ctx.db, Actor::User(&me), org, user)?;
@@ -103,6 +106,7 @@ pub fn teams(ctx: &mut Ctx, _req: &mut Request, org: &str) -> Result<Response> {
 /// `PUT /-/org/<org>/team` `{name, description}`: creates a team (owners and admins).
 pub fn create_team(ctx: &mut Ctx, req: &mut Request, org: &str) -> Result<Response> {
     let me = caller(ctx, true)?;
+    visible(ctx, org, &me)?;
     let body = req.read_json(crate::http::routes::SMALL_BODY)?;
     let team = field(&body, "name")?;
     let description = body

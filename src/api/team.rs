@@ -22,6 +22,7 @@ fn visible_team(ctx: &mut Ctx, org: &str, team: &str, user: &str) -> Result<Stri
 /// `DELETE /-/team/<org>/<team>`: deletes a team (owners and admins).
 pub fn destroy(ctx: &mut Ctx, _req: &mut Request, org: &str, team: &str) -> Result<Response> {
     let me = caller(ctx, true)?;
+    visible(ctx, org, &me)?;
     let org = orgs::destroy_team(ctx.db, Actor::User(&me), org, team)?;
     crate::info!("{me} deleted the team @{org}:{team}");
     Ok(Response::json(200, &json!({})))
@@ -38,6 +39,7 @@ pub fn users(ctx: &mut Ctx, _req: &mut Request, org: &str, team: &str) -> Result
 /// `PUT /-/team/<org>/<team>/user` `{user}`: puts a member on the team.
 pub fn add_user(ctx: &mut Ctx, req: &mut Request, org: &str, team: &str) -> Result<Response> {
     let me = caller(ctx, true)?;
+    visible(ctx, org, &me)?;
     let body = req.read_json(crate::http::routes::SMALL_BODY)?;
     let user = field(&body, "user")?.trim_start_matches('@');
     let org = orgs::team_add(ctx.db, Actor::User(&me), org, team, user)?;
@@ -48,6 +50,7 @@ pub fn add_user(ctx: &mut Ctx, req: &mut Request, org: &str, team: &str) -> Resu
 /// `DELETE /-/team/<org>/<team>/user` `{user}`: takes a user off the team.
 pub fn remove_user(ctx: &mut Ctx, req: &mut Request, org: &str, team: &str) -> Result<Response> {
     let me = caller(ctx, true)?;
+    visible(ctx, org, &me)?;
     let body = req.read_json(crate::http::routes::SMALL_BODY)?;
     let user = field(&body, "user")?.trim_start_matches('@');
     let org = orgs::team_rm(ctx.db, Actor::User(&me), org, team, user)?;
@@ -71,6 +74,7 @@ pub fn packages(ctx: &mut Ctx, _req: &mut Request, org: &str, team: &str) -> Res
 /// `PUT /-/team/<org>/<team>/package` `{package, permissions}` (`npm access grant`).
 pub fn grant(ctx: &mut Ctx, req: &mut Request, org: &str, team: &str) -> Result<Response> {
     let me = caller(ctx, true)?;
+    visible(ctx, org, &me)?;
     let body = req.read_json(crate::http::routes::SMALL_BODY)?;
     let pkg = field(&body, "package")?;
     let write = orgs::parse_permissions(field(&body, "permissions")?)?;
@@ -85,6 +89,7 @@ pub fn grant(ctx: &mut Ctx, req: &mut Request, org: &str, team: &str) -> Result<
 /// `DELETE /-/team/<org>/<team>/package` `{package}` (`npm access revoke`).
 pub fn revoke(ctx: &mut Ctx, req: &mut Request, org: &str, team: &str) -> Result<Response> {
     let me = caller(ctx, true)?;
+    visible(ctx, org, &me)?;
     let body = req.read_json(crate::http::routes::SMALL_BODY)?;
     let pkg = field(&body, "package")?;
     crate::name::validate(pkg)?;
