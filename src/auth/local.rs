@@ -2,6 +2,7 @@
 //! shown once, stored only as their SHA-256, optionally read-only, expiring or limited to
 //! address ranges.
 
+use super::legacy;
 use crate::digest::hex;
 use crate::error::{Error, Result};
 use crate::store::meta;
@@ -57,9 +58,22 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 }
 
 /// Verifies a user's password. An unknown user costs the same hashing as a known one, so the
-/// answer's timing does not tell which names exist.
+/// answer's timing does not tell which names exist. A hash imported from an htpasswd file is
+/// replaced with nmr's own at the first login that proves the password.
 pub fn check_login(conn: &Connection, name: &str, password: &str) -> Result<Option<meta::User>> {
     match meta::user(conn, name)? {
+        Some(u) if legacy::is_legacy(&u.password) => {
+            if !legacy::verify(password, &u.password) {
+                return Ok(None);
+            }
+            let hash = hash_password(password)?;
+            // Only while the old hash is still there: a concurrent `nmr user passwd` wins.
+            meta::upgrade_password(conn, name, &u.password, &hash)?;
+            Ok(Some(meta::User {
+                password: hash,
+                ..u
+            }))
+        }
         Some(u) if verify_password(password, &u.password) => Ok(Some(u)),
         Some(_) => Ok(None),
         None => {

@@ -5,6 +5,7 @@
 
 pub mod github;
 pub mod identity;
+pub mod legacy;
 pub mod local;
 
 pub use identity::Identity;
