@@ -109,7 +109,7 @@ impl Health {
 }
 
 /// `scheme://host[:port]` of a URL, lower-cased, for comparing origins.
-fn origin(url: &str) -> Option<String> {
+pub fn origin(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let host = rest.split(['/', '?', '#']).next()?;
     Some(format!("{scheme}://{host}").to_ascii_lowercase())

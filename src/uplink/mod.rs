@@ -20,6 +20,7 @@ use crate::http::{Request, Response};
 use crate::name;
 use crate::packument::{self, Origin};
 use crate::store::{blob, meta};
+pub use client::origin;
 use client::{Client, Failure};
 use rusqlite::Connection;
 use serde_json::{json, Map, Value};
@@ -127,7 +128,7 @@ fn upstream_error(body: &[u8]) -> String {
 }
 
 /// The path segment of a name on a registry: `@scope%2fname` or `name`.
-fn encode(name: &str) -> String {
+pub fn encode(name: &str) -> String {
     name.replacen('/', "%2f", 1)
 }
 
