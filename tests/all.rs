@@ -11,6 +11,7 @@ mod cli;
 mod clients;
 mod commands;
 mod concurrency;
+mod migrate;
 mod ops;
 mod protocol;
 mod rejections;

@@ -317,6 +317,9 @@ fn migrate_cmd(config: &Config, t: Transfer) -> i32 {
                 dir.display()
             ));
         }
+        if let Err(e) = migrate::verdaccio::check(dir) {
+            return report("", &e);
+        }
     }
     let (app, mut db) = match open_app(config, false) {
         Ok(x) => x,

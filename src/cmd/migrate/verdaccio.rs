@@ -26,20 +26,29 @@ pub struct Options {
     pub htpasswd: Option<PathBuf>,
 }
 
-/// The names the database file lists as published in Verdaccio.
-fn local_names(storage: &Path) -> Result<BTreeSet<String>> {
-    let Some(path) = DB_FILES
+/// Checks that `storage` is a Verdaccio storage directory, before anything is opened here.
+pub fn check(storage: &Path) -> Result<()> {
+    db_file(storage).map(|_| ())
+}
+
+fn db_file(storage: &Path) -> Result<PathBuf> {
+    DB_FILES
         .iter()
         .map(|f| storage.join(f))
         .find(|p| p.is_file())
-    else {
-        return Err(Error::Usage(format!(
+        .ok_or_else(|| {
+            Error::Usage(format!(
             "{} is not a Verdaccio storage directory: it has no {} (or {}); give the directory `storage:` names in Verdaccio's config.yaml",
             storage.display(),
             DB_FILES[0],
             DB_FILES[1]
-        )));
-    };
+            ))
+        })
+}
+
+/// The names the database file lists as published in Verdaccio.
+fn local_names(storage: &Path) -> Result<BTreeSet<String>> {
+    let path = db_file(storage)?;
     let text = std::fs::read(&path)
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     let doc: Value = serde_json::from_slice(&text).map_err(|e| {
