@@ -135,6 +135,8 @@ impl Remote {
     /// The names one search query finds in the scope, page by page.
     fn search(&self, text: &str, scope: &str) -> std::result::Result<BTreeSet<String>, String> {
         let mut names = BTreeSet::new();
+        // Every name the search gave, in the scope or not: how paging is known to progress.
+        let mut all = BTreeSet::new();
         let q: String =
             percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC)
                 .to_string();
@@ -149,14 +151,19 @@ impl Remote {
                 .get("objects")
                 .and_then(Value::as_array)
                 .ok_or_else(|| format!("{url} gave no search results (no \"objects\")"))?;
-            names.extend(
-                objects
-                    .iter()
-                    .filter_map(|o| o.get("package")?.get("name")?.as_str())
-                    .filter(|n| n.strip_prefix(scope).is_some_and(|r| r.starts_with('/')))
-                    .map(str::to_string),
-            );
-            if objects.len() < PAGE {
+            let before = all.len();
+            for n in objects
+                .iter()
+                .filter_map(|o| o.get("package")?.get("name")?.as_str())
+            {
+                all.insert(n.to_string());
+                if n.strip_prefix(scope).is_some_and(|r| r.starts_with('/')) {
+                    names.insert(n.to_string());
+                }
+            }
+            // A short page is the last; so is one that brings nothing new, from a registry
+            // that ignores `from` and answers the first page again.
+            if objects.len() < PAGE || all.len() == before {
                 break;
             }
         }
