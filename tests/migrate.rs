@@ -8,8 +8,9 @@
 //!   the old password works (and the hash becomes nmr's own), a wrong one fails; `npm ci` and
 //!   `npm install` with Verdaccio's lockfile succeed with the integrity unchanged; a second
 //!   import changes nothing; the registry copy is the same as the storage import;
-//! - a corrupted tarball in the storage is reported and its version skipped, and htpasswd
-//!   `{SHA}` and `$apr1$` users log in while a crypt(3) DES one is refused.
+//! - a corrupted tarball in the storage is reported and its version skipped, htpasswd
+//!   `{SHA}` and `$apr1$` users log in while a crypt(3) DES one is refused, and with
+//!   `--include-cached` the package Verdaccio cached is served from nmr's upstream cache.
 
 use crate::support::auth::{npm_login, token};
 use crate::support::verdaccio::{self, Verdaccio};
@@ -389,30 +390,40 @@ fn migrate_from_verdaccio_keeps_versions_tags_times_tarballs_and_passwords() {
         ),
     )
     .unwrap();
-    let (code, out, err) = nmr(
-        b_dir.path(),
-        &[
-            "import",
-            "--from-verdaccio",
-            s(&damaged),
-            "--htpasswd",
-            s(&htpasswd),
-            "--set",
-            "auth.type=local",
-        ],
-    );
+    // What Verdaccio cached goes to B's upstream cache, whose upstream is gone.
+    let b_flags = [
+        "--set",
+        "auth.type=local",
+        "--set",
+        "uplink.mode=proxy",
+        "--set",
+        "uplink.url=http://127.0.0.1:9",
+    ];
+    let mut b_args = vec![
+        "import",
+        "--from-verdaccio",
+        s(&damaged),
+        "--htpasswd",
+        s(&htpasswd),
+        "--include-cached",
+    ];
+    b_args.extend_from_slice(&b_flags);
+    let (code, out, err) = nmr(b_dir.path(), &b_args);
     assert_eq!(code, 1, "{out}{err}");
     for want in [
         "done: 3 packages changed, 5 versions imported",
         "2 users created",
         "not imported (2):",
+        "upstream cache: 1 packages cached by the source, 1 tarballs stored",
         "plainpkg@1.0.1: the tarball does not match dist.shasum",
         "its password is a crypt(3) DES hash; nmr accepts bcrypt ($2a$, $2b$, $2y$), {SHA} and Apache MD5 ($apr1$)",
     ] {
         assert!(out.contains(want), "{want:?} missing from:\n{out}");
     }
     assert!(err.contains("2 left out"), "{err}");
-    let b = Registry::start_in(b_dir, &["--set", "auth.type=local"], &[]);
+    let mut b_serve = b_flags.to_vec();
+    b_serve.extend_from_slice(&["--set", "uplink.offline=true"]);
+    let b = Registry::start_in(b_dir, &b_serve, &[]);
     let t = token(&b, "carol", &[]);
     let doc = b.get_as("/plainpkg", &t).json();
     let versions: Vec<&String> = doc["versions"].as_object().unwrap().keys().collect();
@@ -425,6 +436,10 @@ fn migrate_from_verdaccio_keeps_versions_tags_times_tarballs_and_passwords() {
     assert_eq!(login_status(&b, "dave", "dave-pass"), 201);
     assert_eq!(login_status(&b, "dave", "carol-pass"), 401);
     assert_eq!(login_status(&b, "eve", "anything"), 401);
+    let cached = b.get_as("/upstream-dep/-/upstream-dep-1.0.0.tgz", &t);
+    assert_eq!(cached.status, 200, "{}", cached.text());
+    let verdaccio_copy = storage.join("upstream-dep/upstream-dep-1.0.0.tgz");
+    assert_eq!(cached.body, std::fs::read(verdaccio_copy).unwrap());
 }
 
 #[test]
@@ -464,6 +479,18 @@ fn migrate_refuses_what_is_not_a_verdaccio_storage_or_a_registry_url() {
         err.contains("--token, --scope and --package go with --from-registry"),
         "{err}"
     );
+    std::fs::write(empty.path().join(".verdaccio-db.json"), r#"{"list": []}"#).unwrap();
+    let (code, _, err) = nmr(
+        dir.path(),
+        &[
+            "import",
+            "--from-verdaccio",
+            s(empty.path()),
+            "--include-cached",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("only uplink.mode = \"proxy\" serves"), "{err}");
     assert!(
         !dir.path().join("data/nmr.sqlite").exists(),
         "nothing was created"

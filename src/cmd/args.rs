@@ -30,11 +30,14 @@ usage:
                           versions already here are skipped, conflicting ones reported;
                           --repository-from-manifest: a package without a GitHub repository
                           takes the one its manifest names, if its scope is the owner's
-  nmr import --from-verdaccio STORAGE_DIR [--htpasswd FILE] [--verdaccio-config FILE] [options]
+  nmr import --from-verdaccio STORAGE_DIR [--htpasswd FILE] [--verdaccio-config FILE]
+             [--include-cached] [options]
                           add the packages published in a (stopped) Verdaccio's storage here,
                           every tarball verified, and its htpasswd users as accounts that keep
                           their passwords; --verdaccio-config prints what its packages: access
-                          rules are in nmr; run it again to resume: only what is new is added
+                          rules are in nmr; --include-cached: what it cached from its uplink
+                          goes to the upstream cache (uplink.mode = proxy); run it again to
+                          resume: only what is new is added
   nmr import --from-registry URL [--token T] [--scope @acme] [--package NAME...] [options]
                           copy a scope (found with the registry's search) and named packages
                           from any npm registry, verified; the token goes to URL's host only
@@ -137,6 +140,7 @@ pub(super) struct Transfer {
     pub(super) from_verdaccio: Option<PathBuf>,
     pub(super) htpasswd: Option<PathBuf>,
     pub(super) verdaccio_config: Option<PathBuf>,
+    pub(super) include_cached: bool,
     /// `import --from-registry URL`, with `--token` and `--scope` (and `--package`).
     pub(super) from_registry: Option<String>,
     pub(super) token: Option<String>,
@@ -261,6 +265,9 @@ pub(super) fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Trans
                     "--htpasswd" => transfer.htpasswd = v,
                     _ => transfer.verdaccio_config = v,
                 }
+            }
+            "--include-cached" if matches!(command, Some(Command::Import)) => {
+                transfer.include_cached = true
             }
             "--from-registry" | "--token" | "--scope"
                 if matches!(command, Some(Command::Import)) =>

@@ -295,8 +295,10 @@ fn migrate_cmd(config: &Config, t: Transfer) -> i32 {
             return usage("--token, --scope and --package go with --from-registry")
         }
         (None, Some(url)) => {
-            if t.htpasswd.is_some() || t.verdaccio_config.is_some() {
-                return usage("--htpasswd and --verdaccio-config go with --from-verdaccio");
+            if t.htpasswd.is_some() || t.verdaccio_config.is_some() || t.include_cached {
+                return usage(
+                    "--htpasswd, --verdaccio-config and --include-cached go with --from-verdaccio",
+                );
             }
             match migrate::registry::check(migrate::registry::Options {
                 url: url.clone(),
@@ -320,6 +322,9 @@ fn migrate_cmd(config: &Config, t: Transfer) -> i32 {
         if let Err(e) = migrate::verdaccio::check(dir) {
             return report("", &e);
         }
+        if t.include_cached && config.uplink.mode != crate::config::UplinkMode::Proxy {
+            return usage("--include-cached puts what Verdaccio cached into nmr's upstream cache, which only uplink.mode = \"proxy\" serves: set uplink.mode and uplink.url");
+        }
     }
     let (app, mut db) = match open_app(config, false) {
         Ok(x) => x,
@@ -335,6 +340,7 @@ fn migrate_cmd(config: &Config, t: Transfer) -> i32 {
             let opts = migrate::verdaccio::Options {
                 storage: dir.clone(),
                 htpasswd: t.htpasswd.clone(),
+                include_cached: t.include_cached,
             };
             migrate::verdaccio::run(&app, &mut db, &opts, &progress, out)
         })(),
@@ -369,8 +375,10 @@ fn import_cmd(config: &Config, t: Transfer) -> i32 {
     if t.from_verdaccio.is_some() || t.from_registry.is_some() {
         return migrate_cmd(config, t);
     }
-    if t.htpasswd.is_some() || t.verdaccio_config.is_some() {
-        let e = Error::Usage("--htpasswd and --verdaccio-config go with --from-verdaccio".into());
+    if t.htpasswd.is_some() || t.verdaccio_config.is_some() || t.include_cached {
+        let e = Error::Usage(
+            "--htpasswd, --verdaccio-config and --include-cached go with --from-verdaccio".into(),
+        );
         return report("", &e);
     }
     if t.token.is_some() || t.scope.is_some() || !t.packages.is_empty() {

@@ -60,6 +60,10 @@ pub struct Report {
     pub bytes: u64,
     /// Versions here already with the same bytes.
     pub present: usize,
+    /// Packages only cached by the source, taken into the upstream cache (`--include-cached`),
+    /// and their tarballs stored.
+    pub cached: usize,
+    pub cached_tarballs: usize,
     /// Accounts created, and those that were here already (left as they are).
     pub users: usize,
     pub users_present: usize,
@@ -84,6 +88,13 @@ impl Report {
             self.users,
             self.users_present
         );
+        if self.cached > 0 {
+            let _ = writeln!(
+                out,
+                "upstream cache: {} packages cached by the source, {} tarballs stored",
+                self.cached, self.cached_tarballs
+            );
+        }
         for (title, list) in [("skipped", &self.skipped), ("not imported", &self.problems)] {
             if list.is_empty() {
                 continue;

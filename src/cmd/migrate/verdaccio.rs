@@ -3,7 +3,8 @@
 //! tarballs beside it (`STORAGE/@scope/<name>/` for scoped names), and a database file,
 //! `.verdaccio-db.json` (`.sinopia-db.json` from older versions), whose `list` names the
 //! packages published there. Everything else under the directory was only cached from an
-//! uplink, and is left to nmr's own upstream proxy.
+//! uplink, and is left to nmr's own upstream proxy, or with `--include-cached` taken into its
+//! upstream cache.
 
 use super::{describe, htpasswd, import_package, Progress, Report};
 use crate::app::App;
@@ -24,6 +25,8 @@ const MAX_DOC: u64 = 256 << 20;
 pub struct Options {
     pub storage: PathBuf,
     pub htpasswd: Option<PathBuf>,
+    /// Packages only cached from an uplink go to the upstream cache instead of being skipped.
+    pub include_cached: bool,
 }
 
 /// Checks that `storage` is a Verdaccio storage directory, before anything is opened here.
@@ -128,6 +131,44 @@ fn tarball_file(dir: &Path, name: &str, version: &str, dist_url: Option<&str>) -
     }
 }
 
+/// Takes a package Verdaccio only cached into nmr's upstream cache, with the tarballs it
+/// downloaded.
+fn adopt(
+    app: &App,
+    db: &mut Connection,
+    name: &str,
+    dir: &Path,
+    report: &mut Report,
+) -> Result<()> {
+    if crate::store::meta::package(db, name)?.is_some() {
+        report.skipped.push((
+            name.to_string(),
+            "cached by Verdaccio, but published here: the local package is served".into(),
+        ));
+        return Ok(());
+    }
+    let path = dir.join("package.json");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            let why = format!("cannot read {}: {e}", path.display());
+            report.problems.push((name.to_string(), why));
+            return Ok(());
+        }
+    };
+    let file = |d: &crate::store::meta::UplinkDist| std::fs::read(dir.join(&d.filename)).ok();
+    match crate::uplink::adopt(app, db, name, &bytes, &file) {
+        Ok((stored, refused)) => {
+            report.cached += 1;
+            report.cached_tarballs += stored;
+            report.problems.extend(refused);
+        }
+        Err(crate::error::Error::BadRequest(why)) => report.problems.push((name.to_string(), why)),
+        Err(e) => return Err(Error::Request(e)),
+    }
+    Ok(())
+}
+
 /// Runs the import: users first (quick, and independent of the packages), then packages.
 pub fn run(
     app: &App,
@@ -166,10 +207,14 @@ pub fn run(
     for (i, (name, dir)) in dirs.iter().enumerate() {
         progress.show(i + 1, total, name);
         if !local.contains(name) {
-            report.skipped.push((
-                name.clone(),
-                "only cached from an uplink, not published in Verdaccio: nmr's upstream registry (uplink.url) serves it".into(),
-            ));
+            if opts.include_cached {
+                adopt(app, db, name, dir, &mut report)?;
+            } else {
+                report.skipped.push((
+                    name.clone(),
+                    "only cached from an uplink, not published in Verdaccio: nmr's upstream registry (uplink.url) serves it; --include-cached takes it into the upstream cache".into(),
+                ));
+            }
             continue;
         }
         let doc = match read_doc(&dir.join("package.json")) {
