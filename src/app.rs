@@ -9,7 +9,7 @@ use crate::packument::cache::Cache;
 use crate::store::{blob::BlobStore, meta};
 use crate::uplink::state::Uplink;
 use rusqlite::Connection;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Number of lock stripes for package writes. Writes to one package are serialised by its stripe;
 /// writes to different packages rarely share one, and SQLite serialises commits anyway.
@@ -30,6 +30,14 @@ pub struct App {
     pub metrics: crate::metrics::Metrics,
     /// The web UI's caches and the npm web logins waiting for a browser.
     pub web: crate::web::state::State,
+    /// Wakes the webhook deliverer after a commit queued events; counts its deliveries.
+    pub notifier: Arc<crate::notify::Notifier>,
+    /// Failed password checks per account and address (held here, counted by `auth`).
+    pub throttle: crate::auth::throttle::Throttle,
+    /// The threads that hash passwords, apart from the handler slots.
+    pub hashing: crate::auth::hashing::Pool,
+    /// GitHub tokens GitHub refused lately (github mode).
+    pub github_rejected: crate::auth::rejected::Rejected,
     locks: Vec<Mutex<()>>,
 }
 
@@ -39,6 +47,28 @@ pub struct Ctx<'a> {
     pub db: &'a mut Connection,
     /// The caller, once the route's access check has run.
     pub who: crate::auth::identity::Identity,
+    /// The handler slot this call runs in, when it runs in one (the listener's; commands and
+    /// unit tests have none).
+    pub slot: Option<&'a dyn Slot>,
+}
+
+/// A handler slot that its handler can step out of while it waits for something that needs
+/// neither the database nor a slot (a password hash on the hashing pool), so that other
+/// requests run meanwhile. The handler keeps its database connection.
+pub trait Slot: Sync {
+    /// Gives the slot to the next request.
+    fn step_out(&self);
+    /// Waits for a slot again.
+    fn step_in(&self);
+}
+
+/// Steps back into the slot when dropped, even if the wait panicked.
+struct Outside<'a>(&'a dyn Slot);
+
+impl Drop for Outside<'_> {
+    fn drop(&mut self) {
+        self.0.step_in();
+    }
 }
 
 impl App {
@@ -49,7 +79,12 @@ impl App {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(dir)
+            // Private to nmr's user (0700), like the database in it.
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
                 .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
         }
         let mut conn = meta::open(&config.db_path)?;
@@ -74,6 +109,10 @@ impl App {
             github: github_agent(),
             metrics: crate::metrics::Metrics::default(),
             web: crate::web::state::State::default(),
+            notifier: Arc::default(),
+            throttle: Default::default(),
+            hashing: Default::default(),
+            github_rejected: Default::default(),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }
@@ -81,6 +120,28 @@ impl App {
     /// A new database connection for a worker thread.
     pub fn connect(&self) -> Result<Connection> {
         Ok(meta::open(&self.config.db_path)?)
+    }
+
+    /// Queues webhook events for `changes` inside the transaction that makes them (see
+    /// `notify`); after the commit, [`App::committed`] sends them on their way.
+    pub fn queue_notices(
+        &self,
+        tx: &rusqlite::Transaction,
+        src: &crate::notify::Source,
+        now: &str,
+        changes: &[crate::notify::Change],
+    ) -> Result<()> {
+        if !self.config.notify.is_empty() {
+            crate::notify::record(tx, &self.config.notify, src, now, changes)?;
+        }
+        Ok(())
+    }
+
+    /// A write committed: its queued webhook events, if any, can go.
+    pub fn committed(&self) {
+        if !self.config.notify.is_empty() {
+            self.notifier.wake();
+        }
     }
 
     /// Holds the write lock for one package: publish, tag and deprecate take it so that their
@@ -118,8 +179,40 @@ fn valid_host(h: &str) -> bool {
 }
 
 impl Ctx<'_> {
+    /// Who changes `package` through which registry URL, for webhook events. The actor is
+    /// the authenticated user's name; with auth type none nobody is known, and a name in the
+    /// body would be unchecked, so it is `anonymous`.
+    pub fn change_source(&self, req: &Request, package: &str) -> crate::notify::Source {
+        let server = &self.app.config.server;
+        let registry = self.base_url(req).unwrap_or_else(|_| {
+            let scheme = if server.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{}:{}", server.host, server.port)
+        });
+        crate::notify::Source {
+            package: package.to_string(),
+            actor: self.who.name().unwrap_or("anonymous").to_string(),
+            registry,
+        }
+    }
+
+    /// Runs `wait` outside the handler slot: it must not touch the database.
+    pub fn off_slot<T>(&self, wait: impl FnOnce() -> T) -> T {
+        match self.slot {
+            Some(slot) => {
+                slot.step_out();
+                let _back = Outside(slot);
+                wait()
+            }
+            None => wait(),
+        }
+    }
+
     /// The base URL for links in responses: `server.public_url`, else the scheme (TLS, or a
-    /// proxy's `X-Forwarded-Proto`) and Host the client used, so clients keep sending
+    /// trusted proxy's `X-Forwarded-Proto`) and Host the client used, so clients keep sending
     /// credentials to the origin they know.
     pub fn base_url(&self, req: &Request) -> Result<String> {
         if let Some(u) = &self.app.config.server.public_url {
@@ -131,10 +224,10 @@ impl Ctx<'_> {
                 "bad or missing Host header {host:?}; send the registry's host name"
             )));
         }
-        let scheme = match req.header("x-forwarded-proto").map(str::trim) {
-            _ if req.tls => "https",
-            Some(p) if p.eq_ignore_ascii_case("https") => "https",
-            _ => "http",
+        let scheme = if req.tls || req.proxied_https {
+            "https"
+        } else {
+            "http"
         };
         Ok(format!("{scheme}://{host}"))
     }

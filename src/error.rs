@@ -29,6 +29,9 @@ pub enum Error {
     /// 429: this client address holds too many connections (`server.max_connections_per_address`)
     /// or has failed too often; the answer says when to come back.
     TooManyRequests(String),
+    /// 429 with `Retry-After`: too many failed password checks for this account or from this
+    /// address; the number is how many seconds to wait.
+    Throttled(String, u64),
     /// 431: the request headers are larger, or more, than the registry accepts.
     HeadersTooLarge(String),
     /// 500: a real fault on our side (I/O, database). The detail goes to the log, not the client.
@@ -63,7 +66,7 @@ impl Error {
             Error::Gone(_) => 410,
             Error::Timeout(_) => 408,
             Error::TooLarge(_) => 413,
-            Error::TooManyRequests(_) => 429,
+            Error::TooManyRequests(_) | Error::Throttled(..) => 429,
             Error::HeadersTooLarge(_) => 431,
             Error::Internal(_) => 500,
             Error::BadGateway(_) => 502,
@@ -86,6 +89,7 @@ impl Error {
             | Error::Timeout(m)
             | Error::TooLarge(m)
             | Error::TooManyRequests(m)
+            | Error::Throttled(m, _)
             | Error::HeadersTooLarge(m)
             | Error::BadGateway(m)
             | Error::Unavailable(m)
@@ -94,6 +98,14 @@ impl Error {
             Error::InsufficientStorage(_) => {
                 "the registry's storage is full, so nothing was stored; try again once its operator has made room"
             }
+        }
+    }
+
+    /// Seconds the client should wait before trying again, for a `Retry-After` header.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::Throttled(_, secs) => Some(*secs),
+            _ => None,
         }
     }
 

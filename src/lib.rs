@@ -3,7 +3,8 @@
 //!
 //! Layers, top to bottom (each imports only those below it): `http` (the listener, the routing
 //! table, the process), `api` and `web` (the handlers), `uplink` and `auth` (what handlers ask),
-//! `app` (the shared state), `packument` and `store` (documents, metadata, blobs), and leaf
+//! `app` (the shared state), `notify` (webhooks: the outbox and its deliverer), `packument` and
+//! `store` (documents, metadata, blobs), and leaf
 //! utilities. `cmd` holds every `nmr <subcommand>`.
 
 #![forbid(unsafe_code)]
@@ -23,11 +24,14 @@ pub mod uplink;
 pub mod app;
 pub mod metrics;
 
+pub mod notify;
+
 pub mod packument;
 pub mod store;
 
 pub mod cmd;
 
+pub mod cidr;
 pub mod config;
 pub mod digest;
 pub mod error;

@@ -1,8 +1,8 @@
 //! The counters behind `GET /-/metrics`, and their rendering in the Prometheus text format:
 //! requests by route and status, request latency, publishes, client connections and what the
 //! connection front refused, hits, downloads and evictions of the upstream cache; plus, read
-//! when scraped, the stored packages and bytes (published and cached) and the upstream
-//! registry's failures.
+//! when scraped, the stored packages and bytes (published and cached), the upstream registry's
+//! failures and the webhook deliveries.
 
 use crate::error::Result;
 use crate::http::Method;
@@ -111,10 +111,12 @@ impl Metrics {
         &self,
         db: &rusqlite::Connection,
         upstream_errors: u64,
+        notifier: &crate::notify::Notifier,
         route_name: fn(usize) -> String,
     ) -> Result<String> {
         let (packages, tarballs, bytes) = meta::totals(db)?;
         let (cached_tarballs, cached_bytes) = meta::uplink_totals(db)?;
+        let queued = meta::outbox_queued(db)?;
         let mut out = String::new();
         let family = |out: &mut String, name: &str, kind: &str, help: &str| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -157,7 +159,7 @@ impl Metrics {
                 "nmr_http_requests_refused_total{{status=\"{status}\"}} {n}"
             );
         }
-        let scalars: [(&str, &str, &str, i64); 13] = [
+        let scalars: [(&str, &str, &str, i64); 16] = [
             (
                 "nmr_connections_open",
                 "gauge",
@@ -187,6 +189,24 @@ impl Metrics {
                 "counter",
                 "Failed requests to the upstream registry (unreachable, timed out or 5xx).",
                 i64::try_from(upstream_errors).unwrap_or(i64::MAX),
+            ),
+            (
+                "nmr_notify_queued",
+                "gauge",
+                "Webhook events waiting for delivery (all processes sharing the database).",
+                queued,
+            ),
+            (
+                "nmr_notify_delivered_total",
+                "counter",
+                "Webhook events this process delivered.",
+                i64::try_from(notifier.delivered()).unwrap_or(i64::MAX),
+            ),
+            (
+                "nmr_notify_failed_total",
+                "counter",
+                "Webhook events this process gave up on (a final answer, or too many attempts).",
+                i64::try_from(notifier.failed()).unwrap_or(i64::MAX),
             ),
             (
                 "nmr_packages",

@@ -111,6 +111,7 @@ impl Fixture {
             app: &self.app,
             db: &mut self.db,
             who: Identity::Nobody,
+            slot: None,
         };
         let resp = routes::dispatch(&mut ctx, &mut req)
             .1

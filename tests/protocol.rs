@@ -1,7 +1,8 @@
 //! The registry protocol details clients rely on, checked over raw HTTP:
 //! - full vs abbreviated packuments (Accept), every name encoding, `?write=true`;
 //! - strong ETags with 304, gzip, `Vary`; tarballs with Content-Length, HEAD, digests;
-//! - `dist.tarball` built from the Host header, `X-Forwarded-Proto` or `server.public_url`;
+//! - `dist.tarball` built from the Host header (with a trusted proxy's `X-Forwarded-Proto`) or
+//!   `server.public_url`;
 //! - per-version documents by version and tag; ping; star; packuments survive a restart.
 
 use crate::support::*;
@@ -243,12 +244,13 @@ fn tarball_urls_follow_the_host_the_client_used() {
         via(&[("Host", "npm.internal.test:8080")]),
         "http://npm.internal.test:8080/@acme/widget/-/widget-1.0.0.tgz"
     );
+    // Only a proxy in server.trusted_proxies is believed about the scheme (see proxies.rs).
     assert_eq!(
         via(&[
             ("Host", "npm.internal.test"),
             ("X-Forwarded-Proto", "https")
         ]),
-        "https://npm.internal.test/@acme/widget/-/widget-1.0.0.tgz"
+        "http://npm.internal.test/@acme/widget/-/widget-1.0.0.tgz"
     );
     let bad = reg.request("GET", "/@acme%2fwidget", &[("Host", "evil\"host")], b"");
     assert_eq!(bad.status, 400);

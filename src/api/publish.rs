@@ -9,13 +9,14 @@
 //! trace.
 
 use crate::app::Ctx;
+use crate::config::NotifyEvent;
 use crate::digest::Digests;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
-use crate::packument;
 use crate::store::{blob, gc, meta};
 use crate::{api::document, name};
 use crate::{api::revision, api::star};
+use crate::{notify, packument};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -37,13 +38,15 @@ pub fn put(ctx: &mut Ctx, req: &mut Request, name: &str) -> Result<Response> {
     if document::has_attachments(&doc) {
         let was_new = meta::package(ctx.db, name)?.is_none();
         let repo = crate::auth::check_write(ctx, name, body_repository(&doc))?;
-        publish(ctx, name, &doc, was_new.then_some(repo))
+        let src = ctx.change_source(req, name);
+        publish(ctx, name, &doc, was_new.then_some(repo), &src)
     } else if ["versions", "dist-tags", "maintainers"]
         .iter()
         .any(|k| doc.contains_key(*k))
     {
         // The whole document sent back (deprecate): versions missing from it are kept.
-        revision::apply(ctx, name, &doc, None, false)
+        let src = ctx.change_source(req, name);
+        revision::apply(ctx, name, &doc, None, false, &src)
     } else if doc.contains_key("users") {
         star::put(ctx, name, &doc)
     } else {
@@ -198,12 +201,13 @@ fn body_repository(doc: &Map<String, Value>) -> Option<&Value> {
 
 /// Publishes the versions whose tarballs the body carries. `checked_new` is set when the
 /// caller was checked as the creator of a new package, with the GitHub repository to record for
-/// it (github mode).
+/// it (github mode); `src` says who publishes, for webhooks.
 fn publish(
     ctx: &mut Ctx,
     name: &str,
     doc: &Map<String, Value>,
     checked_new: Option<Option<String>>,
+    src: &notify::Source,
 ) -> Result<Response> {
     if doc.get("name").and_then(Value::as_str) != Some(name) {
         return Err(bad(format!("body has no name field; it must be {name:?}")));
@@ -390,6 +394,23 @@ fn publish(
         }
         packument::ensure_latest(&tx, id)?;
         packument::changed(&tx, id, name, &app.marker, &now)?;
+        let changes: Vec<notify::Change> = targets
+            .iter()
+            .map(|v| {
+                let c = notify::Change::new(NotifyEvent::Publish, "publish").version(v);
+                // The tag this publish points at the version, `latest` first.
+                let tag = tags
+                    .iter()
+                    .filter(|(_, tv)| *tv == v)
+                    .map(|(t, _)| t)
+                    .min_by_key(|t| *t != "latest");
+                match tag {
+                    Some(t) => c.tag(t),
+                    None => c,
+                }
+            })
+            .collect();
+        app.queue_notices(&tx, src, &now, &changes)?;
         meta::unpend(&tx, &keys)?;
         meta::pend(&tx, &replaced)?;
         tx.commit()?;
@@ -397,6 +418,7 @@ fn publish(
     });
     match commit {
         Ok(replaced) => {
+            app.committed();
             // The publish has committed: blobs it no longer points at go now, or at the next
             // start if that fails, never as an error answer.
             gc::settle(ctx.db, &app.blobs, &replaced);

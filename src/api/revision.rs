@@ -8,9 +8,10 @@
 
 use crate::api::document::{self, has_attachments, validate_tag};
 use crate::app::Ctx;
-use crate::config::AuthType;
+use crate::config::{AuthType, NotifyEvent};
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
+use crate::notify::{self, Change};
 use crate::store::{gc, meta};
 use crate::{name, packument};
 use serde_json::{json, Map, Value};
@@ -104,17 +105,20 @@ pub fn put(ctx: &mut Ctx, req: &mut Request, name: &str, rev: &str) -> Result<Re
             "a revision PUT cannot carry tarballs; publish new versions with npm publish",
         ));
     }
-    apply(ctx, name, &doc, Some(rev), true)
+    let src = ctx.change_source(req, name);
+    apply(ctx, name, &doc, Some(rev), true, &src)
 }
 
 /// Applies a whole or partial package document to the stored package. With `allow_removal`,
-/// stored versions missing from the document's `versions` are unpublished.
+/// stored versions missing from the document's `versions` are unpublished. `src` says who
+/// changes it, for webhooks.
 pub fn apply(
     ctx: &mut Ctx,
     name: &str,
     doc: &Map<String, Value>,
     rev: Option<&str>,
     allow_removal: bool,
+    src: &notify::Source,
 ) -> Result<Response> {
     let app = ctx.app;
     let _guard = app.lock_package(name);
@@ -235,8 +239,18 @@ pub fn apply(
             meta::set_maintainers(&tx, pkg.id, m)?;
         }
         packument::changed(&tx, pkg.id, name, &app.marker, &now)?;
+        let changes = notices(
+            &removed,
+            &deprecations,
+            &old_tags,
+            &tags,
+            &pkg.maintainers,
+            new_maintainers.as_deref(),
+        );
+        app.queue_notices(&tx, src, &now, &changes)?;
         meta::pend(&tx, &keys)?;
         tx.commit()?;
+        app.committed();
         gc::settle(ctx.db, &app.blobs, &keys);
         if !removed.is_empty() {
             crate::info!("unpublished {name}@{}", removed.join(", "));
@@ -250,23 +264,81 @@ pub fn apply(
 
 /// `DELETE /<name>/-rev/<rev>`: unpublishes the whole package. npm sends no tarball DELETEs
 /// for this, so the tarballs go here too. The versions stay recorded as deleted.
-pub fn delete_package(
-    ctx: &mut Ctx,
-    _req: &mut Request,
-    name: &str,
-    rev: &str,
-) -> Result<Response> {
+pub fn delete_package(ctx: &mut Ctx, req: &mut Request, name: &str, rev: &str) -> Result<Response> {
     let app = ctx.app;
     let _guard = app.lock_package(name);
     let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
     check_rev(&pkg, rev)?;
+    let src = ctx.change_source(req, name);
+    let now = crate::time::now_rfc3339();
     let tx = meta::write_tx(ctx.db)?;
-    let keys = meta::delete_package(&tx, &pkg, &crate::time::now_rfc3339())?;
+    let keys = meta::delete_package(&tx, &pkg, &now)?;
+    let change = Change::new(NotifyEvent::Unpublish, "package");
+    app.queue_notices(&tx, &src, &now, &[change])?;
     meta::pend(&tx, &keys)?;
     tx.commit()?;
+    app.committed();
     gc::settle(ctx.db, &app.blobs, &keys);
     crate::info!("unpublished the whole package {name}");
     Ok(Response::json(201, &json!({"ok": "package removed"})))
+}
+
+/// The user names in a maintainers list (`[{name, email}]` JSON).
+fn owner_names(list_json: &str) -> Vec<String> {
+    serde_json::from_str::<Vec<Value>>(list_json)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| m["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The webhook events of a revision write. Tags that move because their version went are part
+/// of the unpublish, so a write that removes versions reports no dist-tag events.
+fn notices(
+    removed: &[String],
+    deprecations: &[(String, Option<String>)],
+    old_tags: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+    old_owners: &str,
+    new_owners: Option<&str>,
+) -> Vec<Change> {
+    let mut out: Vec<Change> = removed
+        .iter()
+        .map(|v| Change::new(NotifyEvent::Unpublish, "version").version(v))
+        .collect();
+    for (v, msg) in deprecations {
+        let c = match msg {
+            Some(m) => Change {
+                message: Some(m.clone()),
+                ..Change::new(NotifyEvent::Deprecate, "deprecate")
+            },
+            None => Change::new(NotifyEvent::Deprecate, "undeprecate"),
+        };
+        out.push(c.version(v));
+    }
+    if removed.is_empty() {
+        for (t, v) in tags.iter().filter(|(t, v)| old_tags.get(*t) != Some(*v)) {
+            out.push(Change::new(NotifyEvent::DistTag, "add").version(v).tag(t));
+        }
+        for (t, v) in old_tags.iter().filter(|(t, _)| !tags.contains_key(*t)) {
+            out.push(Change::new(NotifyEvent::DistTag, "rm").version(v).tag(t));
+        }
+    }
+    if let Some(new) = new_owners {
+        let (old, new) = (owner_names(old_owners), owner_names(new));
+        for (action, who) in new
+            .iter()
+            .filter(|n| !old.contains(n))
+            .map(|n| ("add", n))
+            .chain(old.iter().filter(|o| !new.contains(o)).map(|o| ("rm", o)))
+        {
+            out.push(Change {
+                owner: Some(who.clone()),
+                ..Change::new(NotifyEvent::Owner, action)
+            });
+        }
+    }
+    out
 }
 
 /// `DELETE /<name>/-/<file>/-rev/<rev>`: the last step of npm's version unpublish. The revision
@@ -305,5 +377,57 @@ mod tests {
         assert_eq!(comparable(&a), comparable(&b));
         let c = json!({"version": "1.0.0", "dist": {"tarball": "http://b/x.tgz", "shasum": "2"}});
         assert_ne!(comparable(&a), comparable(&c));
+    }
+
+    #[test]
+    fn notices_name_each_owner_and_tag_change_and_fold_moved_tags_into_an_unpublish() {
+        let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(t, v)| (t.to_string(), v.to_string()))
+                .collect()
+        };
+        let old = tags(&[("latest", "2.0.0"), ("beta", "3.0.0-rc.1")]);
+        let new = tags(&[("latest", "1.0.0"), ("next", "2.0.0")]);
+        let owners = |names: &[&str]| {
+            Value::Array(
+                names
+                    .iter()
+                    .map(|n| json!({"name": n, "email": ""}))
+                    .collect(),
+            )
+            .to_string()
+        };
+        let c = notices(
+            &[],
+            &[("1.0.0".into(), Some("old".into()))],
+            &old,
+            &new,
+            &owners(&["alice", "bob"]),
+            Some(&owners(&["bob", "carol"])),
+        );
+        let seen: Vec<(&str, &str, Option<&str>, Option<&str>)> = c
+            .iter()
+            .map(|c| {
+                let who = c.owner.as_deref().or(c.message.as_deref());
+                (c.event.name(), c.action, c.tag.as_deref(), who)
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("deprecate", "deprecate", None, Some("old")),
+                ("dist-tag", "add", Some("latest"), None),
+                ("dist-tag", "add", Some("next"), None),
+                ("dist-tag", "rm", Some("beta"), None),
+                ("owner", "add", None, Some("carol")),
+                ("owner", "rm", None, Some("alice")),
+            ]
+        );
+        let unpublished = notices(&["2.0.0".into()], &[], &old, &new, "[]", None);
+        assert_eq!(
+            unpublished,
+            [Change::new(NotifyEvent::Unpublish, "version").version("2.0.0")]
+        );
     }
 }

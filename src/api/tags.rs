@@ -3,8 +3,10 @@
 
 use crate::api::document::validate_tag;
 use crate::app::Ctx;
+use crate::config::NotifyEvent;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
+use crate::notify::Change;
 use crate::packument;
 use crate::store::meta;
 use serde_json::{json, Map, Value};
@@ -41,16 +43,23 @@ pub fn set(ctx: &mut Ctx, req: &mut Request, name: &str, tag: &str) -> Result<Re
             "{name}@{version} does not exist, so {tag} cannot point at it"
         )));
     }
+    let src = ctx.change_source(req, name);
+    let now = crate::time::now_rfc3339();
     let tx = meta::write_tx(ctx.db)?;
     meta::set_tag(&tx, pkg.id, tag, &version)?;
-    packument::changed(&tx, pkg.id, name, &app.marker, &crate::time::now_rfc3339())?;
+    packument::changed(&tx, pkg.id, name, &app.marker, &now)?;
+    let change = Change::new(NotifyEvent::DistTag, "add")
+        .version(&version)
+        .tag(tag);
+    app.queue_notices(&tx, &src, &now, &[change])?;
     tx.commit()?;
+    app.committed();
     Ok(Response::json(201, &json!({"ok": "package tagged"})))
 }
 
 /// `DELETE /-/package/<name>/dist-tags/<tag>`. `latest` cannot be removed: without it a plain
 /// `npm install <name>` breaks.
-pub fn remove(ctx: &mut Ctx, _req: &mut Request, name: &str, tag: &str) -> Result<Response> {
+pub fn remove(ctx: &mut Ctx, req: &mut Request, name: &str, tag: &str) -> Result<Response> {
     if tag == "latest" {
         return Err(Error::BadRequest(format!(
             "refusing to remove the latest tag: `npm install {name}` needs it; move it instead with `npm dist-tag add {name}@<version> latest`"
@@ -59,11 +68,19 @@ pub fn remove(ctx: &mut Ctx, _req: &mut Request, name: &str, tag: &str) -> Resul
     let app = ctx.app;
     let _guard = app.lock_package(name);
     let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
+    let src = ctx.change_source(req, name);
+    let now = crate::time::now_rfc3339();
     let tx = meta::write_tx(ctx.db)?;
-    if !meta::delete_tag(&tx, pkg.id, tag)? {
+    let Some((_, version)) = meta::tags(&tx, pkg.id)?.into_iter().find(|(t, _)| t == tag) else {
         return Err(Error::NotFound(format!("{name} has no dist-tag {tag:?}")));
-    }
-    packument::changed(&tx, pkg.id, name, &app.marker, &crate::time::now_rfc3339())?;
+    };
+    meta::delete_tag(&tx, pkg.id, tag)?;
+    packument::changed(&tx, pkg.id, name, &app.marker, &now)?;
+    let change = Change::new(NotifyEvent::DistTag, "rm")
+        .version(&version)
+        .tag(tag);
+    app.queue_notices(&tx, &src, &now, &[change])?;
     tx.commit()?;
+    app.committed();
     Ok(Response::json(201, &json!({"ok": "tag removed"})))
 }

@@ -108,16 +108,21 @@ pub fn login(ctx: &mut Ctx, req: &mut Request, user: &str) -> Result<Response> {
         AuthType::GitHub => Err(github_has_no("there is no login")),
         AuthType::Local => {
             let password = password.ok_or_else(|| Error::BadRequest("send a password".into()))?;
-            let account = match local::check_login(ctx.db, &name, &password)? {
-                Some(u) => u,
-                None if meta::user(ctx.db, &name)?.is_none() && ctx.app.config.auth.allow_registration => {
-                    register(ctx, &name, &password, body.get("email").and_then(Value::as_str).unwrap_or(""))?
-                }
-                None => {
-                    return Err(Error::Unauthorized(
+            let registering =
+                ctx.app.config.auth.allow_registration && meta::user(ctx.db, &name)?.is_none();
+            let account = if registering {
+                register(
+                    ctx,
+                    &name,
+                    &password,
+                    body.get("email").and_then(Value::as_str).unwrap_or(""),
+                )?
+            } else {
+                local::check_password(ctx, &name, &password, req.remote)?.ok_or_else(|| {
+                    Error::Unauthorized(
                         "wrong user name or password (new accounts are made by the operator: nmr user add)".into(),
-                    ))
-                }
+                    )
+                })?
             };
             let spec = local::TokenSpec {
                 name: Some("npm login".into()),
@@ -143,7 +148,7 @@ pub fn register(ctx: &mut Ctx, name: &str, password: &str, email: &str) -> Resul
     let u = meta::User {
         name: name.to_string(),
         email: email.to_string(),
-        password: local::hash_password(password)?,
+        password: local::hash_off_slot(ctx, password)?,
     };
     if !meta::insert_user(ctx.db, &u, &crate::time::now_rfc3339())? {
         return Err(Error::Conflict(format!("user {name} exists")));
@@ -200,8 +205,9 @@ pub fn tokens(ctx: &mut Ctx, _req: &mut Request) -> Result<Response> {
 pub fn token_create(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     let user = local_user(ctx)?;
     let body = req.read_json(64 * 1024)?;
+    let expires_days = expires_days(&body)?;
     let password = body.get("password").and_then(Value::as_str).unwrap_or("");
-    if local::check_login(ctx.db, &user, password)?.is_none() {
+    if local::check_password(ctx, &user, password, req.remote)?.is_none() {
         return Err(Error::Unauthorized(
             "wrong password: creating a token needs your password".into(),
         ));
@@ -229,13 +235,31 @@ pub fn token_create(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
         name: body.get("name").and_then(Value::as_str).map(str::to_string),
         readonly,
         cidr: list("cidr_whitelist"),
-        expires_days: body.get("expires").and_then(Value::as_u64),
+        expires_days,
     };
     let (secret, t) = local::create_token(ctx.db, &user, spec)?;
     Ok(Response::json(
         200,
         &json!({"token": secret, "key": t.key, "name": t.name, "readonly": t.readonly, "cidr_whitelist": list("cidr_whitelist"), "created": t.created}),
     ))
+}
+
+/// The `expires` of a token request: a whole number of days, or absent (or null) for a token
+/// that does not expire. Anything else is refused rather than quietly ignored.
+fn expires_days(body: &Value) -> Result<Option<u64>> {
+    match body.get("expires") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .filter(|d| *d <= local::MAX_EXPIRES_DAYS)
+            .map(Some)
+            .ok_or_else(|| {
+                Error::BadRequest(format!(
+                    "expires must be a whole number of days from 0 to {}, not {v}",
+                    local::MAX_EXPIRES_DAYS
+                ))
+            }),
+    }
 }
 
 /// `DELETE /-/npm/v1/tokens/token/<key>` (`npm token revoke`): one of the caller's tokens.

@@ -209,17 +209,35 @@ fn get(app: &App, conn: &Connection, token: &str, path: &str) -> Result<(u16, St
     Ok((status, body))
 }
 
-/// The login that owns the token.
+/// The login that owns the token. A token GitHub refused within the last minute is refused
+/// again without asking (see [`super::rejected`]).
 pub fn user(app: &App, conn: &Connection, token: &str) -> Result<String> {
+    let digest = super::local::token_hash(token);
+    if app
+        .github_rejected
+        .recently(&digest, std::time::Instant::now())
+    {
+        return Err(bad_credentials());
+    }
     let (status, body) = get(app, conn, token, "/user")?;
+    if status == 401 {
+        app.github_rejected
+            .refused(digest, std::time::Instant::now());
+    }
     match status {
         200 => serde_json::from_str::<Value>(&body)
             .ok()
             .and_then(|v| v["login"].as_str().map(str::to_string))
             .ok_or_else(|| unavailable(&app.config.auth.github_api, "GET /user had no login")),
-        401 => Err(Error::Unauthorized("GitHub does not accept this token (Bad credentials); put a valid personal access token in .npmrc as _authToken".into())),
-        other => Err(Error::Forbidden(format!("GitHub answered {other} for the token's user; check the token's scopes"))),
+        401 => Err(bad_credentials()),
+        other => Err(Error::Forbidden(format!(
+            "GitHub answered {other} for the token's user; check the token's scopes"
+        ))),
     }
+}
+
+fn bad_credentials() -> Error {
+    Error::Unauthorized("GitHub does not accept this token (Bad credentials); put a valid personal access token in .npmrc as _authToken".into())
 }
 
 /// What the token may do with `repo`. A 404 means no access: GitHub hides private

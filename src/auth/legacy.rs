@@ -1,7 +1,7 @@
 //! Password hashes that came from another registry's htpasswd file (`nmr import
 //! --from-verdaccio --htpasswd`): which formats are accepted, how they are stored (tagged, so
 //! nothing mistakes them for nmr's own) and how a password is checked against them. A user who
-//! logs in with one gets nmr's own hash in its place (see `local::check_login`).
+//! logs in with one gets nmr's own hash in its place (see `local::check_password`).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

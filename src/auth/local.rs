@@ -2,7 +2,9 @@
 //! shown once, stored only as their SHA-256, optionally read-only, expiring or limited to
 //! address ranges.
 
+use super::hashing;
 use super::legacy;
+use crate::app::Ctx;
 use crate::digest::hex;
 use crate::error::{Error, Result};
 use crate::store::meta;
@@ -11,6 +13,7 @@ use base64::Engine;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
+use std::time::Instant;
 
 /// PBKDF2 rounds for new hashes (OWASP's figure for PBKDF2-HMAC-SHA256). Stored with each hash,
 /// so raising it later keeps old hashes verifiable.
@@ -18,6 +21,10 @@ const ROUNDS: u32 = 600_000;
 
 /// Prefix of every token, so leaked tokens are recognisable (and greppable) as nmr's.
 const TOKEN_PREFIX: &str = "nmr_";
+
+/// Longest lifetime a token can be given, in days: ten years. Anything longer is a mistake (or
+/// an attempt to overflow the expiry time); a token that should not expire is given none.
+pub const MAX_EXPIRES_DAYS: u64 = 3650;
 
 /// Hashes a password with a fresh salt into `pbkdf2-sha256$ROUNDS$SALT$HASH`.
 pub fn hash_password(password: &str) -> Result<String> {
@@ -57,30 +64,67 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     constant_time_eq(&out, &hash)
 }
 
-/// Verifies a user's password. An unknown user costs the same hashing as a known one, so the
-/// answer's timing does not tell which names exist. A hash imported from an htpasswd file is
-/// replaced with nmr's own at the first login that proves the password.
-pub fn check_login(conn: &Connection, name: &str, password: &str) -> Result<Option<meta::User>> {
-    match meta::user(conn, name)? {
-        Some(u) if legacy::is_legacy(&u.password) => {
-            if !legacy::verify(password, &u.password) {
-                return Ok(None);
-            }
-            let hash = hash_password(password)?;
+/// What an unknown user's password is checked against, so that the answer's timing does not
+/// tell which names exist.
+const NOBODY: &str =
+    "pbkdf2-sha256$600000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+/// Checks a password against a stored hash of either kind, nmr's own or one imported from an
+/// htpasswd file. A right password for an imported hash also gives nmr's own hash to store in
+/// its place: the old format is checked once, at the first login that proves the password.
+fn check_hash(password: &str, stored: &str) -> (bool, Option<String>) {
+    if !legacy::is_legacy(stored) {
+        return (verify_password(password, stored), None);
+    }
+    let right = legacy::verify(password, stored);
+    (right, right.then(|| hash_password(password).ok()).flatten())
+}
+
+/// Checks a user's password for a request from `from` (a login, or a token made with the
+/// password). While the account or the address has failed too often this is refused with 429
+/// before anything is hashed; otherwise the hash runs on the hashing pool, outside the handler
+/// slot, and the outcome is counted.
+pub fn check_password(
+    ctx: &Ctx,
+    name: &str,
+    password: &str,
+    from: Option<IpAddr>,
+) -> Result<Option<meta::User>> {
+    let app = ctx.app;
+    app.throttle.check(name, from, Instant::now())?;
+    let user = meta::user(ctx.db, name)?;
+    let stored = user
+        .as_ref()
+        .map_or(NOBODY, |u| u.password.as_str())
+        .to_string();
+    let password = password.to_string();
+    let job = app.hashing.submit(move || check_hash(&password, &stored))?;
+    let (right, upgraded) = ctx.off_slot(|| hashing::wait(job))?;
+    match user {
+        Some(u) if right => {
+            app.throttle.succeeded(name, from);
+            let Some(hash) = upgraded else {
+                return Ok(Some(u));
+            };
             // Only while the old hash is still there: a concurrent `nmr user passwd` wins.
-            meta::upgrade_password(conn, name, &u.password, &hash)?;
+            meta::upgrade_password(ctx.db, name, &u.password, &hash)?;
             Ok(Some(meta::User {
                 password: hash,
                 ..u
             }))
         }
-        Some(u) if verify_password(password, &u.password) => Ok(Some(u)),
-        Some(_) => Ok(None),
-        None => {
-            let _ = verify_password(password, "pbkdf2-sha256$600000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+        _ => {
+            app.throttle.failed(name, from, Instant::now());
             Ok(None)
         }
     }
+}
+
+/// [`hash_password`] on the hashing pool, outside the handler slot.
+pub fn hash_off_slot(ctx: &Ctx, password: &str) -> Result<String> {
+    let password = password.to_string();
+    let job = ctx.app.hashing.submit(move || hash_password(&password))?;
+    ctx.off_slot(|| hashing::wait(job))?
 }
 
 /// Hex SHA-256 of a token: what is stored and looked up.
@@ -94,8 +138,25 @@ pub struct TokenSpec {
     pub name: Option<String>,
     pub readonly: bool,
     pub cidr: Vec<String>,
-    /// Lifetime in days.
+    /// Lifetime in days, at most [`MAX_EXPIRES_DAYS`] (0: already expired).
     pub expires_days: Option<u64>,
+}
+
+/// The unix time a token made now for `days` days expires, or a 400 saying what is allowed.
+pub fn expiry(now: i64, days: u64) -> Result<i64> {
+    let refuse = || {
+        Error::BadRequest(format!(
+            "a token's lifetime must be a whole number of days from 0 to {MAX_EXPIRES_DAYS}, not {days}"
+        ))
+    };
+    if days > MAX_EXPIRES_DAYS {
+        return Err(refuse());
+    }
+    i64::try_from(days)
+        .ok()
+        .and_then(|d| d.checked_mul(86_400))
+        .and_then(|s| now.checked_add(s))
+        .ok_or_else(refuse)
 }
 
 /// Creates a token for `user` and returns `(secret, record)`. The secret exists only in the
@@ -105,14 +166,17 @@ pub fn create_token(
     user: &str,
     spec: TokenSpec,
 ) -> Result<(String, meta::Token)> {
+    let expires = spec
+        .expires_days
+        .map(|d| expiry(unix_now(), d))
+        .transpose()?;
     for c in &spec.cidr {
-        parse_cidr(c).ok_or_else(|| {
+        crate::cidr::parse(c).ok_or_else(|| {
             Error::BadRequest(format!("{c:?} is not an address range such as 10.0.0.0/8"))
         })?;
     }
     let secret = format!("{TOKEN_PREFIX}{}", crate::random::hex_token(32)?);
     let now = crate::time::now_rfc3339();
-    let expires = spec.expires_days.map(|d| unix_now() + (d as i64) * 86_400);
     let record = meta::Token {
         key: crate::random::hex_token(16)?,
         user: user.to_string(),
@@ -133,46 +197,9 @@ pub fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Parses `10.0.0.0/8`, `::1/128` or a bare address into (network, prefix length).
-fn parse_cidr(s: &str) -> Option<(IpAddr, u32)> {
-    let (ip, len) = match s.split_once('/') {
-        Some((ip, len)) => (ip.parse::<IpAddr>().ok()?, len.parse::<u32>().ok()?),
-        None => {
-            let ip = s.parse::<IpAddr>().ok()?;
-            (ip, if ip.is_ipv4() { 32 } else { 128 })
-        }
-    };
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    (len <= max).then_some((ip, len))
-}
-
-fn as_bits(ip: IpAddr) -> (u128, bool) {
-    match ip {
-        IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, true),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => (u128::from(u32::from(v4)) << 96, true),
-            None => (u128::from(v6), false),
-        },
-    }
-}
-
 /// Whether `ip` lies in the range.
 pub fn in_cidr(ip: IpAddr, range: &str) -> bool {
-    let Some((net, len)) = parse_cidr(range) else {
-        return false;
-    };
-    let (a, a4) = as_bits(ip);
-    let (b, b4) = as_bits(net);
-    if a4 != b4 {
-        return false;
-    }
-    // IPv4 addresses sit in the top 32 bits, so an IPv4 prefix length applies unchanged.
-    let mask = if len == 0 {
-        0
-    } else {
-        u128::MAX << (128 - len)
-    };
-    a & mask == b & mask
+    crate::cidr::contains(range, ip)
 }
 
 /// Why a presented token does not work, for the 401 text.
@@ -214,16 +241,20 @@ mod tests {
     }
 
     #[test]
-    fn cidr_ranges_match_v4_v6_and_mapped() {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert!(in_cidr(ip("10.1.2.3"), "10.0.0.0/8"));
-        assert!(!in_cidr(ip("11.1.2.3"), "10.0.0.0/8"));
-        assert!(in_cidr(ip("127.0.0.1"), "127.0.0.1"));
-        assert!(in_cidr(ip("::ffff:127.0.0.1"), "127.0.0.0/8"));
-        assert!(in_cidr(ip("::1"), "::1/128"));
-        assert!(!in_cidr(ip("::2"), "::1/128"));
-        assert!(in_cidr(ip("8.8.8.8"), "0.0.0.0/0"));
-        assert!(!in_cidr(ip("10.0.0.1"), "nonsense"));
+    fn token_lifetimes_are_bounded_and_never_overflow() {
+        assert_eq!(expiry(1_000, 0).unwrap(), 1_000);
+        assert_eq!(expiry(1_000, 2).unwrap(), 1_000 + 2 * 86_400);
+        assert!(expiry(1_000, MAX_EXPIRES_DAYS).is_ok());
+        for days in [MAX_EXPIRES_DAYS + 1, u64::MAX, i64::MAX as u64 / 86_400 + 1] {
+            assert!(
+                matches!(expiry(1_000, days), Err(Error::BadRequest(_))),
+                "{days}"
+            );
+        }
+        assert!(
+            expiry(i64::MAX - 10, 1).is_err(),
+            "no wrap-around near the end of time"
+        );
     }
 
     #[test]

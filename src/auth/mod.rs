@@ -4,9 +4,12 @@
 //! maintainers decide who writes) and `github` (GitHub tokens, repository permissions decide).
 
 pub mod github;
+pub mod hashing;
 pub mod identity;
 pub mod legacy;
 pub mod local;
+pub mod rejected;
+pub mod throttle;
 
 pub use identity::Identity;
 

@@ -58,6 +58,10 @@ usage:
   nmr restore DIR [options]
                           put a backup back: tarballs into the configured storage, then the
                           database into db.path, which must not exist yet
+  nmr notify log [--failed] [--limit N] [options]
+                          list the latest webhook events ([[notify]]) and how their delivery went
+  nmr notify retry ID [options]
+                          queue a webhook event again, due at once
   nmr --help | --version
 
 options (each overrides the config file and NMR_* environment variables):
@@ -114,6 +118,8 @@ pub(super) enum Command {
     Export,
     Import,
     Cache(CacheCommand),
+    /// `nmr notify ...`, with the words after it.
+    Notify,
 }
 
 /// `nmr cache ...`; its arguments are checked after parsing.
@@ -236,6 +242,15 @@ pub(super) fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Trans
                 command = Some(Command::Cache(CacheCommand::Prune(Some(value(
                     "an age such as 90d",
                 )?))))
+            }
+            "notify" if command.is_none() => command = Some(Command::Notify),
+            "--failed" if matches!(command, Some(Command::Notify)) => rest.push(arg.clone()),
+            "--limit" if matches!(command, Some(Command::Notify)) => {
+                rest.push(flag.to_string());
+                rest.push(value("a number")?);
+            }
+            _ if !arg.starts_with('-') && matches!(command, Some(Command::Notify)) => {
+                rest.push(arg.clone())
             }
             "mirror" if command.is_none() => command = Some(Command::Mirror),
             "export" if command.is_none() => command = Some(Command::Export),

@@ -40,7 +40,7 @@ fn write_durably(
 ) -> Result<()> {
     let tmp = dest.with_extension("partial");
     let done = (|| {
-        let mut f = fs::File::create(&tmp)?;
+        let mut f = private_file(&tmp)?;
         fill(&mut f)?;
         f.sync_all()?;
         fs::rename(&tmp, dest)?;
@@ -49,9 +49,24 @@ fn write_durably(
     done.map_err(|e| Error::io(format!("cannot write {}", dest.display()), e))
 }
 
+/// Creates (or empties) a file only nmr's user may read (0600, whatever the umask): backups
+/// and restored databases hold password hashes and token digests.
+fn private_file(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.set_permissions(fs::Permissions::from_mode(0o600))?;
+    Ok(f)
+}
+
 /// Copies a consistent snapshot of the database at `from` into a new file `to`.
 fn snapshot(from: &Path, to: &Path) -> Result<()> {
     let src = meta::open_read_only(from)?;
+    meta::create_private(to).map_err(|e| fail(&format!("cannot create {}", to.display()), e))?;
     let mut dst = rusqlite::Connection::open(to)
         .map_err(|e| fail(&format!("cannot create {}", to.display()), e))?;
     {
@@ -91,8 +106,17 @@ pub fn backup(
             dir.display()
         )));
     }
-    fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    // The whole backup is private to nmr's user (0700), whatever the umask: the tarball copies
+    // in it are written with the process's umask like the live storage.
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .and_then(|()| fs::set_permissions(dir, fs::Permissions::from_mode(0o700)))
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    }
     let db = dir.join(DB_FILE);
     snapshot(&config.db_path, &db)?;
     writeln!(out, "database snapshot: {}", db.display())?;

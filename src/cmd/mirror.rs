@@ -202,6 +202,7 @@ pub fn run(
         app,
         db,
         who: crate::auth::Identity::Anyone,
+        slot: None,
     };
     for spec in specs {
         let (name, version) = match spec {

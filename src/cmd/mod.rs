@@ -2,8 +2,9 @@
 //! `nmr storage copy`, `nmr fsck`, `nmr backup` and `nmr restore`, the account commands
 //! `nmr user` / `nmr token` (see `accounts`), `nmr package` (see `package`), the air-gap
 //! transfer: `nmr mirror`, `nmr export`, `nmr import` (whose `--from-verdaccio` and
-//! `--from-registry` move another registry here, see `migrate`); and the upstream cache's
-//! `nmr cache list | drop | prune`. Each subcommand with more than a few lines has a file here.
+//! `--from-registry` move another registry here, see `migrate`); the upstream cache's
+//! `nmr cache list | drop | prune`; and `nmr notify log | retry` for the webhook outbox. Each
+//! subcommand with more than a few lines has a file here.
 
 pub mod accounts;
 mod args;
@@ -15,6 +16,7 @@ pub mod fsck;
 pub mod lockfile;
 pub mod migrate;
 pub mod mirror;
+pub mod notify;
 pub mod package;
 
 pub use error::Error;
@@ -448,6 +450,23 @@ fn cache_cmd(config: &Config, c: &CacheCommand) -> i32 {
     }
 }
 
+/// `nmr notify log|retry`: exit 0 when done, 1 when it failed (no such event), 2 for usage.
+fn notify_cmd(config: &Config, rest: &[String]) -> i32 {
+    if let Err(e) = require_db(config, "list") {
+        return report("", &e);
+    }
+    let run = || {
+        let mut db = meta::open(&config.db_path)?;
+        // A database from before schema 5 has no outbox yet; the server would add it too.
+        meta::migrate(&mut db)?;
+        notify::run(&db, rest, &mut std::io::stdout())
+    };
+    match run() {
+        Ok(()) => 0,
+        Err(e) => report("notify: ", &e),
+    }
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main(args: Vec<String>) -> i32 {
     // Info until a command sets the configured level (`logger.level`).
@@ -495,6 +514,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Command::StorageCopy => storage_copy(&effective.config, ends),
         Command::Accounts(token) => accounts::run(&effective.config, token, &rest),
         Command::Package => package::run(&effective.config, &rest),
+        Command::Notify => notify_cmd(&effective.config, &rest),
         Command::Mirror | Command::Export | Command::Import => {
             quiet_logs(&effective.config);
             match command {

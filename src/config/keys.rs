@@ -26,8 +26,14 @@ pub enum Kind {
     Seconds { min: u64, max: u64 },
     /// npm scopes (`@acme` or `acme`): a TOML array, or comma-separated in variables and flags.
     Scopes,
+    /// IP addresses and ranges (`10.0.0.0/8`, `::1`), listed as scopes are.
+    Addresses,
+    /// Origins, `https://host[:port]`, listed as scopes are.
+    Origins,
     /// A folder inside a bucket: `/`-separated segments, or empty for the bucket's top.
     Prefix,
+    /// `[[notify]]` tables (see `config::notify`); a JSON array of objects in variables.
+    Notify,
 }
 
 /// One setting: its dotted key, type, default and meaning.
@@ -133,6 +139,12 @@ pub const KEYS: &[Key] = &[
         Kind::Size,
         "1g",
         "disk space all request bodies being received may take at once (bodies over 256 KiB are spooled); past it uploads get 503",
+    ),
+    key(
+        "server.trusted_proxies",
+        Kind::Addresses,
+        "",
+        "addresses or ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed, e.g. [\"10.0.0.5\", \"fd00::/8\"]; empty = nobody's",
     ),
     key(
         "server.tls.cert",
@@ -324,6 +336,18 @@ pub const KEYS: &[Key] = &[
         Kind::Scopes,
         "",
         "scopes that never go upstream, e.g. [\"@acme\"] (scopes with a local package never do either)",
+    ),
+    key(
+        "uplink.tarball_hosts",
+        Kind::Origins,
+        "",
+        "origins besides uplink.url's that upstream tarballs (and redirects) may come from, e.g. [\"https://cdn.example.test\"]",
+    ),
+    key(
+        "notify",
+        Kind::Notify,
+        "",
+        "webhooks called when a package changes: [[notify]] tables (see Notifications); a JSON array in NMR_NOTIFY",
     ),
 ];
 

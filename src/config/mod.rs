@@ -4,12 +4,14 @@
 
 mod keys;
 mod layers;
+mod notify;
 mod parse;
 mod render;
 mod typed;
 
 pub use keys::{Key, Kind, KEYS};
 pub use layers::{load, Effective, Inputs, Source};
+pub use notify::{Notify, NotifyEvent, NotifyFormat};
 pub use parse::Val;
 pub use render::render;
 pub use typed::check_s3;
@@ -37,6 +39,8 @@ pub struct Server {
     pub spool_budget: u64,
     /// Certificate chain and key files: both set, or neither.
     pub tls: Option<Tls>,
+    /// Address ranges of the reverse proxies whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// `server.tls.*`: where the listener's certificate and key are read from (and re-read on
@@ -151,6 +155,9 @@ pub struct Uplink {
     pub cache_max_size: Option<u64>,
     /// Scope names without `@`.
     pub private_scopes: Vec<String>,
+    /// Origins (`scheme://host[:port]`, lower-cased, no default port) besides `url`'s that
+    /// tarballs and redirects may be fetched from.
+    pub tarball_hosts: Vec<String>,
 }
 
 /// Which authentication mode is on.
@@ -200,6 +207,8 @@ pub struct Config {
     pub s3: S3,
     pub db_path: PathBuf,
     pub uplink: Uplink,
+    /// `[[notify]]`: webhooks for package changes.
+    pub notify: Vec<Notify>,
 }
 
 /// Inputs rooted in a fresh folder, so that no test reads the config file of the user running it.

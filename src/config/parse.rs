@@ -15,6 +15,8 @@ pub enum Val {
     Bool(bool),
     /// A list of words (scopes).
     List(Vec<String>),
+    /// `[[notify]]` entries.
+    Notify(Vec<super::Notify>),
 }
 
 /// Largest accepted `settings.max_body_size`.
@@ -72,6 +74,51 @@ fn parse_scope(s: &str) -> Result<String, String> {
         .map_err(|_| refused())
 }
 
+/// One address range for `Kind::Addresses`, kept as written (trimmed) once it parses.
+fn parse_range(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    crate::cidr::parse(t)
+        .map(|_| t.to_string())
+        .ok_or_else(|| format!("{s:?} is not an address or range such as 10.0.0.5 or 10.0.0.0/8"))
+}
+
+/// One origin for `Kind::Origins`: `http(s)://host[:port]`, nothing after it but an optional
+/// `/`. Returned lower-cased and without a default port, as origins are compared.
+fn parse_origin(s: &str) -> Result<String, String> {
+    let refuse = || {
+        format!("{s:?} is not an origin such as https://cdn.example.test or https://cdn.example.test:8443")
+    };
+    let t = s.trim().trim_end_matches('/').to_ascii_lowercase();
+    let (scheme, rest) = t.split_once("://").ok_or_else(refuse)?;
+    let default = match scheme {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return Err(refuse()),
+    };
+    let host_ok = !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_:[]".contains(c));
+    if !host_ok {
+        return Err(refuse());
+    }
+    let rest = rest.strip_suffix(default).unwrap_or(rest);
+    Ok(format!("{scheme}://{rest}"))
+}
+
+/// Checks one item of a list and returns it as it is kept.
+type ItemParser = fn(&str) -> Result<String, String>;
+
+/// How one item of a list kind is parsed; `None` for kinds that are not lists.
+fn list_item(kind: Kind) -> Option<ItemParser> {
+    match kind {
+        Kind::Scopes => Some(parse_scope),
+        Kind::Addresses => Some(parse_range),
+        Kind::Origins => Some(parse_origin),
+        _ => None,
+    }
+}
+
 /// Parses a value written as text (environment, flags, defaults).
 pub(super) fn parse_text(kind: Kind, s: &str) -> Result<Val, String> {
     match kind {
@@ -107,13 +154,19 @@ pub(super) fn parse_text(kind: Kind, s: &str) -> Result<Val, String> {
             )),
             None => Err(format!("{s:?} is not a duration such as 30, 30s, 5m or 1h")),
         },
-        Kind::Scopes => s
+        Kind::Scopes | Kind::Addresses | Kind::Origins => s
             .split(',')
             .filter(|p| !p.trim().is_empty())
-            .map(parse_scope)
+            .map(list_item(kind).expect("a list kind"))
             .collect::<Result<_, _>>()
             .map(Val::List),
         Kind::Prefix => check_prefix(s).map(Val::Text),
+        Kind::Notify if s.trim().is_empty() => Ok(Val::Notify(Vec::new())),
+        // Variables and flags carry the tables as JSON, which maps onto TOML's values.
+        Kind::Notify => serde_json::from_str::<toml::Value>(s)
+            .map_err(|e| format!("not a JSON array of [[notify]] objects: {e}"))
+            .and_then(|v| super::notify::parse(&v))
+            .map(Val::Notify),
         Kind::Choice(options) => {
             if options.contains(&s) {
                 Ok(Val::Text(s.to_string()))
@@ -132,6 +185,9 @@ fn expected_type(kind: Kind) -> &'static str {
         Kind::Seconds { .. } => "integer or string such as \"5m\"",
         Kind::Bool => "boolean",
         Kind::Scopes => "array of strings such as [\"@acme\"]",
+        Kind::Notify => "[[notify]] tables",
+        Kind::Addresses => "array of strings such as [\"10.0.0.0/8\"]",
+        Kind::Origins => "array of strings such as [\"https://cdn.example.test\"]",
         _ => "string",
     }
 }
@@ -139,22 +195,20 @@ fn expected_type(kind: Kind) -> &'static str {
 /// Parses a value from the config file, where numbers and booleans are typed.
 pub(super) fn parse_toml(kind: Kind, v: &toml::Value) -> Result<Val, String> {
     match (kind, v) {
+        (Kind::Notify, v) => super::notify::parse(v).map(Val::Notify),
         (_, toml::Value::String(s)) => parse_text(kind, s),
         (
             Kind::Port | Kind::Count { .. } | Kind::Size | Kind::Capacity | Kind::Seconds { .. },
             toml::Value::Integer(n),
         ) => parse_text(kind, &n.to_string()),
-        (Kind::Scopes, toml::Value::Array(items)) => items
+        (Kind::Scopes | Kind::Addresses | Kind::Origins, toml::Value::Array(items)) => items
             .iter()
             .map(|i| {
                 i.as_str()
                     .ok_or_else(|| {
-                        format!(
-                            "a {} in the list where a scope string is expected",
-                            i.type_str()
-                        )
+                        format!("a {} in the list where a string is expected", i.type_str())
                     })
-                    .and_then(parse_scope)
+                    .and_then(list_item(kind).expect("a list kind"))
             })
             .collect::<Result<_, _>>()
             .map(Val::List),
@@ -206,5 +260,42 @@ fn check_prefix(s: &str) -> Result<String, String> {
         Err(format!(
             "{s:?} is not a bucket prefix: use /-separated names of letters, digits, '-', '_', '.' and '@', none starting with '.'"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_and_origin_lists_are_checked_item_by_item() {
+        assert_eq!(
+            parse_text(Kind::Addresses, "10.0.0.5, 10.0.0.0/8,::1").unwrap(),
+            Val::List(vec!["10.0.0.5".into(), "10.0.0.0/8".into(), "::1".into()])
+        );
+        assert!(parse_text(Kind::Addresses, "10.0.0.0/33").is_err());
+        assert!(parse_text(Kind::Addresses, "proxy.example.test").is_err());
+        assert_eq!(
+            parse_text(
+                Kind::Origins,
+                "HTTPS://CDN.example.test:443/,http://127.0.0.1:8080"
+            )
+            .unwrap(),
+            Val::List(vec![
+                "https://cdn.example.test".into(),
+                "http://127.0.0.1:8080".into()
+            ])
+        );
+        for bad in [
+            "cdn.example.test",
+            "ftp://cdn.example.test",
+            "https://cdn.example.test/path",
+            "https://user@cdn.example.test",
+            "https://",
+        ] {
+            assert!(parse_text(Kind::Origins, bad).is_err(), "{bad}");
+        }
+        let toml: toml::Value = toml::from_str("v = [\"10.0.0.1\", 5]").unwrap();
+        assert!(parse_toml(Kind::Addresses, &toml["v"]).is_err());
     }
 }

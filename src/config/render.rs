@@ -20,6 +20,8 @@ fn toml_value(v: &Val) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        // Rendered as tables of their own by `render`.
+        Val::Notify(_) => String::new(),
     }
 }
 
@@ -34,7 +36,14 @@ pub fn render(entries: &[(&Key, Val, Source)], file: Option<&Path>) -> String {
         None => out.push_str("# config file: none found\n"),
     }
     let mut section = "";
+    let mut notify = String::new();
     for (k, v, src) in entries {
+        // Arrays of tables must follow every other table, or TOML would read the keys after
+        // them as theirs.
+        if let Val::Notify(n) = v {
+            notify.push_str(&super::notify::render(n, &src.to_string()));
+            continue;
+        }
         let (sec, name) = k.path.rsplit_once('.').unwrap_or(("", k.path));
         if sec != section {
             out.push_str(&format!("\n[{sec}]\n"));
@@ -46,6 +55,7 @@ pub fn render(entries: &[(&Key, Val, Source)], file: Option<&Path>) -> String {
         };
         out.push_str(&format!("{name} = {shown}  # {src}\n"));
     }
+    out.push_str(&notify);
     out
 }
 

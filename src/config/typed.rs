@@ -63,6 +63,13 @@ impl<'a> Values<'a> {
         }
     }
 
+    fn notify(&self, path: &str) -> Result<Vec<super::Notify>, String> {
+        match self.get(path)? {
+            (_, Val::Notify(n), _) => Ok(n.clone()),
+            (k, ..) => Err(misread(k, "[[notify]] tables")),
+        }
+    }
+
     fn list(&self, path: &str) -> Result<&'a [String], String> {
         match self.get(path)? {
             (_, Val::List(items), _) => Ok(items),
@@ -111,6 +118,7 @@ impl Config {
             s3,
             db_path: v.text("db.path")?.into(),
             uplink,
+            notify: v.notify("notify")?,
         })
     }
 }
@@ -130,6 +138,7 @@ impl Server {
             min_upload_rate: v.int("server.min_upload_rate")?,
             spool_budget: v.int("server.spool_budget")?,
             tls: Tls::from_values(v)?,
+            trusted_proxies: v.list("server.trusted_proxies")?.to_vec(),
         })
     }
 }
@@ -217,6 +226,7 @@ impl Uplink {
                 .iter()
                 .map(|s| s.trim_start_matches('@').to_string())
                 .collect(),
+            tarball_hosts: v.list("uplink.tarball_hosts")?.to_vec(),
         })
     }
 }

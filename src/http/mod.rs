@@ -9,6 +9,7 @@ pub mod server;
 
 use crate::error::{Error, Result};
 use std::io::Read;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// HTTP methods the registry routes on.
@@ -48,10 +49,13 @@ pub struct Request<'a> {
     pub query: String,
     headers: Vec<(String, String)>,
     body: &'a mut dyn Read,
-    /// The peer's address, for tokens limited to address ranges.
-    pub remote: Option<std::net::IpAddr>,
+    /// The client's address, for tokens limited to address ranges and for throttling: the
+    /// peer's, or the one a trusted proxy forwarded (see [`Request::set_peer`]).
+    pub remote: Option<IpAddr>,
     /// The request came over TLS: links in answers use `https`.
     pub tls: bool,
+    /// A trusted proxy says the client reached it over HTTPS (`X-Forwarded-Proto: https`).
+    pub proxied_https: bool,
 }
 
 impl<'a> Request<'a> {
@@ -75,6 +79,7 @@ impl<'a> Request<'a> {
             body,
             remote: None,
             tls: false,
+            proxied_https: false,
         }
     }
 
@@ -110,6 +115,52 @@ impl<'a> Request<'a> {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header, in order: a header sent on several lines, or as a
+    /// comma-separated list, is one list.
+    pub fn header_list<'s>(&'s self, name: &'s str) -> impl DoubleEndedIterator<Item = &'s str> {
+        let values: Vec<&str> = self
+            .headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .collect();
+        values.into_iter()
+    }
+
+    /// Sets the client's address from the connection's peer. Only when the peer is one of
+    /// `trusted` (`server.trusted_proxies`) are its `X-Forwarded-For` and `X-Forwarded-Proto`
+    /// believed: the client is then the rightmost forwarded address that is not a trusted proxy
+    /// itself (anything left of it was written by the client, who can write anything), and the
+    /// scheme is the one the nearest proxy reports. From anyone else the headers mean nothing.
+    pub fn set_peer(&mut self, peer: Option<IpAddr>, trusted: &[String]) {
+        let believed = |ip: IpAddr| trusted.iter().any(|r| crate::cidr::contains(r, ip));
+        self.remote = peer;
+        self.proxied_https = false;
+        if !peer.is_some_and(believed) {
+            return;
+        }
+        let mut client = peer;
+        for hop in self.header_list("x-forwarded-for").rev() {
+            // A port may follow the address (`10.0.0.1:5678`, `[::1]:80`).
+            let ip = hop
+                .parse::<IpAddr>()
+                .ok()
+                .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()));
+            let Some(ip) = ip else { break };
+            client = Some(ip);
+            if !believed(ip) {
+                break;
+            }
+        }
+        let https = self
+            .header_list("x-forwarded-proto")
+            .next_back()
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+        self.remote = client;
+        self.proxied_https = https;
     }
 
     /// Whether the client asked for the abbreviated packument.
@@ -316,12 +367,22 @@ impl Response {
         }
     }
 
-    /// The response for an error: its status and `{"error": "..."}`.
+    /// The response for an error: its status and `{"error": "..."}`, and `Retry-After` when
+    /// the error says when to come back.
     pub fn error(e: &Error) -> Response {
         Response {
             status: e.status(),
             headers: vec![("Content-Type", "application/json".into())],
             body: Body::Bytes(e.body()),
+        }
+        .retry_after(e)
+    }
+
+    /// Adds `Retry-After` if the error carries one.
+    pub fn retry_after(self, e: &Error) -> Response {
+        match e.retry_after() {
+            Some(secs) => self.with_header("Retry-After", secs.to_string()),
+            None => self,
         }
     }
 
@@ -408,6 +469,47 @@ mod tests {
         assert_eq!(form_value("q=c%2B%2B+x", "q").as_deref(), Some("c++ x"));
         // Bytes that are not UTF-8 make the value empty, not replaced with U+FFFD.
         assert_eq!(form_value("a=1&q=%ff&q=2", "q").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn forwarded_headers_count_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted = vec!["10.0.0.0/8".to_string()];
+        let forwarded = [
+            ("X-Forwarded-For", "6.6.6.6, 1.2.3.4"),
+            ("X-Forwarded-For", "10.0.0.7:5678"),
+            ("X-Forwarded-Proto", "https"),
+        ];
+        let mut b: &[u8] = b"";
+        let mut r = req(&forwarded, &mut b);
+        r.set_peer(Some(ip("192.0.2.1")), &trusted);
+        assert_eq!(
+            r.remote,
+            Some(ip("192.0.2.1")),
+            "an untrusted peer is the client"
+        );
+        assert!(!r.proxied_https);
+        r.set_peer(Some(ip("10.0.0.1")), &trusted);
+        assert_eq!(
+            r.remote,
+            Some(ip("1.2.3.4")),
+            "the rightmost address no trusted proxy stands for"
+        );
+        assert!(r.proxied_https);
+        let mut b: &[u8] = b"";
+        let mut r = req(&[("X-Forwarded-For", "garbage, 10.0.0.9")], &mut b);
+        r.set_peer(Some(ip("10.0.0.1")), &trusted);
+        assert_eq!(
+            r.remote,
+            Some(ip("10.0.0.9")),
+            "stops at what does not parse"
+        );
+        r.set_peer(Some(ip("10.0.0.1")), &[]);
+        assert_eq!(
+            r.remote,
+            Some(ip("10.0.0.1")),
+            "no proxy trusted by default"
+        );
     }
 
     #[test]

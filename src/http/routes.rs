@@ -115,7 +115,9 @@ pub static ROUTES: &[Route] = &[
 /// routing table knows.
 fn metrics(ctx: &mut Ctx) -> Result<Response> {
     let app = ctx.app;
-    let text = app.metrics.render(ctx.db, app.uplink.errors(), pattern)?;
+    let text = app
+        .metrics
+        .render(ctx.db, app.uplink.errors(), &app.notifier, pattern)?;
     Ok(Response {
         status: 200,
         headers: vec![("Content-Type", "text/plain; version=0.0.4".into())],

@@ -8,6 +8,10 @@ use crate::http::listener::{Event, Front};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+/// How long a stop waits for the webhook deliverer to finish the exchange it is in.
+const DELIVERER_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves until SIGTERM or SIGINT (then stops gracefully and returns `Ok`) or until the
 /// listener fails for good (returns the error, so the process exits non-zero).
@@ -35,6 +39,15 @@ pub fn run(app: App) -> Result<(), String> {
         .map_err(|e| format!("cannot start the signal thread: {e}"))?;
     let public = crate::http::listener::bind(&addr)?;
     let workers = app.config.server.workers;
+    // The server delivers webhooks; commands that write (import) leave their events for it.
+    let deliverer = if app.config.notify.is_empty() {
+        None
+    } else {
+        let db = app.connect().map_err(|e| e.message().to_string())?;
+        let d = crate::notify::deliver::start(app.config.notify.clone(), db, app.notifier.clone())
+            .map_err(|e| format!("cannot start the webhook deliverer: {e}"))?;
+        Some(d)
+    };
     let mut front = Front::start(public, Arc::new(app), events_tx)?;
     crate::info!(
         "nmr {} listening on {}://{} ({workers} workers)",
@@ -66,6 +79,12 @@ pub fn run(app: App) -> Result<(), String> {
     let cut = front.stop(grace);
     if cut > 0 {
         crate::warn!("closed {cut} connections still busy after server.shutdown_timeout");
+    }
+    // A webhook exchange in flight is not waited for: its event stays in the outbox.
+    if let Some(d) = deliverer {
+        if !d.stop(DELIVERER_GRACE) {
+            crate::info!("left a webhook delivery in flight; it is sent again after the restart");
+        }
     }
     let busy = front.close();
     if busy > 0 {

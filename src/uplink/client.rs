@@ -1,6 +1,8 @@
 //! The HTTP side of the uplink: one ureq agent bounded by `uplink.timeout`, the token sent to
-//! the upstream's own origin only, and the upstream's health. After a failure nobody contacts
-//! the upstream for a while (1 s, doubling up to a minute); then one request probes it.
+//! the upstream's own origin only, the fence (nothing is fetched, and no redirect followed,
+//! outside the upstream's origin and `uplink.tarball_hosts`), and the upstream's health. After
+//! a failure nobody contacts the upstream for a while (1 s, doubling up to a minute); then one
+//! request probes it.
 
 use crate::config::{Secret, Uplink as Settings};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +11,8 @@ use std::time::{Duration, Instant};
 
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// Redirects followed for one GET, each checked against the fence.
+const MAX_REDIRECTS: usize = 5;
 
 /// An answer from the upstream below 500 (those count as failures).
 #[derive(Debug)]
@@ -30,6 +34,9 @@ pub enum Failure {
     BackingOff { last: String, retry_in: Duration },
     /// The body was over the limit; the upstream itself is fine.
     TooLarge(u64),
+    /// The URL, or a redirect, leads outside the upstream's origin and `uplink.tarball_hosts`;
+    /// nothing was fetched from there. Holds the origin it led to.
+    Fenced(String),
 }
 
 impl Failure {
@@ -46,6 +53,9 @@ impl Failure {
                 retry_in.as_secs().max(1)
             ),
             Failure::TooLarge(n) => format!("its answer is larger than {n} bytes"),
+            Failure::Fenced(origin) => format!(
+                "it points to {origin}, which is neither its own origin nor listed in uplink.tarball_hosts, so nmr does not fetch from there"
+            ),
         }
     }
 }
@@ -108,17 +118,76 @@ impl Health {
     }
 }
 
-/// `scheme://host[:port]` of a URL, lower-cased, for comparing origins.
+/// `scheme://host[:port]` of a URL, lower-cased and without a default port, for comparing
+/// origins. User information stays in, so `https://upstream@elsewhere` never passes for
+/// `https://upstream`.
 pub fn origin(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let host = rest.split(['/', '?', '#']).next()?;
-    Some(format!("{scheme}://{host}").to_ascii_lowercase())
+    let scheme = scheme.to_ascii_lowercase();
+    let host = host.to_ascii_lowercase();
+    let host = match scheme.as_str() {
+        "http" => host.strip_suffix(":80").unwrap_or(&host),
+        "https" => host.strip_suffix(":443").unwrap_or(&host),
+        _ => return None,
+    };
+    Some(format!("{scheme}://{host}"))
+}
+
+/// A URL as it may appear in the log: no query or fragment (they may carry signatures or
+/// tokens) and no user information.
+pub fn loggable(url: &str) -> String {
+    let bare = url.split(['?', '#']).next().unwrap_or("");
+    let cleaned = match bare.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{host}{path}")
+        }
+        None => bare.to_string(),
+    };
+    cleaned.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// Where a redirect from `from` to `location` leads: an absolute URL, `//host/...`, an
+/// absolute path, or a path relative to `from`'s.
+fn resolve(from: &str, location: &str) -> Option<String> {
+    let location = location.trim();
+    if location.contains("://") {
+        return Some(location.to_string());
+    }
+    let (scheme, rest) = from.split_once("://")?;
+    if let Some(net) = location.strip_prefix("//") {
+        return Some(format!("{scheme}://{net}"));
+    }
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    if location.starts_with('/') {
+        return Some(format!("{scheme}://{authority}{location}"));
+    }
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    let dir = if dir.is_empty() { "/" } else { dir };
+    Some(format!("{scheme}://{authority}{dir}{location}"))
+}
+
+/// Why a request could not be made, in words that carry no URL (ureq's own texts for a bad
+/// URL quote it whole, query string included).
+fn describe(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) => "the URL is not valid".into(),
+        ureq::Error::HostNotFound => "its host name does not resolve".into(),
+        ureq::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// The connection to the upstream registry.
 pub struct Client {
     agent: ureq::Agent,
     base: String,
+    /// Origins requests may go to: the upstream's and `uplink.tarball_hosts`.
+    fence: Vec<String>,
     token: Option<Secret>,
     timeout: Duration,
     health: Health,
@@ -131,9 +200,11 @@ impl Client {
     pub fn new(s: &Settings) -> Client {
         let t = Some(s.timeout);
         // A per-read timeout bounds a stalled upstream without capping a large download that
-        // keeps moving. Redirects never carry the token (ureq's default).
+        // keeps moving. Redirects are followed here, each checked against the fence, and never
+        // carry the token.
         let agent = ureq::config::Config::builder()
             .http_status_as_error(false)
+            .max_redirects(0)
             .timeout_resolve(t)
             .timeout_connect(t)
             .timeout_per_read(t)
@@ -141,9 +212,15 @@ impl Client {
             .user_agent(concat!("nmr/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
+        let base = s.url.clone().unwrap_or_default();
+        let fence = origin(&base)
+            .into_iter()
+            .chain(s.tarball_hosts.iter().cloned())
+            .collect();
         Client {
             agent,
-            base: s.url.clone().unwrap_or_default(),
+            fence,
+            base,
             token: s.token.clone(),
             timeout: s.timeout,
             health: Health::default(),
@@ -170,24 +247,68 @@ impl Client {
         }
     }
 
-    /// `GET url` with extra headers, reading at most `limit` body bytes.
-    pub fn get(&self, url: &str, headers: &[(&str, &str)], limit: u64) -> Result<Answer, Failure> {
-        self.call(url, || {
-            let mut rb = self.authorize(self.agent.get(url), url);
-            for (k, v) in headers {
-                rb = rb.header(*k, *v);
+    /// Refuses a URL outside the fence, saying so in the log.
+    fn fenced(&self, url: &str, redirected: bool) -> Result<(), Failure> {
+        match origin(url) {
+            Some(o) if self.fence.contains(&o) => Ok(()),
+            o => {
+                let shown = o.unwrap_or_else(|| "a URL that is not http(s)".into());
+                crate::warn!(
+                    "uplink: refused to {} {}: {shown} is neither {}'s origin nor in uplink.tarball_hosts",
+                    if redirected { "follow a redirect to" } else { "fetch" },
+                    loggable(url),
+                    self.base
+                );
+                Err(Failure::Fenced(shown))
             }
-            self.answer(rb.call(), limit)
+        }
+    }
+
+    /// `GET url` with extra headers, reading at most `limit` body bytes. Redirects are followed
+    /// only within the fence, and without the token.
+    pub fn get(&self, url: &str, headers: &[(&str, &str)], limit: u64) -> Result<Answer, Failure> {
+        self.fenced(url, false)?;
+        self.call(url, || {
+            let mut at = url.to_string();
+            for hop in 0..=MAX_REDIRECTS {
+                let mut rb = self.agent.get(&at);
+                if hop == 0 {
+                    rb = self.authorize(rb, &at);
+                }
+                for (k, v) in headers {
+                    rb = rb.header(*k, *v);
+                }
+                let resp = rb.call().map_err(|e| self.failure(e))?;
+                let status = resp.status().as_u16();
+                if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+                    return self.answer(resp, limit);
+                }
+                let next = resp
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| resolve(&at, l))
+                    .ok_or_else(|| {
+                        Failure::Down(format!("it answered {status} without a usable Location"))
+                    })?;
+                self.fenced(&next, true)?;
+                at = next;
+            }
+            Err(Failure::Down(format!(
+                "it redirected more than {MAX_REDIRECTS} times"
+            )))
         })
     }
 
-    /// `POST url` with a JSON body, reading at most `limit` body bytes.
+    /// `POST url` with a JSON body, reading at most `limit` body bytes. Not redirected.
     pub fn post_json(&self, url: &str, body: &[u8], limit: u64) -> Result<Answer, Failure> {
+        self.fenced(url, false)?;
         self.call(url, || {
             let rb = self
                 .authorize(self.agent.post(url), url)
                 .header("Content-Type", "application/json");
-            self.answer(rb.send(body), limit)
+            let resp = rb.send(body).map_err(|e| self.failure(e))?;
+            self.answer(resp, limit)
         })
     }
 
@@ -204,7 +325,8 @@ impl Client {
                 let why = f.reason();
                 let wait = self.health.failed(Instant::now(), &why);
                 crate::warn!(
-                    "uplink: {url}: {why}; not contacting {} for {} s",
+                    "uplink: {}: {why}; not contacting {} for {} s",
+                    loggable(url),
                     self.base,
                     wait.as_secs()
                 );
@@ -216,10 +338,9 @@ impl Client {
 
     fn answer(
         &self,
-        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        mut resp: ureq::http::Response<ureq::Body>,
         limit: u64,
     ) -> Result<Answer, Failure> {
-        let mut resp = resp.map_err(|e| self.failure(e))?;
         let status = resp.status().as_u16();
         if status >= 500 {
             return Err(Failure::Down(format!("it answered {status}")));
@@ -253,7 +374,7 @@ impl Client {
                 Failure::Timeout(self.timeout)
             }
             ureq::Error::BodyExceedsLimit(n) => Failure::TooLarge(n),
-            other => Failure::Down(other.to_string()),
+            other => Failure::Down(describe(&other)),
         }
     }
 }
@@ -291,6 +412,44 @@ mod tests {
     }
 
     #[test]
+    fn origins_redirects_and_logged_urls() {
+        assert_eq!(
+            origin("HTTPS://Up.example.test:443/npm/x?y").as_deref(),
+            Some("https://up.example.test")
+        );
+        assert_eq!(
+            origin("http://127.0.0.1:8080/x").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(
+            origin("https://up.example.test@evil.test/").as_deref(),
+            Some("https://up.example.test@evil.test")
+        );
+        assert_eq!(origin("ftp://up.example.test/"), None);
+        let from = "https://up.example.test/npm/pkg/-/pkg-1.tgz?sig=1";
+        assert_eq!(
+            resolve(from, "https://cdn.example.test/a").as_deref(),
+            Some("https://cdn.example.test/a")
+        );
+        assert_eq!(
+            resolve(from, "//cdn.example.test/a").as_deref(),
+            Some("https://cdn.example.test/a")
+        );
+        assert_eq!(
+            resolve(from, "/b?c=d").as_deref(),
+            Some("https://up.example.test/b?c=d")
+        );
+        assert_eq!(
+            resolve(from, "other.tgz").as_deref(),
+            Some("https://up.example.test/npm/pkg/-/other.tgz")
+        );
+        assert_eq!(
+            loggable("https://user:pw@cdn.example.test/p.tgz?X-Sig=secret#f\n"),
+            "https://cdn.example.test/p.tgz"
+        );
+    }
+
+    #[test]
     fn the_token_goes_to_the_upstream_origin_only() {
         let c = Client::new(&Settings {
             mode: crate::config::UplinkMode::Proxy,
@@ -301,6 +460,7 @@ mod tests {
             offline: false,
             cache_max_size: None,
             private_scopes: vec![],
+            tarball_hosts: vec![],
         });
         let auth = |url: &str| {
             c.authorize(c.agent.get(url), url)

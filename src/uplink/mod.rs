@@ -119,14 +119,6 @@ fn unavailable(client: &Client, what: &str, f: &Failure) -> Error {
     }
 }
 
-/// `: <text>` from an upstream `{"error": "<text>"}` body, or nothing.
-fn upstream_error(body: &[u8]) -> String {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v["error"].as_str().map(|e| format!(": {e}")))
-        .unwrap_or_default()
-}
-
 /// The path segment of a name on a registry: `@scope%2fname` or `name`.
 pub fn encode(name: &str) -> String {
     name.replacen('/', "%2f", 1)
@@ -224,10 +216,10 @@ fn refresh(app: &App, db: &mut Connection, name: &str, force: bool) -> Result<()
             "package {name} is neither in this registry nor in the upstream registry {}",
             client.base()
         ))),
+        // The upstream's own words are not passed on: they are its to show, not ours.
         s => Err(Error::BadGateway(format!(
-            "the upstream registry {} answered {s} for {what}{}{}",
+            "the upstream registry {} answered {s} for {what}{}",
             client.base(),
-            upstream_error(&a.body),
             if matches!(s, 401 | 403) {
                 " (check uplink.token)"
             } else {
@@ -413,17 +405,25 @@ fn download(app: &App, db: &mut Connection, name: &str, dist: &meta::UplinkDist)
         .get(&dist.url, &[], app.config.settings.max_body_size)
         .map_err(|f| unavailable(client, &what, &f))?;
     if a.status != 200 {
+        // Neither the upstream's body nor the tarball URL (whose query may be a signature) is
+        // passed on; the log has the URL without its query.
+        crate::warn!(
+            "uplink: {} answered {} for {what}",
+            client::loggable(&dist.url),
+            a.status
+        );
         return Err(Error::BadGateway(format!(
-            "the upstream registry {} answered {} for {what} ({}){}",
+            "the upstream registry {} answered {} for {what}",
             client.base(),
             a.status,
-            dist.url,
-            upstream_error(&a.body)
         )));
     }
     let digests = Digests::of(&a.body);
     if let Err(e) = verify(dist, &digests, &a.body) {
-        crate::warn!("uplink: refused {what} from {}: {e}", dist.url);
+        crate::warn!(
+            "uplink: refused {what} from {}: {e}",
+            client::loggable(&dist.url)
+        );
         return Err(Error::BadGateway(format!(
             "the upstream registry {} sent a corrupt {what}: {e}; it was refused and not cached",
             client.base()
@@ -611,6 +611,17 @@ pub fn audit(ctx: &mut Ctx, body: &[u8]) -> Result<Option<Response>> {
     let a = client
         .post_json(&url, &body, MAX_AUDIT)
         .map_err(|f| unavailable(client, "the audit", &f))?;
+    match a.status {
+        200..=299 => {}
+        // An upstream without audits: as if there were nothing to ask.
+        404 => return Ok(None),
+        s => {
+            return Err(Error::BadGateway(format!(
+                "the upstream registry {} answered {s} for the audit",
+                client.base()
+            )))
+        }
+    }
     Ok(Some(Response {
         status: a.status,
         headers: vec![("Content-Type", "application/json".into())],

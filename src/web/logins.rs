@@ -1,8 +1,10 @@
 //! npm's web logins waiting for a browser (`npm login` with the web flow): each has a random
-//! id for the login page and another for the URL npm polls, a time limit and a cap on how many
-//! wait at once. Part of the shared state, below the handlers in `session`.
+//! id for the login page and another for the URL npm polls, a time limit, a cap on how many
+//! wait at once and a smaller one per client address, so that one client cannot fill the table
+//! for everyone. Part of the shared state, below the handlers in `session`.
 
 use crate::error::{Error, Result};
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,8 @@ use std::time::{Duration, Instant};
 const LOGIN_TTL: Duration = Duration::from_secs(600);
 /// Most npm logins waiting at once; more are refused until some finish or expire.
 const MAX_WAITING: usize = 1000;
+/// Most npm logins one client address may have waiting: a few terminals' worth.
+pub const PER_ADDRESS: usize = 10;
 
 /// npm's web logins waiting for the browser: each has a random id for the login URL and another
 /// for the done URL, so whoever sees the page's URL cannot collect the token.
@@ -21,6 +25,8 @@ pub struct Logins {
 }
 
 struct Waiting {
+    /// Who started it (see [`crate::cidr::client`]).
+    from: Option<IpAddr>,
     login_id: String,
     done_id: String,
     started: Instant,
@@ -48,16 +54,23 @@ impl Logins {
         w
     }
 
-    /// Starts a login; returns its (login id, done id).
-    pub fn start(&self) -> Result<(String, String)> {
+    /// Starts a login for a client at `from`; returns its (login id, done id).
+    pub fn start(&self, from: Option<IpAddr>) -> Result<(String, String)> {
         let (login_id, done_id) = (crate::random::hex_token(32)?, crate::random::hex_token(32)?);
+        let from = from.map(crate::cidr::client);
         let mut w = self.live();
+        if from.is_some() && w.iter().filter(|l| l.from == from).count() >= PER_ADDRESS {
+            return Err(Error::TooManyRequests(format!(
+                "this address has {PER_ADDRESS} npm logins waiting for a browser; finish one, or wait until they expire (10 minutes)"
+            )));
+        }
         if w.len() >= MAX_WAITING {
             return Err(Error::Unavailable(
                 "too many npm logins are waiting; try again in a few minutes".into(),
             ));
         }
         w.push(Waiting {
+            from,
             login_id: login_id.clone(),
             done_id: done_id.clone(),
             started: Instant::now(),
@@ -111,7 +124,7 @@ mod tests {
     #[test]
     fn a_login_hands_out_its_token_once() {
         let logins = Logins::default();
-        let (login, done) = logins.start().unwrap();
+        let (login, done) = logins.start(None).unwrap();
         assert_ne!(login, done, "the page's id does not collect the token");
         assert_eq!(logins.poll(&done), Poll::Waiting);
         assert_eq!(logins.poll(&login), Poll::Unknown);
@@ -129,9 +142,23 @@ mod tests {
             ttl: Some(Duration::ZERO),
             ..Default::default()
         };
-        let (login, done) = logins.start().unwrap();
+        let (login, done) = logins.start(None).unwrap();
         assert!(!logins.is_waiting(&login));
         assert!(!logins.approve(&login, "tok".into()));
         assert_eq!(logins.poll(&done), Poll::Unknown);
+    }
+
+    #[test]
+    fn one_address_cannot_fill_the_table() {
+        let logins = Logins::default();
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        for _ in 0..PER_ADDRESS {
+            logins.start(ip("10.0.0.1")).unwrap();
+        }
+        assert!(matches!(
+            logins.start(ip("10.0.0.1")),
+            Err(Error::TooManyRequests(_))
+        ));
+        assert!(logins.start(ip("10.0.0.2")).is_ok(), "others still can");
     }
 }

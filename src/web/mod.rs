@@ -147,7 +147,7 @@ pub fn error_page(ctx: &mut Ctx, req: &Request, e: &Error) -> Response {
         };
         return pages::login(ctx, req, 401, &session::LoginForm::to_read(next));
     }
-    pages::error(ctx, req, e)
+    pages::error(ctx, req, e).retry_after(e)
 }
 
 /// One file the pages use, served under a name that carries its content hash, so it can be

@@ -185,9 +185,19 @@ pub fn login(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
             }
         }
         AuthType::Local => {
-            let Some(u) = local::check_login(ctx.db, &form.user, &field("password"))? else {
-                form.error = Some("Wrong user name or password.".into());
-                return Ok(pages::login(ctx, req, 401, &form));
+            let checked = local::check_password(ctx, &form.user, &field("password"), req.remote);
+            let u = match checked {
+                Ok(Some(u)) => u,
+                Ok(None) => {
+                    form.error = Some("Wrong user name or password.".into());
+                    return Ok(pages::login(ctx, req, 401, &form));
+                }
+                // Throttled, or too many logins at once: the form again, saying when to retry.
+                Err(e @ (Error::Throttled(..) | Error::Unavailable(_))) => {
+                    form.error = Some(format!("{}.", capitalised(e.client_message())));
+                    return Ok(pages::login(ctx, req, e.status(), &form).retry_after(&e));
+                }
+                Err(e) => return Err(e),
             };
             let spec = local::TokenSpec {
                 name: Some("web".into()),
@@ -222,6 +232,14 @@ pub fn login(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     Ok(pages::npm_logged_in(ctx, &user).with_header("Set-Cookie", set))
 }
 
+/// A message as a sentence for the form.
+fn capitalised(m: &str) -> String {
+    let mut c = m.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 /// `POST /-/web/logout`: revokes the session's token and forgets the cookie.
 pub fn logout(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     same_origin(ctx, req)?;
@@ -245,7 +263,7 @@ pub fn npm_start(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
             "web login is not offered here; log in with a user name and password".into(),
         ));
     }
-    let (login_id, done_id) = ctx.app.web.logins.start()?;
+    let (login_id, done_id) = ctx.app.web.logins.start(req.remote)?;
     let base = ctx.base_url(req)?;
     Ok(Response::json(
         200,

@@ -73,7 +73,16 @@ impl TestServer {
     pub fn start(
         handler: impl Fn(&TestRequest) -> TestResponse + Send + Sync + 'static,
     ) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on(0, handler)
+    }
+
+    /// Listens on `port` of 127.0.0.1 (0: a free one): a receiver that comes up where a
+    /// client was refused before.
+    pub fn start_on(
+        port: u16,
+        handler: impl Fn(&TestRequest) -> TestResponse + Send + Sync + 'static,
+    ) -> TestServer {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let addr = listener.local_addr().unwrap();
         let stopping = Arc::new(AtomicBool::new(false));
         let conns: Arc<Mutex<HashMap<u64, TcpStream>>> = Arc::default();

@@ -182,7 +182,15 @@ impl Registry {
     pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
         // Plain HTTP to a TLS port would fail in ways that hide the mistake.
         assert!(!self.tls, "raw HTTP helpers cannot talk to {}", self.url());
-        http(self.port, method, path, headers, body)
+        let started = std::time::Instant::now();
+        try_http(self.port, method, path, headers, body).unwrap_or_else(|| {
+            // What nmr logged says why: the rare failure here must be diagnosable from one run.
+            panic!(
+                "{method} {path}: the connection closed without an answer after {:?}; nmr's log:\n{}",
+                started.elapsed(),
+                self.log()
+            )
+        })
     }
 
     pub fn get(&self, path: &str) -> Resp {
@@ -397,6 +405,17 @@ pub fn connect(port: u16) -> TcpStream {
 
 /// A minimal HTTP/1.1 client over a raw socket: exact control over what is sent.
 pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+    try_http(port, method, path, headers, body).expect("the connection closed without an answer")
+}
+
+/// [`http`], with `None` when the connection closes (or a read times out) before an answer.
+pub fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<Resp> {
     let mut s = connect(port);
     let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
@@ -415,7 +434,7 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
     s.write_all(req.as_bytes()).unwrap();
     // The server may answer (e.g. 413) before reading a large body and close; that is fine.
     let _ = s.write_all(body);
-    read_response(&mut s, method == "HEAD").expect("the connection closed without an answer")
+    read_response(&mut s, method == "HEAD")
 }
 
 /// Reads one response from a raw connection (by its Content-Length when it has one);

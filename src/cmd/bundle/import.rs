@@ -551,6 +551,7 @@ pub(in crate::cmd) fn publish_refusal(
                 app,
                 db: &mut *db,
                 who: crate::auth::Identity::Anyone,
+                slot: None,
             };
             crate::uplink::check_publish(&ctx, name).err()
         }

@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::http::BodyLimit;
 use std::fs::File;
 use std::io::{self, BufRead, Read, Seek, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::sync::Arc;
 
 /// Largest body kept in memory; larger ones are spooled to a file.
@@ -77,11 +78,14 @@ impl Body {
                     "body-{}",
                     crate::random::hex_token(8).map_err(io::Error::other)?
                 ));
+                // 0600 whatever the umask: a body may carry a tarball or a password.
                 let mut f = File::options()
                     .read(true)
                     .write(true)
                     .create_new(true)
+                    .mode(0o600)
                     .open(&path)?;
+                f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
                 // Unlinked at once: the file goes away with its handle, even after a crash.
                 std::fs::remove_file(&path)?;
                 f.write_all(&self.memory)?;

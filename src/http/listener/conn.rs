@@ -171,7 +171,7 @@ pub(super) fn serve(shared: &Shared, stream: TcpStream, idle: &AtomicBool) {
 }
 
 /// The request handlers see: the head's fields (with the body's length), the client's address
-/// and whether it came over TLS.
+/// (forwarded by a trusted proxy, or the peer's) and whether it came over TLS.
 fn handler_request<'a>(
     head: &Head,
     mut fields: Vec<(String, String)>,
@@ -179,12 +179,13 @@ fn handler_request<'a>(
     body: &'a mut dyn Read,
     peer: Option<SocketAddr>,
     tls: bool,
+    trusted_proxies: &[String],
 ) -> Request<'a> {
     if let Some(n) = len {
         fields.push(("Content-Length".into(), n.to_string()));
     }
     let mut req = Request::new(head.method, &head.target, fields, body);
-    req.remote = peer.map(|a| a.ip());
+    req.set_peer(peer.map(|a| a.ip()), trusted_proxies);
     req.tls = tls;
     req
 }
@@ -209,12 +210,14 @@ fn request(
         Framing::Empty => std::mem::take(&mut head.fields),
         _ => head.fields.clone(),
     };
-    let mut req = handler_request(&head, fields, declared, &mut nothing, peer, tls);
+    let trusted = &app.config.server.trusted_proxies;
+    let mut req = handler_request(&head, fields, declared, &mut nothing, peer, tls, trusted);
     let mut slot = shared.slots.take();
     let mut ctx = Ctx {
         app,
         db: slot.db(),
         who: Identity::Nobody,
+        slot: Some(&shared.slots),
     };
     let (route, admitted) = catch_unwind(AssertUnwindSafe(|| routes::admit(&mut ctx, &mut req)))
         .unwrap_or_else(|_| (None, Err(panicked())));
@@ -242,12 +245,13 @@ fn request(
             };
             let len = body.size();
             let fields = std::mem::take(&mut head.fields);
-            let mut req = handler_request(&head, fields, Some(len), &mut body, peer, tls);
+            let mut req = handler_request(&head, fields, Some(len), &mut body, peer, tls, trusted);
             let mut slot = shared.slots.take();
             let mut ctx = Ctx {
                 app,
                 db: slot.db(),
                 who,
+                slot: Some(&shared.slots),
             };
             let result = guarded(|| routes::run(&mut ctx, &mut req, i, &params, page));
             let user = ctx.who.name().unwrap_or("-").to_string();

@@ -148,9 +148,9 @@ const FDS_PER_CONNECTION: u64 = 4;
 
 /// File descriptors kept for everything else: stdio, the listener, the signal pipe, and per
 /// handler slot its database files (and a fresh read-only set for a ping) and a tarball being
-/// opened.
+/// opened; and the database files of handlers waiting on the password-hashing pool.
 fn fds_reserved(workers: usize) -> u64 {
-    64 + 8 * workers as u64
+    64 + 8 * workers as u64 + 4 * crate::auth::hashing::capacity() as u64
 }
 
 /// The process's soft limit on open files, from `/proc/self/limits`; `None` when unlimited or
@@ -227,9 +227,11 @@ impl Front {
             .map(|_| app.connect())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.message().to_string())?;
+        let more = app.clone();
+        let connect = Box::new(move || more.connect().map_err(|e| e.message().to_string()));
         let shared = Arc::new(Shared {
             max_connections,
-            slots: Slots::new(connections),
+            slots: Slots::new(connections, connect),
             tls,
             spool: Arc::new(Spool::create(
                 server.spool_budget,

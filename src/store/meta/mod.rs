@@ -1,6 +1,6 @@
 //! The SQLite metadata: packages, versions, files, dist-tags and the pre-serialised packument
 //! templates served on reads; and, apart from them, the packuments and tarballs cached from the
-//! upstream registry (`uplink_*`), so local and upstream never mix.
+//! upstream registry (`uplink_*`), so local and upstream never mix; and the webhook outbox.
 //!
 //! Each concern keeps its queries in its own file; everything public is re-exported here, so the
 //! rest of the crate names `meta::package` without caring which file holds it. This file holds
@@ -9,6 +9,7 @@
 mod accounts;
 mod blobs;
 mod github_cache;
+mod notify;
 mod packages;
 mod schema;
 mod search;
@@ -23,6 +24,10 @@ use std::time::Duration;
 pub use accounts::{delete_user, insert_user, set_password, upgrade_password, user, users, User};
 pub use blobs::{blob_referenced, is_pending, pend, pending, stored_objects, unpend, Stored};
 pub use github_cache::{github_cached, github_store, Cached};
+pub use notify::{
+    outbox_abandon, outbox_add, outbox_claim, outbox_log, outbox_next_due, outbox_prune,
+    outbox_queued, outbox_requeue, outbox_settle, NewEvent, Outboxed,
+};
 pub use packages::{
     all_maintainers, case_twin, counts, delete_package, delete_tag, delete_version, file, files,
     insert_package, is_deleted, package, package_names, package_rev, put_file, put_version,
@@ -51,6 +56,7 @@ pub use uplink_cache::{
 /// revision, a file's row) touch a few index pages, so each connection keeps 128 KB (256 KB
 /// left 2 MB more at the benchmark's peak, all of it pages of rebuilt packuments).
 pub fn open(path: &Path) -> Result<Connection> {
+    create_private(path).map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
     let conn = Connection::open(path).map_err(|source| Error::Open {
         path: path.to_path_buf(),
         source,
@@ -61,6 +67,25 @@ pub fn open(path: &Path) -> Result<Connection> {
          PRAGMA cache_size = -128;",
     )?;
     Ok(conn)
+}
+
+/// Creates an empty file that only nmr's user may read or write (0600, whatever the umask),
+/// unless the file exists. The database holds password hashes and token digests; SQLite gives
+/// the `-wal` and `-shm` files beside it the database file's mode, so they are private too.
+/// An existing file keeps the mode its operator gave it.
+pub fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        // The umask can only take bits away; this makes it exactly 0600 even then.
+        Ok(f) => f.set_permissions(std::fs::Permissions::from_mode(0o600)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Opens an existing database for reading only: never creates a file or changes a setting.

@@ -5,7 +5,7 @@ use crate::store::{Error, Result};
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Schema version recorded in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -124,6 +124,29 @@ CREATE TABLE IF NOT EXISTS pending_blobs (
 -- still open; the publish checks inside its write transaction instead.
 CREATE INDEX IF NOT EXISTS packages_folded ON packages (lower(name));
 CREATE INDEX IF NOT EXISTS uplink_packages_folded ON uplink_packages (lower(name));
+-- Schema 5: the webhook outbox (see notify). A row is written by the transaction of the change
+-- it reports, one per matching [[notify]] entry, named by that entry's URL (`target`); its body
+-- is built then. State: pending, delivered or failed. Times in unix ms; a deliverer owns a row
+-- while claimed_until is in the future, so several processes deliver it once.
+CREATE TABLE IF NOT EXISTS notify_outbox (
+    id            INTEGER PRIMARY KEY,
+    delivery      TEXT NOT NULL UNIQUE,
+    target        TEXT NOT NULL,
+    event         TEXT NOT NULL,
+    package       TEXT NOT NULL,
+    body          BLOB NOT NULL,
+    created       TEXT NOT NULL,
+    state         TEXT NOT NULL DEFAULT 'pending',
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    next_try      INTEGER NOT NULL,
+    claimed_until INTEGER NOT NULL DEFAULT 0,
+    last_status   INTEGER,
+    last_error    TEXT,
+    done          TEXT
+);
+CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox (state, next_try);
+-- Per receiver and package, events go out in id order.
+CREATE INDEX IF NOT EXISTS notify_outbox_order ON notify_outbox (target, package, id);
 ";
 
 /// Creates or upgrades the schema, and makes sure the template marker exists.
