@@ -146,6 +146,8 @@ fn help_lists_every_subcommand() {
         "mirror",
         "export",
         "import",
+        "import --from-verdaccio",
+        "import --from-registry",
         "fsck",
         "backup",
         "restore",

@@ -6,6 +6,7 @@
 pub mod github;
 pub mod hashing;
 pub mod identity;
+pub mod legacy;
 pub mod local;
 pub mod rejected;
 pub mod throttle;

@@ -8,6 +8,7 @@ pub mod browser;
 pub mod github;
 pub mod http_server;
 pub mod s3;
+pub mod verdaccio;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -21,7 +21,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
 
-pub use accounts::{delete_user, insert_user, set_password, user, users, User};
+pub use accounts::{delete_user, insert_user, set_password, upgrade_password, user, users, User};
 pub use blobs::{blob_referenced, is_pending, pend, pending, stored_objects, unpend, Stored};
 pub use github_cache::{github_cached, github_store, Cached};
 pub use notify::{
