@@ -155,6 +155,8 @@ fn help_lists_every_subcommand() {
         "token create",
         "package unassigned",
         "package set-repo",
+        "package unowned",
+        "package add-owner",
         "cache list",
         "cache drop",
         "cache prune",

@@ -156,6 +156,30 @@ pub fn check(ctx: &mut Ctx, access: Access, pkg: &str, req: &Request) -> Result<
     }
 }
 
+/// At start: says how many packages nobody may change until the operator acts, and how. In
+/// github mode those without a repository (nobody may read them either); in local mode those
+/// without maintainers.
+pub fn warn_ownerless(app: &crate::app::App) -> Result<()> {
+    let db = app.connect()?;
+    let (names, what, fix) = match app.config.auth.kind {
+        AuthType::GitHub => (
+            meta::unassigned(&db)?,
+            "have no GitHub repository, so nobody may read or write them",
+            "list them with `nmr package unassigned`, assign each with `nmr package set-repo NAME OWNER/REPO`",
+        ),
+        AuthType::Local => (
+            meta::unowned(&db)?,
+            "have no maintainers, so nobody may change them",
+            "list them with `nmr package unowned`, name one with `nmr package add-owner NAME USER`",
+        ),
+        AuthType::None => return Ok(()),
+    };
+    if let Some(first) = names.first() {
+        crate::warn!("{} packages {what} (e.g. {first}): {fix}", names.len());
+    }
+    Ok(())
+}
+
 /// Whether a caller's reads depend on the package (github mode without `auth.read = public`):
 /// then every listing, count and search total must leave out what the caller may not read.
 pub fn reads_vary(ctx: &Ctx) -> bool {
@@ -234,13 +258,16 @@ pub fn check_write(ctx: &mut Ctx, pkg: &str, body_repo: Option<&Value>) -> Resul
             Some(p) => {
                 let maintainers: Vec<Value> =
                     serde_json::from_str(&p.maintainers).unwrap_or_default();
-                // A package without maintainers (published while auth.type was none) belongs
-                // to whoever writes to it first, as a new package does.
                 let listed = maintainers
                     .iter()
                     .any(|m| m["name"].as_str() == Some(name.as_str()));
-                if maintainers.is_empty() || listed {
+                if listed {
                     Ok(None)
+                } else if maintainers.is_empty() {
+                    // Imported, or published while auth.type was none: nobody's until the
+                    // operator names a maintainer. Taking it for whoever wrote first let any
+                    // account take over a migrated registry's packages.
+                    Err(Error::Forbidden(format!("{pkg} has no maintainers (it was imported, or published without authentication), so nobody may change it until the operator names one: nmr package add-owner {pkg} USER")))
                 } else {
                     Err(Error::Forbidden(format!("{name} is not a maintainer of {pkg}; a maintainer can add you with npm owner add {name} {pkg}")))
                 }

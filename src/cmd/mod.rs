@@ -541,7 +541,7 @@ pub fn main(args: Vec<String>) -> i32 {
                     return 1;
                 }
             };
-            if let Err(e) = crate::auth::github::warn_unassigned(&app) {
+            if let Err(e) = crate::auth::warn_ownerless(&app) {
                 crate::error!("cannot start: {}", e.message());
                 return 1;
             }

@@ -158,7 +158,7 @@ pub fn describe(rule: &Rule) -> Vec<String> {
         ),
     });
     lines.push(match group(&rule.publish) {
-        "anyone" | "accounts" => "publish: any account may publish a new name (auth.type = \"local\"); its first publisher becomes its maintainer, and imported packages without maintainers take the next account that publishes".to_string(),
+        "anyone" | "accounts" => "publish: any account may publish a new name (auth.type = \"local\"); its first publisher becomes its maintainer; imported packages without maintainers wait for `nmr package add-owner PACKAGE USER`".to_string(),
         "nobody" => "publish: not set: in nmr any account may publish a new name".into(),
         _ => format!(
             "publish: {}: becomes package maintainers in nmr; not applied (nmr has no teams): `npm owner add USER PACKAGE` for each",

@@ -32,7 +32,7 @@ pub use packages::{
     all_maintainers, case_twin, counts, delete_package, delete_tag, delete_version, file, files,
     insert_package, is_deleted, package, package_names, package_rev, put_file, put_version,
     repository, scope_has_local, set_deprecated, set_maintainers, set_repository, set_tag,
-    set_users, starred_by, store_docs, tags, template, totals, touch, unassigned, version,
+    set_users, starred_by, store_docs, tags, template, totals, touch, unassigned, unowned, version,
     version_summaries, versions, Origin, VersionSummary,
 };
 pub use schema::{marker, migrate};
