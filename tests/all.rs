@@ -12,6 +12,7 @@ mod cli;
 mod clients;
 mod commands;
 mod concurrency;
+mod migrate;
 mod notify;
 mod ops;
 mod orgs;

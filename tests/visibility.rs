@@ -4,7 +4,9 @@
 //!   star list;
 //! - a package with no recorded repository (imported, or published in another auth mode) is
 //!   nobody's: unreadable and unwritable, whatever a publish body claims, until the operator
-//!   assigns it with `nmr package set-repo` or `nmr import --repository-from-manifest`;
+//!   assigns it with `nmr package set-repo` or `nmr import --repository-from-manifest`; in
+//!   local mode, a package without maintainers is likewise nobody's until
+//!   `nmr package add-owner`;
 //! - two first publishes racing for one name cannot both own it.
 
 use crate::auth_github::{fake, publish_as, publish_widget, registry, restart, HOST};
@@ -186,8 +188,9 @@ fn visibility_unassigned_packages_are_nobodys_until_the_operator_assigns_them() 
     publish_open(&open, "@acme/widget", "1.0.0", Some("acme/widget"));
     let reg = restart(open.stop(), &gh, &[]);
     assert!(
-        reg.log()
-            .contains("1 packages have no GitHub repository (e.g. @acme/widget)"),
+        reg.log().contains(
+            "1 packages have no GitHub repository, so nobody may read or write them (e.g. @acme/widget)"
+        ),
         "{}",
         reg.log()
     );
@@ -346,4 +349,63 @@ fn visibility_racing_first_publishes_cannot_both_own_a_package() {
         assert_eq!((a, b), expected, "{name}: {versions:?} owned by {owner}");
         assert_eq!(versions.len(), 1, "{name}: only the owner's version");
     }
+}
+
+#[test]
+fn visibility_local_packages_without_maintainers_are_nobodys_until_the_operator_names_one() {
+    // Published while the registry ran without authentication: no maintainers are recorded.
+    let open = Registry::start();
+    publish_open(&open, "legacy-lib", "1.0.0", None);
+    let reg = Registry::start_in(open.stop(), &[], &[("NMR_AUTH__TYPE", "local")]);
+    assert!(
+        reg.log().contains(
+            "1 packages have no maintainers, so nobody may change them (e.g. legacy-lib)"
+        ),
+        "{}",
+        reg.log()
+    );
+    crate::support::auth::add_user(&reg, "ann", "ann-password-1");
+    crate::support::auth::add_user(&reg, "ben", "ben-password-1");
+    let ann = crate::support::auth::token(&reg, "ann", &[]);
+    let ben = crate::support::auth::token(&reg, "ben", &[]);
+    let publish = |token: &str, version: &str| {
+        let body = publish_body("legacy-lib", version, &fake_tgz(version), "latest");
+        as_user(
+            &reg,
+            token,
+            "PUT",
+            "/legacy-lib",
+            body.to_string().as_bytes(),
+        )
+    };
+    let before = reg.snapshot();
+    // The first account to write used to become its maintainer: a takeover of every migrated
+    // package by whoever came first.
+    expect_error(
+        &publish(&ann, "1.1.0"),
+        403,
+        &["no maintainers", "nmr package add-owner"],
+    );
+    let r = as_user(
+        &reg,
+        &ann,
+        "PUT",
+        "/-/package/legacy-lib/dist-tags/next",
+        b"\"1.0.0\"",
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(reg.snapshot(), before, "refused writes change nothing");
+
+    let (code, out, err) = nmr(&reg, &["package", "unowned"], "");
+    assert_eq!((code, out.as_str()), (0, "legacy-lib\n"), "{err}");
+    let (code, _, err) = nmr(&reg, &["package", "add-owner", "legacy-lib", "nobody"], "");
+    assert!(code != 0 && err.contains("no account nobody"), "{err}");
+    let (code, out, err) = nmr(&reg, &["package", "add-owner", "legacy-lib", "ann"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(nmr(&reg, &["package", "unowned"], "").1, "");
+
+    assert_eq!(publish(&ann, "1.1.0").status, 201);
+    expect_error(&publish(&ben, "1.2.0"), 403, &["not a maintainer"]);
+    let doc = reg.get_as("/legacy-lib", &ben).json();
+    assert_eq!(doc["maintainers"][0]["name"], "ann", "{doc}");
 }

@@ -108,22 +108,6 @@ pub fn scope_rule(pkg: &str, repo: &Repo, allow_unscoped: bool) -> std::result::
     }
 }
 
-/// At start in github mode: says how many packages nobody may read or write until the
-/// operator assigns them a repository, and how to do that.
-pub fn warn_unassigned(app: &App) -> Result<()> {
-    if app.config.auth.kind != crate::config::AuthType::GitHub {
-        return Ok(());
-    }
-    let names = meta::unassigned(&app.connect()?)?;
-    if let Some(first) = names.first() {
-        crate::warn!(
-            "{} packages have no GitHub repository (e.g. {first}), so nobody may read or write them: list them with `nmr package unassigned`, assign each with `nmr package set-repo NAME OWNER/REPO`",
-            names.len()
-        );
-    }
-    Ok(())
-}
-
 /// What a token may do with a repository.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Permission {

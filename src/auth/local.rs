@@ -3,6 +3,7 @@
 //! address ranges.
 
 use super::hashing;
+use super::legacy;
 use crate::app::Ctx;
 use crate::digest::hex;
 use crate::error::{Error, Result};
@@ -68,6 +69,17 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 const NOBODY: &str =
     "pbkdf2-sha256$600000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
+/// Checks a password against a stored hash of either kind, nmr's own or one imported from an
+/// htpasswd file. A right password for an imported hash also gives nmr's own hash to store in
+/// its place: the old format is checked once, at the first login that proves the password.
+fn check_hash(password: &str, stored: &str) -> (bool, Option<String>) {
+    if !legacy::is_legacy(stored) {
+        return (verify_password(password, stored), None);
+    }
+    let right = legacy::verify(password, stored);
+    (right, right.then(|| hash_password(password).ok()).flatten())
+}
+
 /// Checks a user's password for a request from `from` (a login, or a token made with the
 /// password). While the account or the address has failed too often this is refused with 429
 /// before anything is hashed; otherwise the hash runs on the hashing pool, outside the handler
@@ -86,14 +98,20 @@ pub fn check_password(
         .map_or(NOBODY, |u| u.password.as_str())
         .to_string();
     let password = password.to_string();
-    let job = app
-        .hashing
-        .submit(move || verify_password(&password, &stored))?;
-    let right = ctx.off_slot(|| hashing::wait(job))?;
+    let job = app.hashing.submit(move || check_hash(&password, &stored))?;
+    let (right, upgraded) = ctx.off_slot(|| hashing::wait(job))?;
     match user {
         Some(u) if right => {
             app.throttle.succeeded(name, from);
-            Ok(Some(u))
+            let Some(hash) = upgraded else {
+                return Ok(Some(u));
+            };
+            // Only while the old hash is still there: a concurrent `nmr user passwd` wins.
+            meta::upgrade_password(ctx.db, name, &u.password, &hash)?;
+            Ok(Some(meta::User {
+                password: hash,
+                ..u
+            }))
         }
         _ => {
             app.throttle.failed(name, from, Instant::now());

@@ -7,6 +7,7 @@
 pub mod github;
 pub mod hashing;
 pub mod identity;
+pub mod legacy;
 pub mod local;
 pub mod orgs;
 pub mod rejected;
@@ -159,6 +160,30 @@ pub fn check(ctx: &mut Ctx, access: Access, pkg: &str, req: &Request) -> Result<
     }
 }
 
+/// At start: says how many packages nobody may change until the operator acts, and how. In
+/// github mode those without a repository (nobody may read them either); in local mode those
+/// without maintainers.
+pub fn warn_ownerless(app: &crate::app::App) -> Result<()> {
+    let db = app.connect()?;
+    let (names, what, fix) = match app.config.auth.kind {
+        AuthType::GitHub => (
+            meta::unassigned(&db)?,
+            "have no GitHub repository, so nobody may read or write them",
+            "list them with `nmr package unassigned`, assign each with `nmr package set-repo NAME OWNER/REPO`",
+        ),
+        AuthType::Local => (
+            meta::unowned(&db)?,
+            "have no maintainers, so nobody may change them",
+            "list them with `nmr package unowned`, name one with `nmr package add-owner NAME USER`",
+        ),
+        AuthType::None => return Ok(()),
+    };
+    if let Some(first) = names.first() {
+        crate::warn!("{} packages {what} (e.g. {first}): {fix}", names.len());
+    }
+    Ok(())
+}
+
 /// Whether a caller's reads depend on the package (github mode without `auth.read = public`,
 /// local mode with `auth.read = members`): then every listing, count and search total must
 /// leave out what the caller may not read.
@@ -232,10 +257,13 @@ pub fn maintainer_names(json_list: &str) -> Vec<String> {
 /// Unscoped packages, and those of a scope without an organisation: maintainers write.
 fn maintainer_rule(name: &str, pkg: &str, maintainers: &str) -> Result<Option<String>> {
     let maintainers = maintainer_names(maintainers);
-    // A package without maintainers (published while auth.type was none) belongs to whoever
-    // writes to it first, as a new package does.
-    if maintainers.is_empty() || maintainers.iter().any(|m| m == name) {
+    if maintainers.iter().any(|m| m == name) {
         Ok(None)
+    } else if maintainers.is_empty() {
+        // Imported, or published while auth.type was none: nobody's until the operator names
+        // a maintainer. Taking it for whoever wrote first let any account take over a
+        // migrated registry's packages.
+        Err(Error::Forbidden(format!("{pkg} has no maintainers (it was imported, or published without authentication), so nobody may change it until the operator names one: nmr package add-owner {pkg} USER")))
     } else {
         Err(Error::Forbidden(format!("{name} is not a maintainer of {pkg}; a maintainer can add you with npm owner add {name} {pkg}")))
     }

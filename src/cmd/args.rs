@@ -30,6 +30,17 @@ usage:
                           versions already here are skipped, conflicting ones reported;
                           --repository-from-manifest: a package without a GitHub repository
                           takes the one its manifest names, if its scope is the owner's
+  nmr import --from-verdaccio STORAGE_DIR [--htpasswd FILE] [--verdaccio-config FILE]
+             [--include-cached] [options]
+                          add the packages published in a (stopped) Verdaccio's storage here,
+                          every tarball verified, and its htpasswd users as accounts that keep
+                          their passwords; --verdaccio-config prints what its packages: access
+                          rules are in nmr; --include-cached: what it cached from its uplink
+                          goes to the upstream cache (uplink.mode = proxy); run it again to
+                          resume: only what is new is added
+  nmr import --from-registry URL [--token T] [--scope @acme] [--package NAME...] [options]
+                          copy a scope (found with the registry's search) and named packages
+                          from any npm registry, verified; the token goes to URL's host only
   nmr cache list [options]
                           list the packages cached from the upstream: tarballs, bytes, last use
   nmr cache drop NAME[@VERSION] [options]
@@ -133,6 +144,15 @@ pub(super) struct Transfer {
     pub(super) since: Option<String>,
     /// `import --repository-from-manifest`.
     pub(super) repository_from_manifest: bool,
+    /// `import --from-verdaccio STORAGE_DIR`, with `--htpasswd` and `--verdaccio-config`.
+    pub(super) from_verdaccio: Option<PathBuf>,
+    pub(super) htpasswd: Option<PathBuf>,
+    pub(super) verdaccio_config: Option<PathBuf>,
+    pub(super) include_cached: bool,
+    /// `import --from-registry URL`, with `--token` and `--scope` (and `--package`).
+    pub(super) from_registry: Option<String>,
+    pub(super) token: Option<String>,
+    pub(super) scope: Option<String>,
 }
 
 /// `--from` / `--to` of `nmr storage copy`.
@@ -237,7 +257,12 @@ pub(super) fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Trans
             "mirror" if command.is_none() => command = Some(Command::Mirror),
             "export" if command.is_none() => command = Some(Command::Export),
             "import" if command.is_none() => command = Some(Command::Import),
-            "--package" if matches!(command, Some(Command::Mirror | Command::Export)) => {
+            "--package"
+                if matches!(
+                    command,
+                    Some(Command::Mirror | Command::Export | Command::Import)
+                ) =>
+            {
                 transfer.packages.push(value("a package")?)
             }
             "--out" if matches!(command, Some(Command::Export)) => {
@@ -245,6 +270,31 @@ pub(super) fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Trans
             }
             "--repository-from-manifest" if matches!(command, Some(Command::Import)) => {
                 transfer.repository_from_manifest = true
+            }
+            // `--config` stays nmr's own config file for every command, so Verdaccio's has
+            // a flag of its own.
+            "--from-verdaccio" | "--htpasswd" | "--verdaccio-config"
+                if matches!(command, Some(Command::Import)) =>
+            {
+                let v = Some(PathBuf::from(value("a path")?));
+                match flag {
+                    "--from-verdaccio" => transfer.from_verdaccio = v,
+                    "--htpasswd" => transfer.htpasswd = v,
+                    _ => transfer.verdaccio_config = v,
+                }
+            }
+            "--include-cached" if matches!(command, Some(Command::Import)) => {
+                transfer.include_cached = true
+            }
+            "--from-registry" | "--token" | "--scope"
+                if matches!(command, Some(Command::Import)) =>
+            {
+                let v = Some(value("a value")?);
+                match flag {
+                    "--from-registry" => transfer.from_registry = v,
+                    "--token" => transfer.token = v,
+                    _ => transfer.scope = v,
+                }
             }
             "--since" if matches!(command, Some(Command::Export)) => {
                 transfer.since = Some(value("a date or time")?)

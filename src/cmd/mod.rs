@@ -1,9 +1,9 @@
 //! Command-line parsing and the subcommands: `nmr serve` (the default), `nmr config`,
 //! `nmr storage copy`, `nmr fsck`, `nmr backup` and `nmr restore`, the account commands
 //! `nmr user` / `nmr token` (see `accounts`), `nmr package` (see `package`), `nmr org` /
-//! `nmr team` (see `org`), the air-gap
-//! transfer: `nmr mirror`, `nmr export`, `nmr import`; the upstream cache's
-//! `nmr cache list | drop | prune`; and `nmr notify log | retry` for the webhook outbox. Each
+//! `nmr team` (see `org`), the air-gap transfer: `nmr mirror`, `nmr export`, `nmr import` (whose
+//! `--from-verdaccio` and `--from-registry` move another registry here, see `migrate`); the
+//! upstream cache's `nmr cache list | drop | prune`; and `nmr notify log | retry` for the webhook outbox. Each
 //! subcommand with more than a few lines has a file here.
 
 pub mod accounts;
@@ -14,6 +14,7 @@ mod cache;
 mod error;
 pub mod fsck;
 pub mod lockfile;
+pub mod migrate;
 pub mod mirror;
 pub mod notify;
 pub mod org;
@@ -281,9 +282,112 @@ fn export_cmd(config: &Config, t: Transfer) -> i32 {
     }
 }
 
+/// `nmr import --from-verdaccio` and `--from-registry`: exit 0 when everything the source
+/// publishes is here (packages only cached there are skipped by design), 1 when anything was
+/// left out for a problem (each named in the report) or the run stopped, 2 for usage errors.
+fn migrate_cmd(config: &Config, t: Transfer) -> i32 {
+    let usage = |m: &str| report("", &Error::Usage(m.to_string()));
+    if !t.files.is_empty() || t.repository_from_manifest {
+        return usage(
+            "nmr import takes a bundle FILE, or --from-verdaccio, or --from-registry: one of them",
+        );
+    }
+    let registry_opts = match (&t.from_verdaccio, &t.from_registry) {
+        (Some(_), Some(_)) => return usage("--from-verdaccio and --from-registry: one at a time"),
+        (Some(_), None) if t.token.is_some() || t.scope.is_some() || !t.packages.is_empty() => {
+            return usage("--token, --scope and --package go with --from-registry")
+        }
+        (None, Some(url)) => {
+            if t.htpasswd.is_some() || t.verdaccio_config.is_some() || t.include_cached {
+                return usage(
+                    "--htpasswd, --verdaccio-config and --include-cached go with --from-verdaccio",
+                );
+            }
+            match migrate::registry::check(migrate::registry::Options {
+                url: url.clone(),
+                token: t.token.clone(),
+                scope: t.scope.clone(),
+                packages: t.packages.clone(),
+            }) {
+                Ok(o) => Some(o),
+                Err(e) => return report("", &e),
+            }
+        }
+        _ => None,
+    };
+    if let Some(dir) = &t.from_verdaccio {
+        if !dir.is_dir() {
+            return usage(&format!(
+                "--from-verdaccio {}: no such directory",
+                dir.display()
+            ));
+        }
+        if let Err(e) = migrate::verdaccio::check(dir) {
+            return report("", &e);
+        }
+        if t.include_cached && config.uplink.mode != crate::config::UplinkMode::Proxy {
+            return usage("--include-cached puts what Verdaccio cached into nmr's upstream cache, which only uplink.mode = \"proxy\" serves: set uplink.mode and uplink.url");
+        }
+    }
+    let (app, mut db) = match open_app(config, false) {
+        Ok(x) => x,
+        Err(e) => return report("import: ", &e),
+    };
+    let progress = migrate::Progress::new();
+    let out = &mut std::io::stdout();
+    let result = match (&t.from_verdaccio, registry_opts) {
+        (Some(dir), _) => (|| {
+            if let Some(c) = &t.verdaccio_config {
+                migrate::access::print(c, out)?;
+            }
+            let opts = migrate::verdaccio::Options {
+                storage: dir.clone(),
+                htpasswd: t.htpasswd.clone(),
+                include_cached: t.include_cached,
+            };
+            migrate::verdaccio::run(&app, &mut db, &opts, &progress, out)
+        })(),
+        (None, Some(o)) => migrate::registry::run(&app, &mut db, &o, &progress, out),
+        (None, None) => unreachable!("migrate_cmd runs with a source"),
+    };
+    progress.clear();
+    match result {
+        Ok(r) => {
+            r.print(out);
+            if r.problems.is_empty() {
+                0
+            } else {
+                eprintln!(
+                    "nmr: import: {} left out, listed above; fix the cause and run the same command again: what is here already is not imported again",
+                    r.problems.len()
+                );
+                1
+            }
+        }
+        Err(e @ Error::Usage(_)) => report("import: ", &e),
+        Err(e) => report(
+            "import stopped (the packages reported above are here; run it again to resume): ",
+            &e,
+        ),
+    }
+}
+
 /// `nmr import`: exit 0 when every version is here, 1 when the bundle was refused or any
 /// version conflicts (each named), 2 for usage errors.
 fn import_cmd(config: &Config, t: Transfer) -> i32 {
+    if t.from_verdaccio.is_some() || t.from_registry.is_some() {
+        return migrate_cmd(config, t);
+    }
+    if t.htpasswd.is_some() || t.verdaccio_config.is_some() || t.include_cached {
+        let e = Error::Usage(
+            "--htpasswd, --verdaccio-config and --include-cached go with --from-verdaccio".into(),
+        );
+        return report("", &e);
+    }
+    if t.token.is_some() || t.scope.is_some() || !t.packages.is_empty() {
+        let e = Error::Usage("--token, --scope and --package go with --from-registry".into());
+        return report("", &e);
+    }
     let [file] = t.files.as_slice() else {
         let e = Error::Usage("nmr import needs exactly one bundle file".into());
         return report("", &e);
@@ -440,7 +544,7 @@ pub fn main(args: Vec<String>) -> i32 {
                     return 1;
                 }
             };
-            if let Err(e) = crate::auth::github::warn_unassigned(&app) {
+            if let Err(e) = crate::auth::warn_ownerless(&app) {
                 crate::error!("cannot start: {}", e.message());
                 return 1;
             }

@@ -1,6 +1,6 @@
-//! `nmr package`: the operator's say over packages that no request may settle. In github mode
-//! a package without a recorded GitHub repository (imported, or published in another auth
-//! mode) is nobody's until it is assigned one here.
+//! `nmr package`: the operator's say over packages that no request may settle. A package that
+//! came in by import, or was published in another auth mode, may have no GitHub repository
+//! (github mode) or no maintainers (local mode): it is nobody's until it is given one here.
 
 use super::error::{Error, Result};
 use super::require_db;
@@ -16,6 +16,9 @@ pub const USAGE: &str = "\
   nmr package set-repo NAME OWNER/REPO
                                       record the GitHub repository whose permissions decide
                                       who may read and write NAME (auth.type = github)
+  nmr package unowned                 list the packages that have no maintainers
+                                      (with auth.type = local nobody may change them)
+  nmr package add-owner NAME USER     make the local account USER a maintainer of NAME
 ";
 
 /// Runs `nmr package ...` with the words after it and returns the exit code.
@@ -60,6 +63,20 @@ fn run_inner(config: &Config, words: &[String]) -> Result<()> {
             }
             Ok(())
         }
+        ["unowned"] => {
+            require_db(config, "list")?;
+            let db = meta::open(&config.db_path)?;
+            for name in meta::unowned(&db)? {
+                println!("{name}");
+            }
+            Ok(())
+        }
+        ["add-owner", name, user] => {
+            require_db(config, "change")?;
+            let mut db = meta::open(&config.db_path)?;
+            meta::migrate(&mut db)?;
+            add_owner(&mut db, name, user)
+        }
         _ => Err(Error::Usage(format!(
             "nmr package: expected one of\n{USAGE}"
         ))),
@@ -73,4 +90,30 @@ pub fn assignable(config: &Config, name: &str, spec: &str) -> Result<github::Rep
         .map_err(Error::Usage)?;
     github::scope_rule(name, &repo, config.auth.github_allow_unscoped).map_err(Error::Usage)?;
     Ok(repo)
+}
+
+/// Adds the account `user` to `name`'s maintainers, as `npm owner add` would for a maintainer.
+fn add_owner(db: &mut rusqlite::Connection, name: &str, user: &str) -> Result<()> {
+    let account = meta::user(db, user)?.ok_or_else(|| {
+        Error::Failed(format!(
+            "no account {user}; create it first with nmr user add {user}"
+        ))
+    })?;
+    let marker = meta::marker(db)?;
+    let tx = meta::write_tx(db)?;
+    let pkg = meta::package(&tx, name)?
+        .ok_or_else(|| Error::Failed(format!("no package {name} in this registry")))?;
+    let mut maintainers: Vec<Value> = serde_json::from_str(&pkg.maintainers).unwrap_or_default();
+    if maintainers.iter().any(|m| m["name"].as_str() == Some(user)) {
+        println!("{user} already maintains {name}");
+        return Ok(());
+    }
+    maintainers.push(serde_json::json!({"name": account.name, "email": account.email}));
+    meta::set_maintainers(&tx, pkg.id, &Value::Array(maintainers).to_string())?;
+    // The maintainers are part of the package document clients read.
+    crate::packument::changed(&tx, pkg.id, name, &marker, &crate::time::now_rfc3339())
+        .map_err(Error::Request)?;
+    tx.commit().map_err(crate::store::Error::from)?;
+    println!("{name}: {user} is a maintainer");
+    Ok(())
 }

@@ -11,7 +11,7 @@ mod typed;
 
 pub use keys::{Key, Kind, KEYS};
 pub use layers::{load, Effective, Inputs, Source};
-pub use notify::{Notify, NotifyEvent, NotifyFormat};
+pub use notify::{shown_url, Notify, NotifyEvent, NotifyFormat};
 pub use parse::Val;
 pub use render::render;
 pub use typed::check_s3;

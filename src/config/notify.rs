@@ -311,8 +311,26 @@ fn quoted(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialise")
 }
 
-/// The entries as `[[notify]]` tables that nmr reads back, with the secret and the header
-/// values masked; `source` goes in a comment.
+/// A receiver's URL as it may be shown (`nmr config`, the log, `nmr notify log`): its origin and
+/// first path segment, the rest masked. Chat tools' incoming-webhook URLs are credentials in
+/// their path, so anyone who read them could post as nmr.
+pub fn shown_url(url: &str) -> String {
+    let bare = url.split(['?', '#']).next().unwrap_or("");
+    let Some((scheme, rest)) = bare.split_once("://") else {
+        return "********".into();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let mut segments = path.split('/').filter(|s| !s.is_empty());
+    match (segments.next(), segments.next()) {
+        (None, _) => format!("{scheme}://{host}/"),
+        (Some(_), None) => format!("{scheme}://{host}/********"),
+        (Some(first), Some(_)) => format!("{scheme}://{host}/{first}/********"),
+    }
+}
+
+/// The entries as `[[notify]]` tables, with the URL's path, the secret and the header values
+/// masked; `source` goes in a comment.
 pub(super) fn render(entries: &[Notify], source: &str) -> String {
     if entries.is_empty() {
         return format!("\n# [[notify]]: none  # {source}\n");
@@ -321,7 +339,7 @@ pub(super) fn render(entries: &[Notify], source: &str) -> String {
     for n in entries {
         let list = |items: Vec<String>| items.join(", ");
         out.push_str(&format!("\n[[notify]]  # {source}\n"));
-        out.push_str(&format!("url = {}\n", quoted(&n.url)));
+        out.push_str(&format!("url = {}\n", quoted(&shown_url(&n.url))));
         out.push_str(&format!(
             "events = [{}]\n",
             list(n.events.iter().map(|e| quoted(e.name())).collect())
@@ -403,9 +421,32 @@ retry_base = "250ms"
         std::fs::write(d.join("nmr.toml"), &text).unwrap();
         let again = load(&inputs(&d)).unwrap().config.notify;
         assert_eq!(again.len(), 2);
-        assert_eq!(again[1], n[1]);
+        assert!(
+            !text.contains("/chat"),
+            "a webhook URL's path is its credential: {text}"
+        );
+        assert_eq!(again[1].url, "http://127.0.0.1:9/********");
+        let unmasked = Notify {
+            url: n[1].url.clone(),
+            ..again[1].clone()
+        };
+        assert_eq!(unmasked, n[1]);
         assert_eq!(again[0].packages, n[0].packages);
         assert_eq!(again[0].secret, Some(Secret("********".into())));
+    }
+
+    #[test]
+    fn shown_urls_keep_the_origin_and_mask_the_path() {
+        assert_eq!(
+            shown_url("https://hooks.example.test/services/T0/B0/XYZ?x=1"),
+            "https://hooks.example.test/services/********"
+        );
+        assert_eq!(
+            shown_url("http://u:p@h.test:8080/npm"),
+            "http://h.test:8080/********"
+        );
+        assert_eq!(shown_url("https://h.test"), "https://h.test/");
+        assert_eq!(shown_url("not a url"), "********");
     }
 
     #[test]

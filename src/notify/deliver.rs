@@ -164,7 +164,7 @@ fn attempt(
             row.event,
             row.delivery,
             row.package,
-            row.target
+            crate::config::shown_url(&row.target)
         );
         notifier
             .failed
@@ -187,7 +187,7 @@ fn attempt(
                 "notify: delivered {} of {} to {}",
                 row.event,
                 row.package,
-                n.url
+                crate::config::shown_url(&n.url)
             );
             ("delivered", now, Some(status), None)
         }
@@ -198,7 +198,7 @@ fn attempt(
                 row.event,
                 row.delivery,
                 row.package,
-                n.url,
+                crate::config::shown_url(&n.url),
                 wait.as_secs()
             );
             let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
@@ -213,7 +213,7 @@ fn attempt(
                 row.event,
                 row.delivery,
                 row.package,
-                n.url,
+                crate::config::shown_url(&n.url),
                 row.id
             );
             ("failed", now, status, Some(why))

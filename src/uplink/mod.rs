@@ -20,6 +20,7 @@ use crate::http::{Request, Response};
 use crate::name;
 use crate::packument::{self, Origin};
 use crate::store::{blob, meta};
+pub use client::origin;
 use client::{Client, Failure};
 use rusqlite::Connection;
 use serde_json::{json, Map, Value};
@@ -119,7 +120,7 @@ fn unavailable(client: &Client, what: &str, f: &Failure) -> Error {
 }
 
 /// The path segment of a name on a registry: `@scope%2fname` or `name`.
-fn encode(name: &str) -> String {
+pub fn encode(name: &str) -> String {
     name.replacen('/', "%2f", 1)
 }
 
@@ -438,6 +439,52 @@ fn download(app: &App, db: &mut Connection, name: &str, dist: &meta::UplinkDist)
         app.blobs.delete(&key)?;
     }
     Ok(())
+}
+
+/// Takes in a packument and tarballs that another registry cached from its own upstream (`nmr
+/// import --from-verdaccio --include-cached`), as if this registry had fetched them: the
+/// packument only when none is cached here, and stale (fetched at time 0), so the first request
+/// revalidates it with `uplink.url`; each tarball that `file` gives is verified against the
+/// packument's digests and stored as a download would be. Returns how many tarballs were
+/// stored and `(file, why)` for each refused one.
+pub fn adopt(
+    app: &App,
+    db: &mut Connection,
+    name: &str,
+    packument: &[u8],
+    file: &dyn Fn(&meta::UplinkDist) -> Option<Vec<u8>>,
+) -> Result<(usize, Vec<(String, String)>)> {
+    let doc = doc::build(name, packument, None, &app.marker)
+        .map_err(|e| Error::BadRequest(format!("the cached packument of {name}: {e}")))?;
+    if meta::uplink_state(db, name)?.is_none() {
+        meta::uplink_store(db, name, 0, &doc)?;
+    }
+    let (mut stored, mut refused) = (0, Vec::new());
+    for d in &doc.dists {
+        // The row as it stands here, whose digests the bytes must match.
+        let Some(f) = meta::uplink_file(db, name, &d.filename)? else {
+            continue;
+        };
+        if f.stored.is_some() {
+            continue;
+        }
+        let Some(bytes) = file(d) else { continue };
+        let digests = Digests::of(&bytes);
+        if let Err(e) = verify(&f.dist, &digests, &bytes) {
+            refused.push((format!("{name}/-/{}", d.filename), e));
+            continue;
+        }
+        let key = blob::content_key(&format!("{BLOB_DIR}/{name}"), &d.filename, &digests);
+        let created = app.blobs.put(&key, &bytes)?;
+        let len = bytes.len() as i64;
+        if meta::uplink_file_stored(db, name, &f.dist, &key, len, &digests.sha1_hex)? {
+            stored += 1;
+            cache::stored(app, db, name, &d.filename);
+        } else if created {
+            app.blobs.delete(&key)?;
+        }
+    }
+    Ok((stored, refused))
 }
 
 /// Where `nmr mirror` found a version.

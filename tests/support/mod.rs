@@ -8,6 +8,7 @@ pub mod browser;
 pub mod github;
 pub mod http_server;
 pub mod s3;
+pub mod verdaccio;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -183,9 +184,14 @@ impl Registry {
         assert!(!self.tls, "raw HTTP helpers cannot talk to {}", self.url());
         let started = std::time::Instant::now();
         try_http(self.port, method, path, headers, body).unwrap_or_else(|| {
-            // What nmr logged says why: the rare failure here must be diagnosable from one run.
+            // What nmr logged, and whether it still runs, say why: the rare failure here must
+            // be diagnosable from one run.
+            let state = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+                .ok()
+                .and_then(|s| s.rsplit_once(") ")?.1.chars().next())
+                .map_or("gone".to_string(), |c| format!("state {c}"));
             panic!(
-                "{method} {path}: the connection closed without an answer after {:?}; nmr's log:\n{}",
+                "{method} {path}: no answer after {:?} (nmr: {state}); nmr's log:\n{}",
                 started.elapsed(),
                 self.log()
             )
@@ -462,7 +468,15 @@ pub fn read_response(s: &mut impl Read, head: bool) -> Option<Resp> {
             }
         }
         match s.read(&mut buf) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
+            Err(e) => {
+                eprintln!(
+                    "read_response: {e} ({:?}) after {} bytes",
+                    e.kind(),
+                    raw.len()
+                );
+                break;
+            }
             Ok(n) => raw.extend_from_slice(&buf[..n]),
         }
     }

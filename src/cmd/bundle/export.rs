@@ -93,6 +93,11 @@ fn local(
         maintainers: serde_json::from_str(&pkg.maintainers).unwrap_or(Value::Array(vec![])),
         tags: meta::tags(db, pkg.id)?.into_iter().collect(),
         versions: Vec::new(),
+        // Stars travel only when there are some, so unstarred packages' records stay as before.
+        users: serde_json::from_str::<Value>(&pkg.users)
+            .ok()
+            .filter(|u| u.as_object().is_some_and(|o| !o.is_empty()))
+            .unwrap_or(Value::Null),
     };
     Ok((record, pending))
 }
@@ -152,6 +157,7 @@ fn upstream(
             .unwrap_or(Value::Array(vec![])),
         tags,
         versions: Vec::new(),
+        users: Value::Null,
     };
     Ok((record, pending))
 }

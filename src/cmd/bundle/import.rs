@@ -295,19 +295,19 @@ fn check_record(r: &PackageRecord, path: &str, listed: &BTreeMap<String, Listed>
 
 /// Where a bundled version stands against this registry.
 #[derive(Debug, PartialEq)]
-enum State {
+pub(in crate::cmd) enum State {
     New,
     Present,
     Conflict(String),
 }
 
-fn classify(
+/// Where `name@version`, whose tarball has `tgz_integrity`, stands against this registry.
+pub(in crate::cmd) fn classify(
     db: &Connection,
-    r: &PackageRecord,
+    name: &str,
     version: &str,
     tgz_integrity: &str,
 ) -> crate::error::Result<State> {
-    let name = &r.name;
     let id = format!("{name}@{version}");
     let file = crate::name::tarball_file(name, version);
     if let Some(p) = meta::package(db, name)? {
@@ -398,8 +398,10 @@ fn store_blobs(
 }
 
 /// Pass two, part two: one transaction for every package. Each version is classified again
-/// inside it, since the running server may have published meanwhile.
-fn commit(
+/// inside it, since the running server may have published meanwhile. `keys` holds the blob key
+/// of each stored file by its [`tarball_path`]; versions without one are left out. The other
+/// imports (`nmr import --from-verdaccio`, `--from-registry`) store through here too.
+pub(in crate::cmd) fn commit(
     app: &App,
     db: &mut Connection,
     records: &[PackageRecord],
@@ -416,7 +418,7 @@ fn commit(
         let mut pkg = meta::package(&tx, name)?.map(|p| p.id);
         for v in &r.versions {
             let tgz = tgz_of(r, v);
-            match classify(&tx, r, &v.version, &tgz.integrity)? {
+            match classify(&tx, name, &v.version, &tgz.integrity)? {
                 State::Present => {
                     s.present += 1;
                     continue;
@@ -437,6 +439,9 @@ fn commit(
                     let id = meta::insert_package(&tx, name, &r.created)?;
                     if r.maintainers.is_array() {
                         meta::set_maintainers(&tx, id, &r.maintainers.to_string())?;
+                    }
+                    if r.users.is_object() {
+                        meta::set_users(&tx, id, &r.users.to_string())?;
                     }
                     pkg = Some(id);
                     id
@@ -533,6 +538,27 @@ fn manifest_repository(app: &App, r: &PackageRecord) -> std::result::Result<Stri
     Ok(repo.full())
 }
 
+/// Why a new package may not be created here as a local one (the upstream owns its name or
+/// scope), as publishing would refuse it; `None` when it may, or is here already.
+pub(in crate::cmd) fn publish_refusal(
+    app: &App,
+    db: &mut Connection,
+    name: &str,
+) -> Option<crate::error::Error> {
+    match (meta::package(db, name), app.config.uplink.mode) {
+        (Ok(None), mode) if mode != UplinkMode::Off => {
+            let ctx = Ctx {
+                app,
+                db: &mut *db,
+                who: crate::auth::Identity::Anyone,
+                slot: None,
+            };
+            crate::uplink::check_publish(&ctx, name).err()
+        }
+        _ => None,
+    }
+}
+
 /// Imports a bundle. `Err` means nothing was imported; conflicts are in the summary. With
 /// `repository_from_manifest`, each package without a GitHub repository takes the one its
 /// manifest names (see [`manifest_repository`]).
@@ -555,23 +581,14 @@ pub fn run(
     let mut needed = BTreeMap::new();
     let mut s = Summary::default();
     for r in &v.records {
-        let refusal = match (meta::package(db, &r.name), app.config.uplink.mode) {
-            (Ok(None), mode) if mode != UplinkMode::Off => {
-                let ctx = Ctx {
-                    app,
-                    db: &mut *db,
-                    who: crate::auth::Identity::Anyone,
-                    slot: None,
-                };
-                crate::uplink::check_publish(&ctx, &r.name).err()
-            }
-            _ => None,
-        };
+        let refusal = publish_refusal(app, db, &r.name);
         for ver in &r.versions {
             let tgz = tgz_of(r, ver);
             let state = match &refusal {
                 Some(e) => State::Conflict(e.message().to_string()),
-                None => classify(db, r, &ver.version, &tgz.integrity).map_err(Error::Request)?,
+                None => {
+                    classify(db, &r.name, &ver.version, &tgz.integrity).map_err(Error::Request)?
+                }
             };
             match state {
                 State::New => {

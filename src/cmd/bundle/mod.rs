@@ -75,6 +75,10 @@ pub struct PackageRecord {
     #[serde(rename = "dist-tags", default)]
     pub tags: BTreeMap<String, String>,
     pub versions: Vec<VersionRecord>,
+    /// Who starred it (`{"name": true}`), set when the package is created here; absent from
+    /// bundles of nmr versions that did not carry stars.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub users: Value,
 }
 
 /// One version: what `versions` stores, and its files.

@@ -49,6 +49,14 @@ pub fn set_password(conn: &Connection, name: &str, hash: &str) -> Result<bool> {
     )? > 0)
 }
 
+/// Replaces a user's password hash if it is still `old`; returns whether it was.
+pub fn upgrade_password(conn: &Connection, name: &str, old: &str, hash: &str) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE users SET password = ?3 WHERE name = ?1 AND password = ?2",
+        params![name, old, hash],
+    )? > 0)
+}
+
 /// Deletes a user and, with them, their tokens.
 pub fn delete_user(conn: &Connection, name: &str) -> Result<bool> {
     conn.execute("DELETE FROM tokens WHERE user = ?1", [name])?;

@@ -22,7 +22,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
 
-pub use accounts::{delete_user, insert_user, set_password, user, users, User};
+pub use accounts::{delete_user, insert_user, set_password, upgrade_password, user, users, User};
 pub use blobs::{blob_referenced, is_pending, pend, pending, stored_objects, unpend, Stored};
 pub use github_cache::{github_cached, github_store, Cached};
 pub use notify::{
@@ -39,7 +39,7 @@ pub use packages::{
     all_maintainers, case_twin, counts, delete_package, delete_tag, delete_version, file, files,
     insert_package, is_deleted, package, package_names, package_rev, put_file, put_version,
     repository, scope_has_local, set_deprecated, set_maintainers, set_repository, set_tag,
-    set_users, starred_by, store_docs, tags, template, totals, touch, unassigned, version,
+    set_users, starred_by, store_docs, tags, template, totals, touch, unassigned, unowned, version,
     version_summaries, versions, Origin, VersionSummary,
 };
 pub use schema::{marker, migrate};

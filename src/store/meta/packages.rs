@@ -111,6 +111,17 @@ pub fn unassigned(conn: &Connection) -> Result<Vec<String>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Names of the packages with no maintainers, sorted: in local mode nobody may change them
+/// until the operator names one.
+pub fn unowned(conn: &Connection) -> Result<Vec<String>> {
+    let mut st = conn.prepare(
+        "SELECT name FROM packages
+         WHERE NOT json_valid(maintainers) OR json_array_length(maintainers) = 0 ORDER BY name",
+    )?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Records the repository of a package: a new one's, or the operator's assignment.
 pub fn set_repository(tx: &Transaction, id: i64, repo: &str) -> Result<()> {
     tx.execute(
