@@ -337,15 +337,26 @@ fn migrate_cmd(config: &Config, t: Transfer) -> i32 {
     let out = &mut std::io::stdout();
     let result = match (&t.from_verdaccio, registry_opts) {
         (Some(dir), _) => (|| {
-            if let Some(c) = &t.verdaccio_config {
-                migrate::access::print(c, out)?;
-            }
+            let rules = match &t.verdaccio_config {
+                Some(c) => {
+                    let rules = migrate::access::read(c)?;
+                    migrate::access::print(c, &rules, out);
+                    Some(rules)
+                }
+                None => None,
+            };
             let opts = migrate::verdaccio::Options {
                 storage: dir.clone(),
                 htpasswd: t.htpasswd.clone(),
                 include_cached: t.include_cached,
             };
-            migrate::verdaccio::run(&app, &mut db, &opts, &progress, out)
+            let mut report = migrate::verdaccio::run(&app, &mut db, &opts, &progress, out)?;
+            // After packages and users: the organisations refer to both.
+            if let Some(rules) = rules {
+                progress.clear();
+                migrate::scopes::apply(&app, &mut db, &rules, &mut report, out)?;
+            }
+            Ok(report)
         })(),
         (None, Some(o)) => migrate::registry::run(&app, &mut db, &o, &progress, out),
         (None, None) => unreachable!("migrate_cmd runs with a source"),

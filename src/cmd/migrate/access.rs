@@ -3,9 +3,10 @@
 //! `access`, `publish`, `unpublish`, `proxy` with a word list, an inline `[a, b]` list or a
 //! `- a` block list), so a YAML library would be a large dependency for a dozen lines.
 //!
-//! Nothing is applied: nmr has no organisations or teams yet, and `auth.read` and the uplink
-//! settings are the operator's configuration, which an import does not rewrite. The rules are
-//! printed with the nmr settings they correspond to.
+//! The rules are printed with the nmr settings they correspond to. `auth.read` and the uplink
+//! settings are the operator's configuration, which an import never rewrites; the rules that
+//! map exactly onto an organisation (a whole scope published by named users) are applied
+//! after the import, with local auth, by [`super::scopes`].
 
 use crate::cmd::error::{Error, Result};
 use std::path::Path;
@@ -151,19 +152,28 @@ pub fn describe(rule: &Rule) -> Vec<String> {
     lines.push(match group(&rule.access) {
         "anyone" => "access: anyone may install: auth.read = \"public\"".to_string(),
         "accounts" => "access: accounts only: auth.read = \"authenticated\" (the default)".into(),
-        "nobody" => "access: not set (Verdaccio then lets nobody read): nmr has no per-package reads; auth.read applies".into(),
+        "nobody" => "access: not set (Verdaccio then lets nobody read): nmr has no per-package read lists; auth.read applies, and with auth.read = \"members\" only an organisation's members read its packages".into(),
         _ => format!(
-            "access: only {}: nmr has no per-package read lists or teams yet; closest is auth.read = \"authenticated\"",
+            "access: only {}: nmr has no per-package read lists; closest is auth.read = \"members\" (the members of an organisation read all of its packages, and nobody else), else auth.read = \"authenticated\"",
             names(&rule.access)
         ),
     });
+    let plan = super::scopes::plan(rule);
     lines.push(match group(&rule.publish) {
         "anyone" | "accounts" => "publish: any account may publish a new name (auth.type = \"local\"); its first publisher becomes its maintainer; imported packages without maintainers wait for `nmr package add-owner PACKAGE USER`".to_string(),
         "nobody" => "publish: not set: in nmr any account may publish a new name".into(),
-        _ => format!(
-            "publish: {}: becomes package maintainers in nmr; not applied (nmr has no teams): `npm owner add USER PACKAGE` for each",
-            names(&rule.publish)
-        ),
+        _ => match &plan {
+            Some(p) => format!(
+                "publish: {}: with auth.type = \"local\", applied after the import: the organisation @{org} with them as members (developers; a new organisation's owner is the first with an account) on the team @{org}:{team}, which may publish every @{org} package here",
+                names(&rule.publish),
+                org = p.org,
+                team = super::scopes::TEAM
+            ),
+            None => format!(
+                "publish: {}: not applied (only a whole scope, '@scope/*', published by named users maps onto an organisation and its team): `nmr package add-owner PACKAGE USER` or `npm owner add USER PACKAGE` for each package, or a team with `nmr team grant`",
+                names(&rule.publish)
+            ),
+        },
     });
     if !rule.unpublish.is_empty() {
         lines.push(format!(
@@ -188,28 +198,31 @@ pub fn describe(rule: &Rule) -> Vec<String> {
     lines
 }
 
-/// Reads the config file and prints every rule with its meaning.
-pub fn print(file: &Path, out: &mut dyn std::io::Write) -> Result<()> {
+/// Reads the `packages:` rules of a config file; a file that cannot be read is a usage error,
+/// found before anything is imported.
+pub fn read(file: &Path) -> Result<Vec<Rule>> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))?;
-    let rules =
-        parse(&text).map_err(|e| Error::Usage(format!("{}: packages: {e}", file.display())))?;
+    parse(&text).map_err(|e| Error::Usage(format!("{}: packages: {e}", file.display())))
+}
+
+/// Prints every rule with its meaning.
+pub fn print(file: &Path, rules: &[Rule], out: &mut dyn std::io::Write) {
     if rules.is_empty() {
         let _ = writeln!(out, "{}: no packages: rules", file.display());
-        return Ok(());
+        return;
     }
     let _ = writeln!(
         out,
-        "access rules in {} and what they are in nmr (nothing applied: nmr has no organisations or teams yet, and these settings belong in nmr.toml):",
+        "access rules in {} and what they are in nmr (auth.read and the uplink settings are nmr.toml's, never rewritten by an import; publish lists of whole scopes are applied as organisations and teams after the import):",
         file.display()
     );
-    for r in &rules {
+    for r in rules {
         let _ = writeln!(out, "  '{}'", r.pattern);
         for l in describe(r) {
             let _ = writeln!(out, "    {l}");
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -267,9 +280,11 @@ middlewares:
         let acme = describe(&rules[0]).join("\n");
         assert!(acme.contains("auth.read = \"authenticated\""), "{acme}");
         assert!(
-            acme.contains("alice bob: becomes package maintainers"),
+            acme.contains("alice bob: with auth.type = \"local\", applied after the import: the organisation @acme"),
             "{acme}"
         );
+        assert!(acme.contains("the team @acme:publishers"), "{acme}");
+        assert!(!acme.contains("no teams"), "{acme}");
         assert!(
             acme.contains("uplink.private_scopes = [\"@acme\"]"),
             "{acme}"
@@ -277,5 +292,14 @@ middlewares:
         let open = describe(&rules[1]).join("\n");
         assert!(open.contains("auth.read = \"public\""), "{open}");
         assert!(open.contains("uplink.mode = \"proxy\""), "{open}");
+        let other = describe(&Rule {
+            pattern: "@acme/x-*".into(),
+            access: vec!["alice".into()],
+            publish: vec!["alice".into()],
+            ..Rule::default()
+        })
+        .join("\n");
+        assert!(other.contains("publish: alice: not applied"), "{other}");
+        assert!(other.contains("auth.read = \"members\""), "{other}");
     }
 }

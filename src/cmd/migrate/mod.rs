@@ -12,6 +12,7 @@
 pub mod access;
 pub mod htpasswd;
 pub mod registry;
+pub mod scopes;
 pub mod verdaccio;
 
 use super::bundle::import::{self, State};
@@ -67,6 +68,8 @@ pub struct Report {
     /// Accounts created, and those that were here already (left as they are).
     pub users: usize,
     pub users_present: usize,
+    /// Changes made to organisations and teams from `--verdaccio-config` (`None` without it).
+    pub access_applied: Option<usize>,
     /// `(what, why)`: left out by design (a package only cached from an uplink).
     pub skipped: Vec<(String, String)>,
     /// `(what, why)`: left out because something is wrong (a tarball that does not match its
@@ -88,6 +91,12 @@ impl Report {
             self.users,
             self.users_present
         );
+        if let Some(n) = self.access_applied {
+            let _ = writeln!(
+                out,
+                "access: {n} changes to organisations and teams applied from --verdaccio-config"
+            );
+        }
         if self.cached > 0 {
             let _ = writeln!(
                 out,
