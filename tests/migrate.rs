@@ -496,3 +496,153 @@ fn migrate_refuses_what_is_not_a_verdaccio_storage_or_a_registry_url() {
         "nothing was created"
     );
 }
+
+/// A Verdaccio storage as Verdaccio lays it out, written by hand: the import reads files, so
+/// the organisation mapping needs no running Verdaccio. Each package has one version, 1.0.0,
+/// published by alice.
+fn hand_made_storage(root: &Path, names: &[&str]) -> std::path::PathBuf {
+    let storage = root.join("storage");
+    std::fs::create_dir_all(&storage).unwrap();
+    std::fs::write(
+        storage.join(".verdaccio-db.json"),
+        json!({"list": names, "secret": "s"}).to_string(),
+    )
+    .unwrap();
+    for name in names {
+        let base = name.rsplit('/').next().unwrap();
+        let dir = storage.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let tgz = fake_tgz(&format!("{name}@1.0.0"));
+        let file = format!("{base}-1.0.0.tgz");
+        std::fs::write(dir.join(&file), &tgz).unwrap();
+        let doc = json!({
+            "name": name,
+            "versions": {"1.0.0": {"name": name, "version": "1.0.0", "dist": {
+                "shasum": sha1_hex(&tgz), "integrity": integrity(&tgz),
+                "tarball": format!("http://v.example.test/{name}/-/{file}")}}},
+            "time": {"created": "2026-01-01T00:00:00.000Z", "1.0.0": "2026-01-01T00:00:00.000Z"},
+            "dist-tags": {"latest": "1.0.0"},
+            "maintainers": [{"name": "alice"}],
+        });
+        std::fs::write(dir.join("package.json"), doc.to_string()).unwrap();
+    }
+    storage
+}
+
+/// An htpasswd line with a `{SHA}` hash.
+fn sha_user(name: &str, password: &str) -> String {
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(password));
+    format!("{name}:{{SHA}}{hash}:autocreated 2026-01-01\n")
+}
+
+#[test]
+fn migrate_applies_whole_scope_publish_lists_as_an_organisation_and_its_team() {
+    let work = TempDir::new("vd-orgs");
+    let w = work.path();
+    let storage = hand_made_storage(w, &["@acme/widget", "@acme/gadget", "plainpkg"]);
+    let htpasswd = w.join("htpasswd");
+    let users: String = ["alice", "bob", "mallory"]
+        .iter()
+        .map(|u| sha_user(u, "pw"))
+        .collect();
+    std::fs::write(&htpasswd, users).unwrap();
+    let config = w.join("config.yaml");
+    std::fs::write(
+        &config,
+        "storage: ./storage\npackages:\n  '@acme/*':\n    access: alice bob\n    publish: alice bob carol\n  '**':\n    access: $all\n    publish: $authenticated\n",
+    )
+    .unwrap();
+    let flags = ["--set", "auth.type=local"];
+    let a = Registry::start_with(&flags, &[]);
+    let mut args = vec![
+        "import",
+        "--from-verdaccio",
+        s(&storage),
+        "--htpasswd",
+        s(&htpasswd),
+        "--verdaccio-config",
+        s(&config),
+    ];
+    args.extend_from_slice(&flags);
+    let (code, out, err) = nmr(a.dir.path(), &args);
+    assert_eq!(code, 0, "{out}{err}");
+    for want in [
+        "done: 3 packages changed, 3 versions imported",
+        "the organisation @acme with them as members",
+        "access: only alice bob: nmr has no per-package read lists; closest is auth.read = \"members\"",
+        "applied: created the organisation @acme with owner alice",
+        "applied: created the team @acme:publishers",
+        "applied: bob is developer of @acme",
+        "applied: alice is on @acme:publishers",
+        "applied: bob is on @acme:publishers",
+        "applied: @acme:publishers may publish @acme/gadget (read-write)",
+        "applied: @acme:publishers may publish @acme/widget (read-write)",
+        "access: 7 changes to organisations and teams applied",
+        "@acme publisher carol: no account here",
+    ] {
+        assert!(out.contains(want), "{want:?} missing from:\n{out}");
+    }
+    assert!(!out.contains("no teams"), "{out}");
+
+    let (code, show, err) = nmr(a.dir.path(), &["org", "show", "@acme"]);
+    assert_eq!(code, 0, "{show}{err}");
+    let roles: Vec<String> = show
+        .lines()
+        .skip_while(|l| *l != "members:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(roles, ["alice owner", "bob developer"], "{show}");
+    for want in [
+        "acme:publishers  the publishers of Verdaccio's '@acme/*' rule",
+        "members:  alice, bob",
+        "packages: @acme/gadget (read-write), @acme/widget (read-write)",
+    ] {
+        assert!(show.contains(want), "{want:?} missing from:\n{show}");
+    }
+
+    // Again (before anything is published here, which a re-import's tags would meet): nothing
+    // new, nothing changed, nothing applied.
+    let before = a.snapshot();
+    let (code, out, err) = nmr(a.dir.path(), &args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("  applied: "), "{out}");
+    assert!(
+        out.contains("access: 0 changes to organisations and teams applied"),
+        "{out}"
+    );
+    assert_eq!(a.snapshot(), before);
+
+    // bob maintains nothing: the team's grant lets him publish; mallory is no member.
+    let publish = |user: &str, version: &str| {
+        let t = crate::support::auth::token(&a, user, &[]);
+        let tgz = fake_tgz(&format!("@acme/widget@{version}"));
+        let body = publish_body("@acme/widget", version, &tgz, "latest").to_string();
+        crate::support::auth::as_user(&a, &t, "PUT", "/@acme%2fwidget", body.as_bytes())
+    };
+    let r = publish("bob", "1.1.0");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = publish("mallory", "1.2.0");
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("not a member of @acme"), "{}", r.text());
+
+    // Without local accounts nothing is applied, and the output says why.
+    let none = TempDir::new("vd-none");
+    let (code, out, err) = nmr(
+        none.path(),
+        &[
+            "import",
+            "--from-verdaccio",
+            s(&storage),
+            "--verdaccio-config",
+            s(&config),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("access: not applied: organisations and teams exist with auth.type = \"local\" only, and this registry has auth.type = \"none\""),
+        "{out}"
+    );
+    assert!(!out.contains("  applied: "), "{out}");
+}
