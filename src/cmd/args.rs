@@ -35,9 +35,10 @@ usage:
                           add the packages published in a (stopped) Verdaccio's storage here,
                           every tarball verified, and its htpasswd users as accounts that keep
                           their passwords; --verdaccio-config prints what its packages: access
-                          rules are in nmr; --include-cached: what it cached from its uplink
-                          goes to the upstream cache (uplink.mode = proxy); run it again to
-                          resume: only what is new is added
+                          rules are in nmr and, with local auth, applies whole-scope publish
+                          lists as organisations and teams; --include-cached: what it cached
+                          from its uplink goes to the upstream cache (uplink.mode = proxy); run
+                          it again to resume: only what is new is added
   nmr import --from-registry URL [--token T] [--scope @acme] [--package NAME...] [options]
                           copy a scope (found with the registry's search) and named packages
                           from any npm registry, verified; the token goes to URL's host only
