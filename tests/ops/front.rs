@@ -571,3 +571,54 @@ fn uploads_past_the_spool_budget_are_503_and_store_nothing() {
     );
     assert_eq!(r.status, 201, "{}", r.text());
 }
+
+/// The state letter of each of nmr's threads named `name` (`S` sleeping, `T` stopped, ...).
+fn thread_states(pid: u32, name: &str) -> Vec<char> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
+        .filter_map(|t| {
+            let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+            stat.rsplit_once(") ")?.1.chars().next()
+        })
+        .collect()
+}
+
+fn kill(signal: &str, pid: u32) {
+    let ok = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {signal} {pid}");
+}
+
+#[test]
+fn a_connection_waiting_for_its_next_request_survives_a_stop_and_continue() {
+    // Linux fails a recv on a socket with a receive timeout with EINTR, never restarted, once
+    // the process has been stopped and continued (as a debugger, `kill -STOP` or a frozen
+    // container does). nmr took that for a closed connection and dropped the client.
+    let reg = Registry::start();
+    let mut s = connect(reg.port);
+    s.write_all(b"GET /-/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s, false).unwrap().status, 200);
+    let pid = reg.pid();
+    // The connection's thread is back in its read, waiting for the next request.
+    wait_for("the connection thread to wait for a request", || {
+        let states = thread_states(pid, "conn");
+        (states == ['S']).then_some(())
+    });
+    kill("-STOP", pid);
+    wait_for("nmr to stop", || {
+        thread_states(pid, "conn").contains(&'T').then_some(())
+    });
+    kill("-CONT", pid);
+    s.write_all(b"GET /-/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut s, false).expect("an answer on the same connection");
+    assert_eq!(r.status, 200, "{}", reg.log());
+}

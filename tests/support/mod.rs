@@ -469,6 +469,9 @@ pub fn read_response(s: &mut impl Read, head: bool) -> Option<Resp> {
         }
         match s.read(&mut buf) {
             Ok(0) => break,
+            // A socket with a read timeout fails with EINTR, never restarted, after this process
+            // was stopped and continued (signal(7)); that is no end of the answer.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 eprintln!(
                     "read_response: {e} ({:?}) after {} bytes",

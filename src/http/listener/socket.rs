@@ -40,11 +40,24 @@ struct Armed<'a> {
     wait: &'a mut Wait,
 }
 
+/// One read of the socket within `wait`. A socket with a receive timeout is never restarted
+/// after a signal: Linux fails its `recv` with `EINTR` when a handler ran (nmr has handlers for
+/// SIGTERM, SIGINT and SIGHUP) or after the process was stopped and continued, so the read is
+/// tried again, re-armed, instead of ending the connection without an answer.
+fn read_armed(sock: &TcpStream, wait: &mut Wait, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        wait.arm(sock)?;
+        let mut s = sock;
+        match s.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 impl Read for Armed<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.wait.arm(self.sock)?;
-        let mut s = self.sock;
-        s.read(buf)
+        read_armed(self.sock, self.wait, buf)
     }
 }
 
@@ -120,10 +133,7 @@ impl Socket {
 impl Read for Socket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.tls {
-            None => {
-                self.wait.arm(&self.sock)?;
-                (&self.sock).read(buf)
-            }
+            None => read_armed(&self.sock, &mut self.wait, buf),
             Some(tls) => {
                 let mut io = Armed {
                     sock: &self.sock,
