@@ -1,7 +1,11 @@
 //! Build script: records the commit nmr is built from, for `nmr --version`.
 //!
-//! `NMR_COMMIT` overrides it (a build from a source tarball has no git history to ask); outside
+//! `BUILD_COMMIT` overrides it (a build from a source tarball has no git history to ask); outside
 //! a git checkout, or without git, the commit is "unknown" rather than a failed build.
+//!
+//! The name must not start with `NMR_`: `cargo run` and `cargo test` put what a build script
+//! hands to rustc into the environment of the binary they start, and nmr reads every `NMR_*`
+//! variable as a setting (an unknown one stops it).
 
 use std::path::Path;
 use std::process::Command;
@@ -16,15 +20,15 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
-    println!("cargo:rerun-if-env-changed=NMR_COMMIT");
-    let commit = match std::env::var("NMR_COMMIT") {
+    println!("cargo:rerun-if-env-changed=BUILD_COMMIT");
+    let commit = match std::env::var("BUILD_COMMIT") {
         Ok(c) if !c.is_empty() => c,
         _ => {
             watch_head();
             git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into())
         }
     };
-    println!("cargo:rustc-env=NMR_COMMIT={commit}");
+    println!("cargo:rustc-env=BUILD_COMMIT={commit}");
 }
 
 /// Asks cargo to run this again when HEAD moves (a commit, a checkout), and not on every build:

@@ -104,7 +104,7 @@ fn defaults_put_data_under_the_working_directory() {
 
 /// The commit `nmr --version` should name: as build.rs finds it.
 fn expected_commit() -> String {
-    if let Ok(c) = std::env::var("NMR_COMMIT") {
+    if let Ok(c) = std::env::var("BUILD_COMMIT") {
         if !c.is_empty() {
             return c;
         }
@@ -179,4 +179,30 @@ fn help_lists_every_subcommand() {
             "no line for nmr {sub} in:\n{out}"
         );
     }
+}
+
+#[test]
+fn the_environment_cargo_starts_nmr_in_holds_no_setting() {
+    // `cargo run` (the README's first command) and `cargo test` put the variables build.rs hands
+    // to rustc into the environment of the binary they start, and this test process got the same
+    // ones. nmr reads every NMR_* variable as a setting, so none of them may look like one: a
+    // build script's NMR_COMMIT once stopped `cargo run --release` with "unknown setting".
+    // (Run the tests without NMR_* settings of your own in the environment.)
+    let dir = TempDir::new("cli-cargo-env");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nmr"));
+    cmd.current_dir(dir.path())
+        .arg("config")
+        .env("XDG_CONFIG_HOME", dir.path().join("xdg"));
+    // The test suite's own knobs are not cargo's.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("NMR_TEST_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -497,7 +497,7 @@ pub fn main(args: Vec<String>) -> i32 {
         println!(
             "nmr {} (commit {})",
             env!("CARGO_PKG_VERSION"),
-            env!("NMR_COMMIT")
+            env!("BUILD_COMMIT")
         );
         return 0;
     }
