@@ -13,7 +13,7 @@
 
 use crate::support::*;
 use serde_json::{json, Value};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
@@ -582,7 +582,7 @@ fn until_closed(s: &mut TcpStream) -> (Vec<u8>, Duration) {
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        match s.read(&mut buf) {
+        match read_some(s, &mut buf) {
             Ok(0) => break,
             Ok(n) => got.extend_from_slice(&buf[..n]),
             // Closed with our bytes unread: the kernel resets the connection.

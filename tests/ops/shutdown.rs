@@ -63,7 +63,7 @@ fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
     wait_for("the listener to close", || refused(reg.port).then_some(()));
     let mut buf = [0u8; 16];
     assert_eq!(
-        idle.read(&mut buf).unwrap(),
+        read_some(&mut idle, &mut buf).unwrap(),
         0,
         "the idle connection is closed"
     );

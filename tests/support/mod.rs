@@ -447,6 +447,18 @@ pub fn try_http(
     read_response(&mut s, method == "HEAD")
 }
 
+/// One `read`, tried again when it fails with EINTR: Linux never restarts a read of a socket
+/// with a receive timeout after this process was stopped and continued, or after a signal
+/// handler ran (signal(7)), and a busy test machine does stop and continue processes.
+pub fn read_some(s: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// Reads one response from a raw connection (by its Content-Length when it has one);
 /// `None` when the connection closes first.
 pub fn read_response(s: &mut impl Read, head: bool) -> Option<Resp> {
@@ -467,11 +479,8 @@ pub fn read_response(s: &mut impl Read, head: bool) -> Option<Resp> {
                 _ => {}
             }
         }
-        match s.read(&mut buf) {
+        match read_some(s, &mut buf) {
             Ok(0) => break,
-            // A socket with a read timeout fails with EINTR, never restarted, after this process
-            // was stopped and continued (signal(7)); that is no end of the answer.
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 eprintln!(
                     "read_response: {e} ({:?}) after {} bytes",
