@@ -22,19 +22,7 @@ pub enum Val {
 /// Largest accepted `settings.max_body_size`.
 const MAX_SIZE: u64 = 2 << 30;
 
-/// Suffixes of `Kind::Size` and the bytes they stand for.
-const SIZE_UNITS: &[(&str, u64)] = &[
-    ("", 1),
-    ("b", 1),
-    ("k", 1 << 10),
-    ("kb", 1 << 10),
-    ("m", 1 << 20),
-    ("mb", 1 << 20),
-    ("g", 1 << 30),
-    ("gb", 1 << 30),
-];
-
-/// Suffixes of `Kind::Capacity`: those of sizes, and terabytes.
+/// Suffixes of `Kind::Capacity` and the bytes they stand for.
 const CAPACITY_UNITS: &[(&str, u64)] = &[
     ("", 1),
     ("b", 1),
@@ -47,6 +35,9 @@ const CAPACITY_UNITS: &[(&str, u64)] = &[
     ("t", 1 << 40),
     ("tb", 1 << 40),
 ];
+
+/// Suffixes of `Kind::Size`: those of capacities without terabytes, no body being that large.
+const SIZE_UNITS: &[(&str, u64)] = CAPACITY_UNITS.split_at(8).0;
 
 /// Suffixes of `Kind::Seconds` and the seconds they stand for.
 const SECONDS_UNITS: &[(&str, u64)] = &[("", 1), ("s", 1), ("m", 60), ("h", 3600)];

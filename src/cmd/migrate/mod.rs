@@ -282,6 +282,29 @@ pub fn verify(manifest: &Map<String, Value>, bytes: &[u8]) -> std::result::Resul
 
 /// Imports one package: every version that is new here is fetched with `fetch`, verified and
 /// stored, then all of them are committed in one transaction. Problems with single versions
+/// Whether the version with this sha512 `integrity` is new here; one that is here already, or
+/// here with other bytes, is counted in the report (`id` names it) instead.
+fn is_new(
+    db: &Connection,
+    name: &str,
+    version: &str,
+    integrity: &str,
+    id: &str,
+    report: &mut Report,
+) -> Result<bool> {
+    match import::classify(db, name, version, integrity).map_err(super::Error::Request)? {
+        State::New => Ok(true),
+        State::Present => {
+            report.present += 1;
+            Ok(false)
+        }
+        State::Conflict(why) => {
+            report.problems.push((id.to_string(), why));
+            Ok(false)
+        }
+    }
+}
+
 /// go to the report; `Err` is a failure of this registry's own storage, which stops the run.
 pub fn import_package(
     app: &App,
@@ -315,16 +338,8 @@ pub fn import_package(
             .and_then(Value::as_str)
             .filter(|i| crate::digest::sri_sha512_hex(i).is_some());
         if let Some(i) = claimed {
-            match import::classify(db, &name, &o.version, i).map_err(super::Error::Request)? {
-                State::Present => {
-                    report.present += 1;
-                    continue;
-                }
-                State::Conflict(why) => {
-                    report.problems.push((id, why));
-                    continue;
-                }
-                State::New => {}
+            if !is_new(db, &name, &o.version, i, &id, report)? {
+                continue;
             }
         }
         let bytes = match fetch(&o) {
@@ -352,18 +367,8 @@ pub fn import_package(
                 continue;
             }
         };
-        match import::classify(db, &name, &o.version, &d.integrity)
-            .map_err(super::Error::Request)?
-        {
-            State::Present => {
-                report.present += 1;
-                continue;
-            }
-            State::Conflict(why) => {
-                report.problems.push((id, why));
-                continue;
-            }
-            State::New => {}
+        if !is_new(db, &name, &o.version, &d.integrity, &id, report)? {
+            continue;
         }
         let filename = filename_of(&o.version);
         let key = blob::content_key(&name, &filename, &d);
