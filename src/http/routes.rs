@@ -280,7 +280,9 @@ pub fn run(
     }
 }
 
-/// [`admit`] and [`run`] in one step.
+/// [`admit`] and [`run`] in one step, for the in-process fixtures (the listener reads the body
+/// between the two).
+#[cfg(test)]
 pub fn dispatch(ctx: &mut Ctx, req: &mut Request) -> (Option<usize>, Result<Response>) {
     match admit(ctx, req) {
         (

@@ -263,7 +263,8 @@ fn post(agent: &ureq::Agent, n: &Notify, row: &meta::Outboxed) -> Outcome {
             None,
             format!("no answer within {} ms (timeout)", n.timeout.as_millis()),
         ),
-        Err(e) => Outcome::Retry(None, e.to_string()),
+        // ureq's own texts quote a bad URL whole, and a receiver's URL may be its credential.
+        Err(e) => Outcome::Retry(None, crate::uplink::describe(&e)),
     }
 }
 

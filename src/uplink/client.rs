@@ -173,7 +173,7 @@ fn resolve(from: &str, location: &str) -> Option<String> {
 
 /// Why a request could not be made, in words that carry no URL (ureq's own texts for a bad
 /// URL quote it whole, query string included).
-fn describe(e: &ureq::Error) -> String {
+pub fn describe(e: &ureq::Error) -> String {
     match e {
         ureq::Error::BadUri(_) | ureq::Error::Http(_) => "the URL is not valid".into(),
         ureq::Error::HostNotFound => "its host name does not resolve".into(),

@@ -20,7 +20,7 @@ use crate::http::{Request, Response};
 use crate::name;
 use crate::packument::{self, Origin};
 use crate::store::{blob, meta};
-pub use client::origin;
+pub use client::{describe, loggable, origin};
 use client::{Client, Failure};
 use rusqlite::Connection;
 use serde_json::{json, Map, Value};

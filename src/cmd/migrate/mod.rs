@@ -110,10 +110,16 @@ impl Report {
             }
             let _ = writeln!(out, "{title} ({}):", list.len());
             for (what, why) in list {
-                let _ = writeln!(out, "  {what}: {why}");
+                let _ = writeln!(out, "  {}: {}", printable(what), printable(why));
             }
         }
     }
+}
+
+/// Text from the source (package names from its search or folders, its error texts) as it may
+/// be printed: without control characters, which a terminal would obey.
+fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
 }
 
 /// A count on one line of a terminal (stderr), redrawn per package; nothing elsewhere, where
@@ -131,7 +137,7 @@ impl Progress {
 
     pub fn show(&self, done: usize, total: usize, name: &str) {
         if self.on {
-            eprint!("\r\x1b[K[{done}/{total}] {name}");
+            eprint!("\r\x1b[K[{done}/{total}] {}", printable(name));
         }
     }
 
@@ -280,8 +286,6 @@ pub fn verify(manifest: &Map<String, Value>, bytes: &[u8]) -> std::result::Resul
     Ok(d)
 }
 
-/// Imports one package: every version that is new here is fetched with `fetch`, verified and
-/// stored, then all of them are committed in one transaction. Problems with single versions
 /// Whether the version with this sha512 `integrity` is new here; one that is here already, or
 /// here with other bytes, is counted in the report (`id` names it) instead.
 fn is_new(
@@ -305,6 +309,8 @@ fn is_new(
     }
 }
 
+/// Imports one package: every version that is new here is fetched with `fetch`, verified and
+/// stored, then all of them are committed in one transaction. Problems with single versions
 /// go to the report; `Err` is a failure of this registry's own storage, which stops the run.
 pub fn import_package(
     app: &App,
@@ -367,7 +373,8 @@ pub fn import_package(
                 continue;
             }
         };
-        if !is_new(db, &name, &o.version, &d.integrity, &id, report)? {
+        // Checked above already when the manifest claimed this sha512, which verify confirmed.
+        if claimed.is_none() && !is_new(db, &name, &o.version, &d.integrity, &id, report)? {
             continue;
         }
         let filename = filename_of(&o.version);

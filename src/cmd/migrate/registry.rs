@@ -12,7 +12,7 @@
 use super::{describe, import_package, Progress, Report};
 use crate::app::App;
 use crate::cmd::error::{Error, Result};
-use crate::uplink::origin;
+use crate::uplink::{loggable, origin};
 use rusqlite::Connection;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -108,14 +108,19 @@ impl Remote {
                 rb = rb.header("Authorization", format!("Bearer {t}"));
             }
         }
-        let mut resp = rb.call().map_err(|e| format!("{url}: {e}"))?;
+        // Neither the URL's query (a signed one may be a credential) nor ureq's texts, which
+        // quote a bad URL whole, go into the report.
+        let shown = || loggable(url);
+        let mut resp = rb
+            .call()
+            .map_err(|e| format!("{}: {}", shown(), crate::uplink::describe(&e)))?;
         let status = resp.status().as_u16();
         let body = resp
             .body_mut()
             .with_config()
             .limit(limit)
             .read_to_vec()
-            .map_err(|e| format!("{url}: {e}"))?;
+            .map_err(|e| format!("{}: {}", shown(), crate::uplink::describe(&e)))?;
         Ok((status, body))
     }
 
@@ -250,7 +255,7 @@ pub fn run(
             }
             match remote.get(&o.tarball, "application/octet-stream", limit)? {
                 (200, body) => Ok(body),
-                (s, _) => Err(format!("{} answered {s}", o.tarball)),
+                (s, _) => Err(format!("{} answered {s}", loggable(&o.tarball))),
             }
         };
         import_package(app, db, pkg, &mut fetch, &mut report, out)?;

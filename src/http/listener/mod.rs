@@ -213,12 +213,12 @@ impl Front {
             .local_addr()
             .map_err(|e| format!("cannot read the listening address: {e}"))?;
         let server = &app.config.server;
-        let max_connections =
-            connection_cap(server.max_connections, server.workers, open_files_limit());
+        let open_files = open_files_limit();
+        let max_connections = connection_cap(server.max_connections, server.workers, open_files);
         if max_connections < server.max_connections {
             crate::warn!(
                 "the open-files limit ({}) holds about {max_connections} connections, not server.max_connections = {}; serving at most {max_connections} (raise LimitNOFILE or ulimit -n)",
-                open_files_limit().unwrap_or(0),
+                open_files.unwrap_or(0),
                 server.max_connections
             );
         }
