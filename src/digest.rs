@@ -111,9 +111,22 @@ fn check_sri(sri: &str, mut digest: impl FnMut(&str) -> Option<String>) -> Resul
     Ok(())
 }
 
+/// Equality that takes the same time wherever the inputs differ: for comparing secrets (password
+/// hashes) without telling an attacker how much of a guess was right.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_fully() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
 
     #[test]
     fn digests_match_known_values() {

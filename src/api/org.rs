@@ -67,7 +67,7 @@ pub fn members(ctx: &mut Ctx, _req: &mut Request, org: &str) -> Result<Response>
 pub fn set_member(ctx: &mut Ctx, req: &mut Request, org: &str) -> Result<Response> {
     let me = caller(ctx, true)?;
     visible(ctx, org, &me)?;
-    let body = req.read_json(crate::http::routes::SMALL_BODY)?;
+    let body = req.read_json(crate::http::SMALL_BODY)?;
     let user = field(&body, "user")?.trim_start_matches('@');
     let role = match body.get("role") {
         None | Some(Value::Null) => "developer",
@@ -85,7 +85,7 @@ pub fn set_member(ctx: &mut Ctx, req: &mut Request, org: &str) -> Result<Respons
 pub fn remove_member(ctx: &mut Ctx, req: &mut Request, org: &str) -> Result<Response> {
     let me = caller(ctx, true)?;
     visible(ctx, org, &me)?;
-    let body = req.read_json(crate::http::routes::SMALL_BODY)?;
+    let body = req.read_json(crate::http::SMALL_BODY)?;
     let user = field(&body, "user")?.trim_start_matches('@');
     let org = orgs::remove_member(ctx.db, Actor::User(&me), org, user)?;
     crate::info!("{me} removed {user} from @{org}");
@@ -107,7 +107,7 @@ pub fn teams(ctx: &mut Ctx, _req: &mut Request, org: &str) -> Result<Response> {
 pub fn create_team(ctx: &mut Ctx, req: &mut Request, org: &str) -> Result<Response> {
     let me = caller(ctx, true)?;
     visible(ctx, org, &me)?;
-    let body = req.read_json(crate::http::routes::SMALL_BODY)?;
+    let body = req.read_json(crate::http::SMALL_BODY)?;
     let team = field(&body, "name")?;
     let description = body
         .get("description")

@@ -40,7 +40,7 @@ pub fn users(ctx: &mut Ctx, _req: &mut Request, org: &str, team: &str) -> Result
 pub fn add_user(ctx: &mut Ctx, req: &mut Request, org: &str, team: &str) -> Result<Response> {
     let me = caller(ctx, true)?;
     visible(ctx, org, &me)?;
-    let body = req.read_json(crate::http::routes::SMALL_BODY)?;
+    let body = req.read_json(crate::http::SMALL_BODY)?;
     let user = field(&body, "user")?.trim_start_matches('@');
     let org = orgs::team_add(ctx.db, Actor::User(&me), org, team, user)?;
     crate::info!("{me} put {user} on @{org}:{team}");
@@ -51,7 +51,7 @@ pub fn add_user(ctx: &mut Ctx, req: &mut Request, org: &str, team: &str) -> Resu
 pub fn remove_user(ctx: &mut Ctx, req: &mut Request, org: &str, team: &str) -> Result<Response> {
     let me = caller(ctx, true)?;
     visible(ctx, org, &me)?;
-    let body = req.read_json(crate::http::routes::SMALL_BODY)?;
+    let body = req.read_json(crate::http::SMALL_BODY)?;
     let user = field(&body, "user")?.trim_start_matches('@');
     let org = orgs::team_rm(ctx.db, Actor::User(&me), org, team, user)?;
     crate::info!("{me} took {user} off @{org}:{team}");
@@ -75,7 +75,7 @@ pub fn packages(ctx: &mut Ctx, _req: &mut Request, org: &str, team: &str) -> Res
 pub fn grant(ctx: &mut Ctx, req: &mut Request, org: &str, team: &str) -> Result<Response> {
     let me = caller(ctx, true)?;
     visible(ctx, org, &me)?;
-    let body = req.read_json(crate::http::routes::SMALL_BODY)?;
+    let body = req.read_json(crate::http::SMALL_BODY)?;
     let pkg = field(&body, "package")?;
     let write = orgs::parse_permissions(field(&body, "permissions")?)?;
     crate::name::validate(pkg)?;
@@ -90,7 +90,7 @@ pub fn grant(ctx: &mut Ctx, req: &mut Request, org: &str, team: &str) -> Result<
 pub fn revoke(ctx: &mut Ctx, req: &mut Request, org: &str, team: &str) -> Result<Response> {
     let me = caller(ctx, true)?;
     visible(ctx, org, &me)?;
-    let body = req.read_json(crate::http::routes::SMALL_BODY)?;
+    let body = req.read_json(crate::http::SMALL_BODY)?;
     let pkg = field(&body, "package")?;
     crate::name::validate(pkg)?;
     let visible = crate::auth::can_read(ctx, pkg)?;

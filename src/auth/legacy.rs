@@ -70,12 +70,12 @@ pub fn verify(password: &str, stored: &str) -> bool {
                 "{{SHA}}{}",
                 STANDARD.encode(Sha1::digest(password.as_bytes()))
             );
-            super::local::constant_time_eq(want.as_bytes(), hash.as_bytes())
+            crate::digest::constant_time_eq(want.as_bytes(), hash.as_bytes())
         }
         Ok(Format::Apr1) => {
             let salt = hash["$apr1$".len()..].split('$').next().unwrap_or("");
             let want = apr1(password.as_bytes(), salt.as_bytes());
-            super::local::constant_time_eq(want.as_bytes(), hash.as_bytes())
+            crate::digest::constant_time_eq(want.as_bytes(), hash.as_bytes())
         }
         Err(_) => false,
     }

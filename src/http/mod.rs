@@ -283,6 +283,10 @@ impl<'a> Request<'a> {
     }
 }
 
+/// Largest body of a request other than a publish: logins, tokens, tags, stars, web forms. Here,
+/// beside the request type, so that handlers reading such bodies need not know the routing table.
+pub const SMALL_BODY: u64 = 64 * 1024;
+
 /// The largest request body an endpoint takes, and the setting that raises it, if one does:
 /// the one place the 413 for a too large body is worded, whether the length was declared or
 /// a chunked body passed it.

@@ -6,7 +6,7 @@
 use crate::app::Ctx;
 use crate::auth::{self, Access};
 use crate::error::{Error, Result};
-use crate::http::{BodyLimit, Method, Request, Response};
+use crate::http::{BodyLimit, Method, Request, Response, SMALL_BODY};
 use crate::{
     api::access, api::audit, api::health, api::org, api::publish, api::revision, api::search,
     api::star, api::tags, api::tarball, api::team, api::user, name, uplink, web,
@@ -223,8 +223,6 @@ pub enum Admitted {
     },
 }
 
-/// Largest body of a request other than a publish: logins, tokens, tags, stars, web forms.
-pub const SMALL_BODY: u64 = 64 * 1024;
 /// Largest `npm audit` body: the whole dependency tree of a project.
 pub const AUDIT_BODY: u64 = 16 << 20;
 /// The largest body route `i` accepts: `settings.max_body_size` for the two that carry package

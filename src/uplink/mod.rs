@@ -11,6 +11,7 @@ mod client;
 mod doc;
 mod flight;
 pub mod state;
+mod usage;
 
 use crate::app::{App, Ctx};
 use crate::config::UplinkMode;

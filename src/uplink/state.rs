@@ -1,10 +1,10 @@
 //! The upstream registry's share of the shared state: its HTTP client (with the upstream's
-//! health), the fetches in progress and the cache's served times not yet written; no handler code, so the state below the handlers can
-//! hold it.
+//! health), the fetches in progress and the cache's served times not yet written; no handler
+//! code, so the state below the handlers can hold it.
 
-use super::cache::Usage;
 use super::client::Client;
 use super::flight::Flights;
+use super::usage::Usage;
 use crate::config;
 
 /// The uplink's shared state: the HTTP client (with the upstream's health) and the fetches in

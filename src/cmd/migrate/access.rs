@@ -5,9 +5,10 @@
 //!
 //! The rules are printed with the nmr settings they correspond to. `auth.read` and the uplink
 //! settings are the operator's configuration, which an import never rewrites; the rules that
-//! map exactly onto an organisation (a whole scope published by named users) are applied
-//! after the import, with local auth, by [`super::scopes`].
+//! map exactly onto an organisation (a whole scope published by named users) are picked out
+//! here ([`plan`]) and applied after the import, with local auth, by `scopes`.
 
+use crate::auth::orgs;
 use crate::cmd::error::{Error, Result};
 use std::path::Path;
 
@@ -158,7 +159,7 @@ pub fn describe(rule: &Rule) -> Vec<String> {
             names(&rule.access)
         ),
     });
-    let plan = super::scopes::plan(rule);
+    let plan = plan(rule);
     lines.push(match group(&rule.publish) {
         "anyone" | "accounts" => "publish: any account may publish a new name (auth.type = \"local\"); its first publisher becomes its maintainer; imported packages without maintainers wait for `nmr package add-owner PACKAGE USER`".to_string(),
         "nobody" => "publish: not set: in nmr any account may publish a new name".into(),
@@ -167,7 +168,7 @@ pub fn describe(rule: &Rule) -> Vec<String> {
                 "publish: {}: with auth.type = \"local\", applied after the import: the organisation @{org} with them as members (developers; a new organisation's owner is the first with an account) on the team @{org}:{team}, which may publish every @{org} package here",
                 names(&rule.publish),
                 org = p.org,
-                team = super::scopes::TEAM
+                team = TEAM
             ),
             None => format!(
                 "publish: {}: not applied (only a whole scope, '@scope/*', published by named users maps onto an organisation and its team): `nmr package add-owner PACKAGE USER` or `npm owner add USER PACKAGE` for each package, or a team with `nmr team grant`",
@@ -223,6 +224,50 @@ pub fn print(file: &Path, rules: &[Rule], out: &mut dyn std::io::Write) {
             let _ = writeln!(out, "    {l}");
         }
     }
+}
+
+/// The team a scope's publishers are put on. One fixed name, so that a second run finds it.
+pub const TEAM: &str = "publishers";
+
+/// A rule that is applied: the organisation (without `@`) and the users its `publish` names.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub org: String,
+    pub users: Vec<String>,
+}
+
+/// The scope of a pattern that covers exactly one whole scope.
+fn whole_scope(pattern: &str) -> Option<&str> {
+    let scope = pattern
+        .strip_suffix("/**")
+        .or_else(|| pattern.strip_suffix("/*"))?;
+    let bare = scope.strip_prefix('@')?;
+    // `@acme-*/*` covers several scopes (Verdaccio's patterns are globs); a name that cannot
+    // be an organisation maps to none.
+    if bare.contains(['*', '?', '[', ']', '{', '}', '!', '+', '(', ')']) {
+        return None;
+    }
+    orgs::check_org_name(bare).ok()
+}
+
+/// Whether `rule` maps exactly onto an organisation: a whole scope, published by named users
+/// only. A group anywhere in the list (`$authenticated`, `@all`, a plugin's `$group` or
+/// `@group`) stands for people nmr cannot list, so such a rule is printed only.
+pub fn plan(rule: &Rule) -> Option<Plan> {
+    let org = whole_scope(&rule.pattern)?;
+    if rule.publish.is_empty() || rule.publish.iter().any(|w| w.starts_with(['$', '@'])) {
+        return None;
+    }
+    let mut users: Vec<String> = Vec::new();
+    for u in &rule.publish {
+        if !users.contains(u) {
+            users.push(u.clone());
+        }
+    }
+    Some(Plan {
+        org: org.to_string(),
+        users,
+    })
 }
 
 #[cfg(test)]

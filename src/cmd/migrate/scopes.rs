@@ -9,7 +9,7 @@
 //! nothing. Each change goes through `auth::orgs` as the operator, under the same rules as
 //! `nmr org` and `nmr team`.
 
-use super::access::Rule;
+use super::access::{plan, Plan, Rule, TEAM};
 use super::Report;
 use crate::app::App;
 use crate::auth::orgs::{self, Actor};
@@ -18,50 +18,6 @@ use crate::config::AuthType;
 use crate::store::meta;
 use rusqlite::Connection;
 use std::io::Write;
-
-/// The team a scope's publishers are put on. One fixed name, so that a second run finds it.
-pub const TEAM: &str = "publishers";
-
-/// A rule that is applied: the organisation (without `@`) and the users its `publish` names.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Plan {
-    pub org: String,
-    pub users: Vec<String>,
-}
-
-/// The scope of a pattern that covers exactly one whole scope.
-fn whole_scope(pattern: &str) -> Option<&str> {
-    let scope = pattern
-        .strip_suffix("/**")
-        .or_else(|| pattern.strip_suffix("/*"))?;
-    let bare = scope.strip_prefix('@')?;
-    // `@acme-*/*` covers several scopes (Verdaccio's patterns are globs); a name that cannot
-    // be an organisation maps to none.
-    if bare.contains(['*', '?', '[', ']', '{', '}', '!', '+', '(', ')']) {
-        return None;
-    }
-    orgs::check_org_name(bare).ok()
-}
-
-/// Whether `rule` maps exactly onto an organisation: a whole scope, published by named users
-/// only. A group anywhere in the list (`$authenticated`, `@all`, a plugin's `$group` or
-/// `@group`) stands for people nmr cannot list, so such a rule is printed only.
-pub fn plan(rule: &Rule) -> Option<Plan> {
-    let org = whole_scope(&rule.pattern)?;
-    if rule.publish.is_empty() || rule.publish.iter().any(|w| w.starts_with(['$', '@'])) {
-        return None;
-    }
-    let mut users: Vec<String> = Vec::new();
-    for u in &rule.publish {
-        if !users.contains(u) {
-            users.push(u.clone());
-        }
-    }
-    Some(Plan {
-        org: org.to_string(),
-        users,
-    })
-}
 
 /// A refusal of the shared rules is this rule's problem, reported; a fault stops the import.
 fn refused(e: crate::error::Error, org: &str, report: &mut Report) -> Result<()> {

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 const LINGER: Duration = Duration::from_secs(2);
 /// A refused request's unread body up to this size is read and dropped, and the connection
 /// kept; a larger one is not received at all (the connection closes after the answer).
-const DRAIN: u64 = routes::SMALL_BODY;
+const DRAIN: u64 = crate::http::SMALL_BODY;
 
 /// What the binary wants done after a write request (see [`after_writes`]).
 static AFTER_WRITE: OnceLock<fn()> = OnceLock::new();
