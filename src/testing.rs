@@ -229,7 +229,25 @@ mod tests {
         body["versions"]["1.0.0"]["dist"]["integrity"] = "sha512-AAAA".into();
         let a = f.call(Method::Put, "/plain", &[], body.to_string().as_bytes());
         assert_eq!(a.status, 400, "{}", String::from_utf8_lossy(&a.body));
+        assert!(
+            a.json()["error"].as_str().unwrap().contains("integrity"),
+            "{}",
+            String::from_utf8_lossy(&a.body)
+        );
         assert_eq!(f.get("/plain").status, 404);
+        assert_eq!(f.get("/plain/-/plain-1.0.0.tgz").status, 404);
+        let mut files = 0;
+        let mut dirs = vec![f.dir.join("storage")];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    dirs.push(e.path());
+                } else {
+                    files += 1;
+                }
+            }
+        }
+        assert_eq!(files, 0, "no tarball bytes were kept");
     }
 
     #[test]

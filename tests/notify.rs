@@ -528,6 +528,10 @@ fn final_answers_are_logged_listed_and_can_be_retried() {
     assert_eq!(rx.requests().len(), 2, "a final answer is not retried");
     let log = reg.log();
     assert_eq!(log.matches("failed for good").count(), 2, "{log}");
+    assert!(
+        !log.contains("/gone") && !log.contains("/moved") && log.contains("/********"),
+        "a receiver's URL path may be its credential; the log shows its origin only: {log}"
+    );
     assert!(reg
         .get("/-/metrics")
         .text()

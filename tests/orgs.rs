@@ -696,8 +696,21 @@ fn orgs_operator_commands_share_the_rules() {
     let (code, _, err) = run(&["user", "del", "alice"]);
     assert!(code == 1 && err.contains("last owner of @acme"), "{err}");
     assert_eq!(run(&["team", "revoke", "@acme:pay", "@acme/x"]).0, 0);
+    assert_eq!(
+        reg.get_as("/-/team/acme/pay/package", &t[0]).json(),
+        json!({}),
+        "revoked"
+    );
     assert_eq!(run(&["team", "rm", "@acme:pay", "bob"]).0, 0);
+    let members = reg.get_as("/-/team/acme/pay/user", &t[0]);
+    assert_eq!(members.status, 200, "{}", members.text());
+    assert!(!members.text().contains("bob"), "{}", members.text());
     assert_eq!(run(&["team", "destroy", "@acme:pay"]).0, 0);
+    assert_eq!(
+        reg.get_as("/-/team/acme/pay/user", &t[0]).status,
+        404,
+        "destroyed"
+    );
     assert_eq!(run(&["org", "rm", "@acme", "bob"]).0, 0);
     assert_eq!(run(&["org", "del", "@acme"]).0, 0);
     let (_, out, _) = run(&["org", "list"]);
