@@ -479,3 +479,26 @@ fn a_sigstore_attachment_is_accepted_and_served() {
     assert_eq!(reg.get("/signed/-/signed-1.0.0.sigstore").body, bundle);
     assert_eq!(reg.get("/signed/-/signed-1.0.0.tgz").body, tgz);
 }
+
+#[test]
+fn a_body_over_a_handlers_own_limit_is_413_naming_that_limit() {
+    // The login form takes 16 KiB, less than the 64 KiB its route lets through: the 413 must
+    // give that limit, not send the reader to settings.max_body_size, which does not raise it.
+    let reg = Registry::start_with(&[], &[("NMR_AUTH__TYPE", "local")]);
+    let form = format!("user=a&password={}", "x".repeat(20 * 1024));
+    let r = reg.request(
+        "POST",
+        "/-/web/login",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", &reg.url()),
+        ],
+        form.as_bytes(),
+    );
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(
+        r.text().contains("16384 bytes") && !r.text().contains("max_body_size"),
+        "{}",
+        r.text()
+    );
+}

@@ -12,11 +12,11 @@ fn bad(msg: impl Into<String>) -> Error {
     Error::BadRequest(msg.into())
 }
 
-/// Reads a package-document body (at most `limit` bytes) and checks that it names the package
-/// in the URL.
-pub fn read(req: &mut Request, name: &str, limit: u64) -> Result<Map<String, Value>> {
+/// Reads a package-document body (at most `max_body_size` bytes, `settings.max_body_size`) and
+/// checks that it names the package in the URL.
+pub fn read(req: &mut Request, name: &str, max_body_size: u64) -> Result<Map<String, Value>> {
     name::validate(name)?;
-    let body = req.read_json(limit)?;
+    let body = req.read_json(crate::http::BodyLimit::max_body_size(max_body_size))?;
     let Value::Object(doc) = body else {
         return Err(bad(
             "request body must be a JSON object (a package document)",

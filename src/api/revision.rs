@@ -283,15 +283,6 @@ pub fn delete_package(ctx: &mut Ctx, req: &mut Request, name: &str, rev: &str) -
     Ok(Response::json(201, &json!({"ok": "package removed"})))
 }
 
-/// The user names in a maintainers list (`[{name, email}]` JSON).
-fn owner_names(list_json: &str) -> Vec<String> {
-    serde_json::from_str::<Vec<Value>>(list_json)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|m| m["name"].as_str().map(str::to_string))
-        .collect()
-}
-
 /// The webhook events of a revision write. Tags that move because their version went are part
 /// of the unpublish, so a write that removes versions reports no dist-tag events.
 fn notices(
@@ -325,7 +316,10 @@ fn notices(
         }
     }
     if let Some(new) = new_owners {
-        let (old, new) = (owner_names(old_owners), owner_names(new));
+        let (old, new) = (
+            crate::auth::maintainer_names(old_owners),
+            crate::auth::maintainer_names(new),
+        );
         for (action, who) in new
             .iter()
             .filter(|n| !old.contains(n))

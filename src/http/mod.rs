@@ -223,10 +223,10 @@ impl<'a> Request<'a> {
     /// Reads the whole body, refusing with 413 anything over `limit` bytes: by `Content-Length`
     /// before reading a byte, and by counting for chunked bodies. Gzip bodies are inflated, with
     /// the same cap on the inflated size.
-    pub fn read_body(&mut self, limit: u64) -> Result<Vec<u8>> {
-        let too_large = || {
-            Error::TooLarge(format!("request body is larger than the registry's limit of {limit} bytes (settings.max_body_size)"))
-        };
+    pub fn read_body(&mut self, limit: impl Into<BodyLimit>) -> Result<Vec<u8>> {
+        let limit = limit.into();
+        let too_large = || limit.exceeded();
+        let limit = limit.bytes;
         if self.header("transfer-encoding").is_some() && self.header("content-length").is_some() {
             return Err(Error::BadRequest(
                 "request has both Content-Length and Transfer-Encoding".into(),
@@ -276,7 +276,7 @@ impl<'a> Request<'a> {
     }
 
     /// Reads the body and parses it as JSON.
-    pub fn read_json(&mut self, limit: u64) -> Result<serde_json::Value> {
+    pub fn read_json(&mut self, limit: impl Into<BodyLimit>) -> Result<serde_json::Value> {
         let body = self.read_body(limit)?;
         serde_json::from_slice(&body)
             .map_err(|e| Error::BadRequest(format!("request body is not valid JSON: {e}")))
@@ -286,6 +286,8 @@ impl<'a> Request<'a> {
 /// Largest body of a request other than a publish: logins, tokens, tags, stars, web forms. Here,
 /// beside the request type, so that handlers reading such bodies need not know the routing table.
 pub const SMALL_BODY: u64 = 64 * 1024;
+/// Largest `npm audit` body: the whole dependency tree of a project.
+pub const AUDIT_BODY: u64 = 16 << 20;
 
 /// The largest request body an endpoint takes, and the setting that raises it, if one does:
 /// the one place the 413 for a too large body is worded, whether the length was declared or
@@ -296,7 +298,25 @@ pub struct BodyLimit {
     pub setting: Option<&'static str>,
 }
 
+/// A limit no setting raises.
+impl From<u64> for BodyLimit {
+    fn from(bytes: u64) -> BodyLimit {
+        BodyLimit {
+            bytes,
+            setting: None,
+        }
+    }
+}
+
 impl BodyLimit {
+    /// `settings.max_body_size`, the limit of package documents, which the 413 names.
+    pub fn max_body_size(bytes: u64) -> BodyLimit {
+        BodyLimit {
+            bytes,
+            setting: Some("settings.max_body_size"),
+        }
+    }
+
     /// The 413 for a body over this limit.
     pub fn exceeded(&self) -> Error {
         let raise = self.setting.map(|k| format!(" ({k})")).unwrap_or_default();

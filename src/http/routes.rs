@@ -6,7 +6,7 @@
 use crate::app::Ctx;
 use crate::auth::{self, Access};
 use crate::error::{Error, Result};
-use crate::http::{BodyLimit, Method, Request, Response, SMALL_BODY};
+use crate::http::{BodyLimit, Method, Request, Response, AUDIT_BODY, SMALL_BODY};
 use crate::{
     api::access, api::audit, api::health, api::org, api::publish, api::revision, api::search,
     api::star, api::tags, api::tarball, api::team, api::user, name, uplink, web,
@@ -223,18 +223,15 @@ pub enum Admitted {
     },
 }
 
-/// Largest `npm audit` body: the whole dependency tree of a project.
-pub const AUDIT_BODY: u64 = 16 << 20;
 /// The largest body route `i` accepts: `settings.max_body_size` for the two that carry package
 /// documents (publish, deprecate and unpublish), limits sized to what clients send elsewhere.
 pub fn body_limit(i: usize, max_body_size: u64) -> BodyLimit {
     let r = &ROUTES[i];
-    let (bytes, setting) = match (r.method, r.pattern) {
-        (Put, [Pkg] | [Pkg, Lit("-rev"), Param]) => (max_body_size, Some("settings.max_body_size")),
-        (Post, [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), ..]) => (AUDIT_BODY, None),
-        _ => (SMALL_BODY, None),
-    };
-    BodyLimit { bytes, setting }
+    match (r.method, r.pattern) {
+        (Put, [Pkg] | [Pkg, Lit("-rev"), Param]) => BodyLimit::max_body_size(max_body_size),
+        (Post, [Lit("-"), Lit("npm"), Lit("v1"), Lit("security"), ..]) => AUDIT_BODY.into(),
+        _ => SMALL_BODY.into(),
+    }
 }
 
 /// Finds the route for a request and checks its caller, from the head alone: a request that

@@ -130,11 +130,7 @@ fn gather(ctx: &mut Ctx, name: &str, spec: Option<&str>) -> Result<View> {
         file.as_ref().map(|f| f.blob_key.as_str()),
     )?;
     let dependencies = dependencies(ctx, &manifest)?;
-    let maintainers = serde_json::from_str::<Vec<Value>>(&pkg.maintainers)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|m| m["name"].as_str().map(str::to_string))
-        .collect();
+    let maintainers = crate::auth::maintainer_names(&pkg.maintainers);
     let org = match ctx.app.config.auth.kind {
         crate::config::AuthType::Local => crate::auth::orgs::org_of(ctx.db, name)?,
         _ => None,
