@@ -102,6 +102,12 @@ fn package_dirs(storage: &Path) -> Result<Vec<(String, PathBuf)>> {
 }
 
 fn read_doc(path: &Path) -> std::result::Result<Value, String> {
+    let bytes = read_bounded(path)?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{} is not JSON: {e}", path.display()))
+}
+
+/// A package document's bytes, refused above [`MAX_DOC`] before anything is read.
+fn read_bounded(path: &Path) -> std::result::Result<Vec<u8>, String> {
     let meta =
         std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if meta.len() > MAX_DOC {
@@ -111,8 +117,7 @@ fn read_doc(path: &Path) -> std::result::Result<Value, String> {
             meta.len()
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("{} is not JSON: {e}", path.display()))
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 /// The file a version's tarball is in: the canonical name Verdaccio writes
@@ -148,10 +153,9 @@ fn adopt(
         return Ok(());
     }
     let path = dir.join("package.json");
-    let bytes = match std::fs::read(&path) {
+    let bytes = match read_bounded(&path) {
         Ok(b) => b,
-        Err(e) => {
-            let why = format!("cannot read {}: {e}", path.display());
+        Err(why) => {
             report.problems.push((name.to_string(), why));
             return Ok(());
         }
