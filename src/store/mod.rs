@@ -4,6 +4,7 @@
 
 pub mod blob;
 pub mod copy;
+pub mod db;
 mod error;
 pub mod gc;
 pub mod meta;

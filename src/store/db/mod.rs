@@ -1,0 +1,4 @@
+//! The metadata database, whichever engine holds it: SQLite in a file beside the data (the
+//! default) or PostgreSQL shared by many instances.
+
+pub mod value;
