@@ -6,9 +6,9 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::Request;
 use crate::packument::cache::Cache;
+use crate::store::db::Connection;
 use crate::store::{blob::BlobStore, meta};
 use crate::uplink::state::Uplink;
-use rusqlite::Connection;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Number of lock stripes for package writes. Writes to one package are serialised by its stripe;
@@ -126,7 +126,7 @@ impl App {
     /// `notify`); after the commit, [`App::committed`] sends them on their way.
     pub fn queue_notices(
         &self,
-        tx: &rusqlite::Transaction,
+        tx: &crate::store::db::Transaction,
         src: &crate::notify::Source,
         now: &str,
         changes: &[crate::notify::Change],

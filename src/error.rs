@@ -170,8 +170,8 @@ impl From<store::Error> for Error {
 }
 
 /// Queries the request path makes itself (its own transactions) fail as the store's do.
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<crate::store::db::Error> for Error {
+    fn from(e: crate::store::db::Error) -> Self {
         store::Error::from(e).into()
     }
 }
@@ -223,7 +223,7 @@ mod tests {
         assert!(e.message().starts_with("database: "), "{}", e.message());
         let open = store::Error::Open {
             path: "/srv/nmr/db.sqlite".into(),
-            source: rusqlite::Error::InvalidQuery,
+            source: crate::store::db::Error::NoRows,
         };
         let e = Error::from(open);
         assert_eq!(e.status(), 500);

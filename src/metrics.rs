@@ -109,7 +109,7 @@ impl Metrics {
     /// pattern it is listed under.
     pub fn render(
         &self,
-        db: &rusqlite::Connection,
+        db: &crate::store::db::Connection,
         upstream_errors: u64,
         notifier: &crate::notify::Notifier,
         route_name: fn(usize) -> String,

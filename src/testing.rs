@@ -8,7 +8,7 @@ use crate::auth::Identity;
 use crate::config::{self, Inputs};
 use crate::http::routes;
 use crate::http::{Body, Method, Request, Response};
-use rusqlite::Connection;
+use crate::store::db::Connection;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -180,7 +180,7 @@ pub fn stored_manifest(
 
 /// Refuses a new package whose name differs only in case from one published here, so that
 /// `jsonstream` cannot pass for `JSONStream` (or the other way round).
-pub fn check_case(db: &rusqlite::Connection, name: &str) -> Result<()> {
+pub fn check_case(db: &crate::store::db::Connection, name: &str) -> Result<()> {
     match meta::case_twin(db, name)? {
         None => Ok(()),
         Some(other) => Err(Error::Conflict(format!(

@@ -6,8 +6,8 @@
 
 use crate::app::App;
 use crate::error::{Error, Result};
+use crate::store::db::Connection;
 use crate::store::meta;
-use rusqlite::Connection;
 use serde_json::Value;
 
 /// A GitHub repository as `owner/name`.

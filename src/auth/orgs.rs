@@ -8,8 +8,8 @@
 //! member who is removed loses access with the next request.
 
 use crate::error::{Error, Result};
+use crate::store::db::Connection;
 use crate::store::meta;
-use rusqlite::Connection;
 
 /// A member's role, least first. Owners manage members and teams, admins manage teams,
 /// developers publish where a team grants it (and the packages they created).
@@ -161,7 +161,7 @@ fn account(db: &Connection, user: &str) -> Result<()> {
     Ok(())
 }
 
-fn commit(tx: rusqlite::Transaction) -> Result<()> {
+fn commit(tx: crate::store::db::Transaction) -> Result<()> {
     tx.commit().map_err(crate::store::Error::from)?;
     Ok(())
 }
@@ -475,7 +475,7 @@ pub fn claimable(db: &Connection, claim_scopes: bool, scope: &str) -> Result<()>
 /// Inside a new package's publish transaction, with the caller `user`: checks the scope again
 /// and claims it if it has no organisation yet.
 pub fn claim_for_publish(
-    tx: &rusqlite::Transaction,
+    tx: &crate::store::db::Transaction,
     claim_scopes: bool,
     user: &str,
     pkg: &str,

@@ -66,11 +66,12 @@ fn private_file(path: &Path) -> std::io::Result<fs::File> {
 /// Copies a consistent snapshot of the database at `from` into a new file `to`.
 fn snapshot(from: &Path, to: &Path) -> Result<()> {
     let src = meta::open_read_only(from)?;
+    let src = src.sqlite().expect("open_read_only opens SQLite");
     meta::create_private(to).map_err(|e| fail(&format!("cannot create {}", to.display()), e))?;
     let mut dst = rusqlite::Connection::open(to)
         .map_err(|e| fail(&format!("cannot create {}", to.display()), e))?;
     {
-        let backup = Backup::new(&src, &mut dst)?;
+        let backup = Backup::new(src, &mut dst)?;
         let mut retries = 0;
         // -1: every page in one step, inside one read transaction of the source, so writes
         // committing meanwhile cannot make the copy start over.

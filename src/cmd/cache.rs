@@ -5,8 +5,8 @@
 use super::args::CacheCommand;
 use super::error::{Error, Result};
 use crate::app::App;
+use crate::store::db::Connection;
 use crate::uplink::cache;
-use rusqlite::Connection;
 use std::io::Write;
 
 /// Reads an age such as `90d`, `12h`, `30m` or `45s` as milliseconds.

@@ -62,6 +62,13 @@ impl Error {
 
 /// Queries a command runs itself (its own transactions, SQLite's backup API) fail as the
 /// store's do.
+impl From<crate::store::db::Error> for Error {
+    fn from(e: crate::store::db::Error) -> Self {
+        Error::Store(e.into())
+    }
+}
+
+/// SQLite's backup API, which only `nmr backup` uses.
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         Error::Store(e.into())

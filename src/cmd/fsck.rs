@@ -8,8 +8,8 @@
 use super::error::Result;
 use crate::store::blob::BlobStore;
 use crate::store::copy::{read_verified, Fault};
+use crate::store::db::Connection;
 use crate::store::meta;
-use rusqlite::Connection;
 use std::collections::BTreeSet;
 use std::io::Write;
 

@@ -170,7 +170,7 @@ fn configuration(e: String) -> Error {
 /// Opens the registry's state for an operator command that works beside a running server
 /// (SQLite in WAL mode lets both write). `existing` refuses a missing database, which opening
 /// would create empty.
-fn open_app(config: &Config, existing: bool) -> Result<(App, rusqlite::Connection), Error> {
+fn open_app(config: &Config, existing: bool) -> Result<(App, crate::store::db::Connection), Error> {
     if existing && !config.db_path.is_file() {
         return Err(Error::Usage(format!(
             "no database at {} (db.path): this registry holds nothing",

@@ -15,7 +15,7 @@ pub const USAGE: &str = "\
 ";
 
 /// Runs the words after `nmr notify`, writing to `out`.
-pub fn run(db: &rusqlite::Connection, rest: &[String], out: &mut impl Write) -> Result<()> {
+pub fn run(db: &crate::store::db::Connection, rest: &[String], out: &mut impl Write) -> Result<()> {
     let words: Vec<&str> = rest.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["log", opts @ ..] => {
@@ -59,7 +59,12 @@ pub fn run(db: &rusqlite::Connection, rest: &[String], out: &mut impl Write) -> 
     }
 }
 
-fn log(db: &rusqlite::Connection, failed: bool, limit: i64, out: &mut impl Write) -> Result<()> {
+fn log(
+    db: &crate::store::db::Connection,
+    failed: bool,
+    limit: i64,
+    out: &mut impl Write,
+) -> Result<()> {
     let rows = meta::outbox_log(db, failed, limit)?;
     writeln!(
         out,

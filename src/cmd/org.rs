@@ -6,8 +6,8 @@ use super::error::{Error, Result};
 use super::require_db;
 use crate::auth::orgs::{self, Actor};
 use crate::config::Config;
+use crate::store::db::Connection;
 use crate::store::meta;
-use rusqlite::Connection;
 
 /// Usage lines, for `nmr --help`.
 pub const USAGE: &str = "\

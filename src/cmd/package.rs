@@ -93,7 +93,7 @@ pub fn assignable(config: &Config, name: &str, spec: &str) -> Result<github::Rep
 }
 
 /// Adds the account `user` to `name`'s maintainers, as `npm owner add` would for a maintainer.
-fn add_owner(db: &mut rusqlite::Connection, name: &str, user: &str) -> Result<()> {
+fn add_owner(db: &mut crate::store::db::Connection, name: &str, user: &str) -> Result<()> {
     let account = meta::user(db, user)?.ok_or_else(|| {
         Error::Failed(format!(
             "no account {user}; create it first with nmr user add {user}"

@@ -77,7 +77,7 @@ fn agent(n: &Notify) -> ureq::Agent {
 /// Starts the thread, with a database connection of its own.
 pub fn start(
     entries: Vec<Notify>,
-    db: rusqlite::Connection,
+    db: crate::store::db::Connection,
     notifier: Arc<Notifier>,
 ) -> std::io::Result<Deliverer> {
     let (done_tx, done) = mpsc::channel();
@@ -101,7 +101,7 @@ impl Deliverer {
     }
 }
 
-fn run(entries: &[Notify], db: &rusqlite::Connection, notifier: &Notifier) {
+fn run(entries: &[Notify], db: &crate::store::db::Connection, notifier: &Notifier) {
     let agents: Vec<ureq::Agent> = entries.iter().map(agent).collect();
     // Longer than any exchange can take, so a live deliverer never loses its claim.
     let lease = entries
@@ -152,7 +152,7 @@ fn run(entries: &[Notify], db: &rusqlite::Connection, notifier: &Notifier) {
 fn attempt(
     entries: &[Notify],
     agents: &[ureq::Agent],
-    db: &rusqlite::Connection,
+    db: &crate::store::db::Connection,
     notifier: &Notifier,
     row: &meta::Outboxed,
 ) {

@@ -40,7 +40,7 @@ pub fn wants(n: &Notify, c: &Change, package: &str) -> bool {
 /// Queues the changes for every entry that wants them, inside the transaction that makes them;
 /// returns how many events were queued. `now` is the change's time.
 pub fn record(
-    tx: &rusqlite::Transaction,
+    tx: &crate::store::db::Transaction,
     entries: &[Notify],
     src: &Source,
     now: &str,

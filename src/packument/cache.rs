@@ -4,8 +4,8 @@
 
 use crate::digest::hex;
 use crate::error::Result;
+use crate::store::db::Connection;
 use crate::store::meta::{self, Origin};
-use rusqlite::Connection;
 use sha1::{Digest, Sha1};
 use std::collections::HashMap;
 use std::io::Write;

@@ -88,7 +88,7 @@ pub fn default_latest(versions: &[String]) -> Option<String> {
 
 /// Points `latest` at [`default_latest`] when a package has no `latest` tag (its first publish
 /// or import did not name one).
-pub fn ensure_latest(tx: &rusqlite::Transaction, id: i64) -> Result<()> {
+pub fn ensure_latest(tx: &crate::store::db::Transaction, id: i64) -> Result<()> {
     if meta::tags(tx, id)?.iter().any(|(t, _)| t == "latest") {
         return Ok(());
     }
@@ -182,7 +182,7 @@ fn has_install_script(doc: &Map<String, Value>) -> bool {
 /// modification time, then both documents rebuilt. Every write ends with this, so the two can
 /// never drift apart.
 pub fn changed(
-    tx: &rusqlite::Transaction,
+    tx: &crate::store::db::Transaction,
     id: i64,
     name: &str,
     marker: &str,
@@ -193,7 +193,7 @@ pub fn changed(
 }
 
 /// Rebuilds and stores both templates of a package.
-pub fn rebuild(tx: &rusqlite::Transaction, name: &str, marker: &str) -> Result<()> {
+pub fn rebuild(tx: &crate::store::db::Transaction, name: &str, marker: &str) -> Result<()> {
     let pkg = meta::package(tx, name)?
         .ok_or_else(|| Error::Internal(format!("rebuild of missing package {name}")))?;
     let base = format!("\u{0}{marker}");
@@ -319,7 +319,7 @@ fn url_of(v: Option<&Value>) -> Option<Value> {
 
 /// Updates the search index row and the summary a search hit returns.
 fn index(
-    tx: &rusqlite::Transaction,
+    tx: &crate::store::db::Transaction,
     pkg: &meta::Package,
     latest: Option<&Map<String, Value>>,
     version: Option<&str>,

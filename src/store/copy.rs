@@ -115,7 +115,7 @@ fn copy_one(
 /// it happens. Errors that stop the whole run (the database, listing the destination) are
 /// returned; per-object failures are counted and the copy goes on.
 pub fn run(
-    db: &rusqlite::Connection,
+    db: &crate::store::db::Connection,
     from: &BlobStore,
     to: &BlobStore,
     every: usize,

@@ -9,18 +9,18 @@ use std::path::PathBuf;
 /// Everything the metadata database and the blob stores can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A query, a transaction or a setting failed in SQLite.
+    /// A query, a transaction or a setting failed in the database.
     #[error("database: {0}")]
-    Database(rusqlite::Error),
+    Database(crate::store::db::Error),
     /// SQLite could not write because the disk holding the database is full: nothing was
     /// stored, and making room is the cure.
     #[error("database: {0}")]
-    DatabaseFull(rusqlite::Error),
+    DatabaseFull(crate::store::db::Error),
     /// The database file could not be opened at all.
     #[error("cannot open database {}: {source}", path.display())]
     Open {
         path: PathBuf,
-        source: rusqlite::Error,
+        source: crate::store::db::Error,
     },
     /// The database was written by a newer nmr, whose schema this one must not touch.
     #[error("database schema {found} is newer than this nmr understands ({known}); upgrade nmr")]
@@ -73,12 +73,19 @@ impl Error {
     }
 }
 
+impl From<crate::store::db::Error> for Error {
+    fn from(e: crate::store::db::Error) -> Self {
+        if e.is_full() {
+            Error::DatabaseFull(e)
+        } else {
+            Error::Database(e)
+        }
+    }
+}
+
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
-        match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DiskFull) => Error::DatabaseFull(e),
-            _ => Error::Database(e),
-        }
+        crate::store::db::Error::from(e).into()
     }
 }
 

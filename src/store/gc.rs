@@ -8,8 +8,8 @@
 
 use super::blob::BlobStore;
 use super::meta;
+use crate::store::db::Connection;
 use crate::store::Result;
-use rusqlite::Connection;
 
 /// Records keys as pending before their blobs are written.
 pub fn reserve(db: &mut Connection, keys: &[String]) -> Result<()> {

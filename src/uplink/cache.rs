@@ -4,8 +4,8 @@
 
 use crate::app::App;
 use crate::error::{Error, Result};
+use crate::store::db::Connection;
 use crate::store::{gc, meta};
-use rusqlite::Connection;
 
 /// Writes the served times noted so far.
 fn write_usage(app: &App, db: &mut Connection) -> Result<()> {

@@ -20,10 +20,10 @@ use crate::error::{Error, Result};
 use crate::http::{Request, Response};
 use crate::name;
 use crate::packument::{self, Origin};
+use crate::store::db::Connection;
 use crate::store::{blob, meta};
 pub use client::{describe, loggable, origin};
 use client::{Client, Failure};
-use rusqlite::Connection;
 use serde_json::{json, Map, Value};
 
 /// Largest upstream packument accepted; the biggest public ones are tens of megabytes.

@@ -11,8 +11,8 @@ use super::{
 use crate::cmd::error::{Error, Result};
 use crate::digest::Digests;
 use crate::packument::{sort_versions, Origin};
+use crate::store::db::Connection;
 use crate::store::{blob::BlobStore, meta};
-use rusqlite::Connection;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fs;

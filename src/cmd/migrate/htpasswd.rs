@@ -8,8 +8,8 @@ use crate::app::App;
 use crate::auth::legacy;
 use crate::cmd::error::{Error, Result};
 use crate::config::AuthType;
+use crate::store::db::Connection;
 use crate::store::meta;
-use rusqlite::Connection;
 use std::io::Write;
 use std::path::Path;
 

@@ -12,8 +12,8 @@
 use super::{describe, import_package, Progress, Report};
 use crate::app::App;
 use crate::cmd::error::{Error, Result};
+use crate::store::db::Connection;
 use crate::uplink::{loggable, origin};
-use rusqlite::Connection;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -15,8 +15,8 @@ use crate::app::App;
 use crate::auth::orgs::{self, Actor};
 use crate::cmd::error::{Error, Result};
 use crate::config::AuthType;
+use crate::store::db::Connection;
 use crate::store::meta;
-use rusqlite::Connection;
 use std::io::Write;
 
 /// A refusal of the shared rules is this rule's problem, reported; a fault stops the import.

@@ -9,7 +9,7 @@
 use super::{describe, htpasswd, import_package, Progress, Report};
 use crate::app::App;
 use crate::cmd::error::{Error, Result};
-use rusqlite::Connection;
+use crate::store::db::Connection;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -7,7 +7,7 @@
 //! before new requests, so the connections in use stay within `server.workers` plus the
 //! hashing pool's capacity.
 
-use rusqlite::Connection;
+use crate::store::db::Connection;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -169,7 +169,9 @@ mod tests {
     use crate::app::Slot as _;
 
     fn memory() -> Result<Connection, String> {
-        Connection::open_in_memory().map_err(|e| e.to_string())
+        rusqlite::Connection::open_in_memory()
+            .map(Connection::from_sqlite)
+            .map_err(|e| e.to_string())
     }
 
     #[test]

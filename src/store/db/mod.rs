@@ -1,4 +1,310 @@
 //! The metadata database, whichever engine holds it: SQLite in a file beside the data (the
-//! default) or PostgreSQL shared by many instances.
+//! default) or PostgreSQL shared by many instances. Query code sees one [`Connection`] with
+//! rusqlite's shape (statements, rows, transactions) and engine-neutral values, and writes its
+//! SQL once in the dialect both engines accept, asking [`Connection::engine`] only where they
+//! differ.
 
+mod sqlite;
 pub mod value;
+
+use std::fmt;
+
+pub use value::{FromValue, ToValue, TypeMismatch, Value, ValueRef};
+
+/// Which engine a connection talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// What a query can fail with, from either engine.
+#[derive(Debug)]
+pub enum Error {
+    Sqlite(rusqlite::Error),
+    /// A query that must return a row returned none.
+    NoRows,
+    /// A column held something the caller cannot read as the type asked for: a bug, or a
+    /// database changed by hand.
+    Column {
+        index: usize,
+        mismatch: TypeMismatch,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Sqlite(e) => e.fmt(f),
+            Error::NoRows => f.write_str("query returned no rows"),
+            Error::Column { index, mismatch } => write!(
+                f,
+                "column {index} holds {}, not {}",
+                mismatch.found, mismatch.wanted
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Sqlite(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::QueryReturnedNoRows => Error::NoRows,
+            e => Error::Sqlite(e),
+        }
+    }
+}
+
+impl Error {
+    /// The disk under the database is full: nothing was written, and making room is the cure.
+    pub fn is_full(&self) -> bool {
+        matches!(self, Error::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// rusqlite's `optional()`: a query's "no rows" as `None`.
+pub trait OptionalExtension<T> {
+    fn optional(self) -> Result<Option<T>>;
+}
+
+impl<T> OptionalExtension<T> for Result<T> {
+    fn optional(self) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::NoRows) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// What a query is given: `params![a, b]`, `[a]`, or `()` for nothing.
+pub trait Params {
+    fn values(&self) -> Vec<ValueRef<'_>>;
+}
+
+impl Params for () {
+    fn values(&self) -> Vec<ValueRef<'_>> {
+        Vec::new()
+    }
+}
+
+impl Params for &[&dyn ToValue] {
+    fn values(&self) -> Vec<ValueRef<'_>> {
+        self.iter().map(|p| p.to_value()).collect()
+    }
+}
+
+impl<T: ToValue, const N: usize> Params for [T; N] {
+    fn values(&self) -> Vec<ValueRef<'_>> {
+        self.iter().map(|p| p.to_value()).collect()
+    }
+}
+
+/// rusqlite's `params!`: a list of values of mixed types.
+macro_rules! params {
+    () => { () };
+    ($($p:expr),+ $(,)?) => {
+        &[$(&$p as &dyn $crate::store::db::ToValue),+] as &[&dyn $crate::store::db::ToValue]
+    };
+}
+pub(crate) use params;
+
+/// One row of a result, read by column index.
+pub struct Row<'a>(RowInner<'a>);
+
+enum RowInner<'a> {
+    Sqlite(&'a rusqlite::Row<'a>),
+}
+
+impl Row<'_> {
+    pub fn get<T: FromValue>(&self, index: usize) -> Result<T> {
+        let v = match &self.0 {
+            RowInner::Sqlite(r) => sqlite::value(r.get_ref(index)?, index)?,
+        };
+        T::from_value(v).map_err(|mismatch| Error::Column { index, mismatch })
+    }
+}
+
+/// A connection to the metadata database. Not shared between threads: each worker has its own.
+pub struct Connection {
+    inner: Inner,
+}
+
+enum Inner {
+    Sqlite(rusqlite::Connection),
+}
+
+impl Connection {
+    pub fn from_sqlite(conn: rusqlite::Connection) -> Connection {
+        Connection {
+            inner: Inner::Sqlite(conn),
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        match &self.inner {
+            Inner::Sqlite(_) => Engine::Sqlite,
+        }
+    }
+
+    /// The SQLite connection underneath, for what only SQLite has (online backup, pragmas).
+    pub fn sqlite(&self) -> Option<&rusqlite::Connection> {
+        match &self.inner {
+            Inner::Sqlite(c) => Some(c),
+        }
+    }
+
+    /// Runs one statement; returns the number of rows it changed.
+    pub fn execute(&self, sql: &str, params: impl Params) -> Result<usize> {
+        match &self.inner {
+            Inner::Sqlite(c) => sqlite::execute(c, sql, &params.values()),
+        }
+    }
+
+    /// Runs statements separated by `;`, with no parameters.
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        match &self.inner {
+            Inner::Sqlite(c) => Ok(c.execute_batch(sql)?),
+        }
+    }
+
+    /// The first row of a query, through `f`; [`Error::NoRows`] when there is none.
+    pub fn query_row<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        f: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let values = params.values();
+        match &self.inner {
+            Inner::Sqlite(c) => {
+                sqlite::query_row(c, sql, &values, |r| f(&Row(RowInner::Sqlite(r))))
+            }
+        }
+    }
+
+    /// Every row of a query, each through `f`.
+    pub fn query_all<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        mut f: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let values = params.values();
+        match &self.inner {
+            Inner::Sqlite(c) => {
+                sqlite::query_all(c, sql, &values, |r| f(&Row(RowInner::Sqlite(r))))
+            }
+        }
+    }
+
+    /// A statement to run, perhaps many times. Both engines keep prepared statements by their
+    /// text, so this only records it.
+    pub fn prepare_cached(&self, sql: &str) -> Result<Statement<'_>> {
+        Ok(Statement {
+            conn: self,
+            sql: sql.to_owned(),
+        })
+    }
+
+    /// The same as [`Connection::prepare_cached`]: kept for statements run once.
+    pub fn prepare(&self, sql: &str) -> Result<Statement<'_>> {
+        self.prepare_cached(sql)
+    }
+
+    /// Starts a write transaction that takes the database's write lock at once, so that what
+    /// is checked inside it still holds when it commits. Writers take turns, as SQLite's one
+    /// writer always has: every invariant nmr keeps in a transaction rests on that.
+    pub fn write_tx(&mut self) -> Result<Transaction<'_>> {
+        match &self.inner {
+            Inner::Sqlite(c) => c.execute_batch("BEGIN IMMEDIATE")?,
+        }
+        Ok(Transaction {
+            conn: self,
+            done: false,
+        })
+    }
+}
+
+/// The rows of [`Statement::query_map`], each already read, in rusqlite's shape.
+pub type Rows<T> = std::iter::Map<std::vec::IntoIter<T>, fn(T) -> Result<T>>;
+
+/// A statement bound to its connection (see [`Connection::prepare_cached`]).
+pub struct Statement<'c> {
+    conn: &'c Connection,
+    sql: String,
+}
+
+impl Statement<'_> {
+    pub fn execute(&mut self, params: impl Params) -> Result<usize> {
+        self.conn.execute(&self.sql, params)
+    }
+
+    pub fn query_row<T>(
+        &mut self,
+        params: impl Params,
+        f: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.conn.query_row(&self.sql, params, f)
+    }
+
+    /// Every row through `f`, read whole before the first is returned.
+    pub fn query_map<T>(
+        &mut self,
+        params: impl Params,
+        f: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<Rows<T>> {
+        let rows = self.conn.query_all(&self.sql, params, f)?;
+        Ok(rows.into_iter().map(Ok as fn(T) -> Result<T>))
+    }
+
+    /// Whether the query returns any row.
+    pub fn exists(&mut self, params: impl Params) -> Result<bool> {
+        self.conn
+            .query_row(&self.sql, params, |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+    }
+}
+
+/// A write transaction (see [`Connection::write_tx`]): it rolls back unless committed.
+pub struct Transaction<'c> {
+    conn: &'c mut Connection,
+    done: bool,
+}
+
+impl Transaction<'_> {
+    pub fn commit(mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Transaction<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            // A failed rollback leaves nothing to do: the engine drops the transaction with
+            // the connection, or the next BEGIN reports it.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}

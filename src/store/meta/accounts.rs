@@ -1,7 +1,7 @@
 //! Local accounts: name, e-mail address and password hash.
 
+use crate::store::db::{params, Connection, OptionalExtension};
 use crate::store::Result;
-use rusqlite::{params, Connection, OptionalExtension};
 
 /// A local account.
 #[derive(Clone, Debug)]
@@ -29,8 +29,8 @@ pub fn user(conn: &Connection, name: &str) -> Result<Option<User>> {
 /// All user names and e-mail addresses.
 pub fn users(conn: &Connection) -> Result<Vec<(String, String)>> {
     let mut st = conn.prepare_cached("SELECT name, email FROM users ORDER BY name")?;
-    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let rows = st.query_map((), |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Creates a user; returns false if the name is taken.

@@ -2,8 +2,8 @@
 //! (see `store::gc`), whether any row points at a key, and every stored object, for a copy or
 //! fsck to walk.
 
+use crate::store::db::Connection;
 use crate::store::Result;
-use rusqlite::Connection;
 
 /// Records blob keys as pending (see `store::gc`).
 pub fn pend(conn: &Connection, keys: &[String]) -> Result<()> {
@@ -35,8 +35,8 @@ pub fn is_pending(conn: &Connection, key: &str) -> Result<bool> {
 /// Every pending blob key.
 pub fn pending(conn: &Connection) -> Result<Vec<String>> {
     let mut st = conn.prepare("SELECT key FROM pending_blobs ORDER BY key")?;
-    let rows = st.query_map([], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let rows = st.query_map((), |r| r.get(0))?;
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Whether any metadata (a published file, or a cached upstream tarball) points at this blob key.
@@ -73,7 +73,7 @@ pub fn stored_objects(conn: &Connection) -> Result<Vec<Stored>> {
            FROM uplink_files WHERE blob_key IS NOT NULL
          ORDER BY 1",
     )?;
-    let rows = st.query_map([], |r| {
+    let rows = st.query_map((), |r| {
         Ok(Stored {
             key: r.get(0)?,
             size: r.get(1)?,
@@ -82,5 +82,5 @@ pub fn stored_objects(conn: &Connection) -> Result<Vec<Stored>> {
             what: r.get(4)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }

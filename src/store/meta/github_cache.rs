@@ -1,8 +1,8 @@
 //! GitHub API answers kept with their ETags, so that permission checks neither wait for GitHub
 //! nor spend its rate limit on every request.
 
+use crate::store::db::{params, Connection, OptionalExtension};
 use crate::store::Result;
-use rusqlite::{params, Connection, OptionalExtension};
 
 /// A cached GitHub answer.
 pub struct Cached {

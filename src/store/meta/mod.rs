@@ -17,8 +17,8 @@ mod search;
 mod tokens;
 mod uplink_cache;
 
+use crate::store::db::{Connection, Transaction};
 use crate::store::{Error, Result};
-use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
 
@@ -64,16 +64,19 @@ pub use uplink_cache::{
 /// left 2 MB more at the benchmark's peak, all of it pages of rebuilt packuments).
 pub fn open(path: &Path) -> Result<Connection> {
     create_private(path).map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
-    let conn = Connection::open(path).map_err(|source| Error::Open {
+    let conn = rusqlite::Connection::open(path).map_err(|source| Error::Open {
         path: path.to_path_buf(),
-        source,
+        source: source.into(),
     })?;
     conn.busy_timeout(Duration::from_secs(30))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
          PRAGMA cache_size = -128;",
     )?;
-    Ok(conn)
+    // Every statement nmr runs stays prepared: rusqlite's default of 16 would prepare most of
+    // them again on each request.
+    conn.set_prepared_statement_cache_capacity(256);
+    Ok(Connection::from_sqlite(conn))
 }
 
 /// Creates an empty file that only nmr's user may read or write (0600, whatever the umask),
@@ -97,22 +100,22 @@ pub fn create_private(path: &Path) -> std::io::Result<()> {
 
 /// Opens an existing database for reading only: never creates a file or changes a setting.
 pub fn open_read_only(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
+    let conn = rusqlite::Connection::open_with_flags(
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|source| Error::Open {
         path: path.to_path_buf(),
-        source,
+        source: source.into(),
     })?;
     conn.busy_timeout(Duration::from_secs(30))?;
-    Ok(conn)
+    Ok(Connection::from_sqlite(conn))
 }
 
 /// Starts a write transaction that takes the database write lock at once, so that the checks
 /// made inside it still hold when it commits.
 pub fn write_tx(conn: &mut Connection) -> Result<Transaction<'_>> {
-    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+    Ok(conn.write_tx()?)
 }
 
 /// A package's row.
@@ -152,7 +155,7 @@ pub struct File {
     pub integrity: String,
 }
 
-fn file_row(r: &rusqlite::Row) -> rusqlite::Result<File> {
+fn file_row(r: &crate::store::db::Row) -> crate::store::db::Result<File> {
     Ok(File {
         filename: r.get(0)?,
         version: r.get(1)?,

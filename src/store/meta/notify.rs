@@ -2,8 +2,8 @@
 //! one deliverer at a time with a lease (an UPDATE that only succeeds while nobody holds the
 //! row), marked delivered, retried later or failed, and listed for `nmr notify log`.
 
+use crate::store::db::{params, Connection, OptionalExtension, Transaction};
 use crate::store::Result;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 /// An event to queue: one receiver (`target`, an entry's URL) and the body built for it.
 pub struct NewEvent<'a> {
@@ -37,7 +37,7 @@ pub struct Outboxed {
 
 const COLUMNS: &str = "id, delivery, target, event, package, body, created, state, attempts, next_try, last_status, last_error, done";
 
-fn row(r: &rusqlite::Row) -> rusqlite::Result<Outboxed> {
+fn row(r: &crate::store::db::Row) -> crate::store::db::Result<Outboxed> {
     Ok(Outboxed {
         id: r.get(0)?,
         delivery: r.get(1)?,
@@ -78,8 +78,8 @@ pub fn outbox_claim(conn: &Connection, now_ms: i64, lease_ms: i64) -> Result<Opt
          ORDER BY n.id LIMIT 16",
     )?;
     let candidates = st
-        .query_map([now_ms], |r| r.get::<_, i64>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .query_map([now_ms], |r| r.get::<i64>(0))?
+        .collect::<crate::store::db::Result<Vec<_>>>()?;
     for id in candidates {
         let won = conn.execute(
             "UPDATE notify_outbox SET claimed_until = ?2
@@ -136,7 +136,7 @@ pub fn outbox_next_due(conn: &Connection) -> Result<Option<i64>> {
            AND NOT EXISTS (SELECT 1 FROM notify_outbox o
                            WHERE o.target = n.target AND o.package = n.package
                              AND o.state = 'pending' AND o.id < n.id)",
-        [],
+        (),
         |r| r.get(0),
     )?)
 }
@@ -145,7 +145,7 @@ pub fn outbox_next_due(conn: &Connection) -> Result<Option<i64>> {
 pub fn outbox_queued(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT COUNT(*) FROM notify_outbox WHERE state = 'pending'",
-        [],
+        (),
         |r| r.get(0),
     )?)
 }
@@ -161,7 +161,7 @@ pub fn outbox_log(conn: &Connection, failed_only: bool, limit: i64) -> Result<Ve
         "SELECT {COLUMNS} FROM notify_outbox {filter} ORDER BY id DESC LIMIT ?1"
     ))?;
     let rows = st.query_map([limit], row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Puts an event back in the queue, due at once with its back-off restarted; false when there

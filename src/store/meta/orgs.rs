@@ -2,8 +2,8 @@
 //! packages teams are granted, and each package's `public` flag. Names compare without case,
 //! as package names do (see `name::folded`): `@Acme` and `@acme` are one organisation.
 
+use crate::store::db::{params, Connection, OptionalExtension, Transaction};
 use crate::store::Result;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 /// The stored spelling of the organisation `name`, if there is one.
 pub fn org(conn: &Connection, name: &str) -> Result<Option<String>> {
@@ -19,8 +19,8 @@ pub fn orgs(conn: &Connection) -> Result<Vec<(String, i64, i64)>> {
            (SELECT COUNT(*) FROM teams t WHERE t.org = o.name)
          FROM orgs o ORDER BY lower(o.name)",
     )?;
-    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let rows = st.query_map((), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Creates an organisation; false if it exists.
@@ -41,7 +41,7 @@ pub fn members(conn: &Connection, org: &str) -> Result<Vec<(String, String)>> {
     let mut st =
         conn.prepare_cached("SELECT user, role FROM org_members WHERE org = ?1 ORDER BY user")?;
     let rows = st.query_map([org], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// A user's role in an organisation, if they are a member.
@@ -56,7 +56,7 @@ pub fn orgs_of(conn: &Connection, user: &str) -> Result<Vec<(String, String)>> {
     let mut st =
         conn.prepare_cached("SELECT org, role FROM org_members WHERE user = ?1 ORDER BY org")?;
     let rows = st.query_map([user], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Adds a member or changes their role.
@@ -92,7 +92,7 @@ pub fn sole_owner_of(conn: &Connection, user: &str) -> Result<Vec<String>> {
          ORDER BY m.org",
     )?;
     let rows = st.query_map([user], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Teams and their descriptions, by name.
@@ -100,7 +100,7 @@ pub fn teams(conn: &Connection, org: &str) -> Result<Vec<(String, String)>> {
     let mut st =
         conn.prepare_cached("SELECT name, description FROM teams WHERE org = ?1 ORDER BY name")?;
     let rows = st.query_map([org], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Whether a team exists.
@@ -138,7 +138,7 @@ pub fn team_members(conn: &Connection, org: &str, team: &str) -> Result<Vec<Stri
         "SELECT user FROM team_members WHERE org = ?1 AND team = ?2 ORDER BY user",
     )?;
     let rows = st.query_map([org, team], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Adds a member of the organisation to a team; false if they were in it.
@@ -163,7 +163,7 @@ pub fn team_packages(conn: &Connection, org: &str, team: &str) -> Result<Vec<(St
         "SELECT package, write FROM team_packages WHERE org = ?1 AND team = ?2 ORDER BY package",
     )?;
     let rows = st.query_map([org, team], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Grants a package to a team, or changes whether it may write it.
@@ -190,7 +190,7 @@ pub fn package_teams(conn: &Connection, package: &str) -> Result<Vec<(String, St
         "SELECT org, team, write FROM team_packages WHERE package = ?1 ORDER BY team",
     )?;
     let rows = st.query_map([package], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// What the teams `user` is on grant on `package`: `None` nothing, else whether any may write.
@@ -216,7 +216,7 @@ pub fn scope_holds_packages(conn: &Connection, scope: &str) -> Result<bool> {
 pub fn is_public(conn: &Connection, package: &str) -> Result<bool> {
     let mut st = conn.prepare_cached("SELECT public FROM packages WHERE name = ?1")?;
     Ok(st
-        .query_row([package], |r| r.get::<_, bool>(0))
+        .query_row([package], |r| r.get::<bool>(0))
         .optional()?
         .unwrap_or(false))
 }

@@ -4,8 +4,8 @@
 //! back.
 
 use super::{file_row, File, Package, Version};
+use crate::store::db::{params, Connection, OptionalExtension, Transaction};
 use crate::store::Result;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 /// Looks a package up by name.
 pub fn package(conn: &Connection, name: &str) -> Result<Option<Package>> {
@@ -45,18 +45,18 @@ pub fn case_twin(conn: &Connection, name: &str) -> Result<Option<String>> {
 
 /// Creates an empty package row; its documents are filled in by the same transaction.
 pub fn insert_package(tx: &Transaction, name: &str, now: &str) -> Result<i64> {
-    tx.execute(
-        "INSERT INTO packages (name, rev, created, modified) VALUES (?1, 0, ?2, ?2)",
+    Ok(tx.query_row(
+        "INSERT INTO packages (name, rev, created, modified) VALUES (?1, 0, ?2, ?2) RETURNING id",
         params![name, now],
-    )?;
-    Ok(tx.last_insert_rowid())
+        |r| r.get(0),
+    )?)
 }
 
 /// Marks a change: bumps the revision and the modification time.
 pub fn touch(tx: &Transaction, id: i64, now: &str) -> Result<()> {
     tx.execute(
         "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'rev_seq'",
-        [],
+        (),
     )?;
     tx.execute(
         "UPDATE packages SET rev = (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'rev_seq'), modified = ?2 WHERE id = ?1",
@@ -98,7 +98,7 @@ pub fn set_maintainers(tx: &Transaction, id: i64, maintainers_json: &str) -> Res
 pub fn repository(conn: &Connection, name: &str) -> Result<Option<Option<String>>> {
     let mut st = conn.prepare_cached("SELECT repository FROM packages WHERE name = ?1")?;
     Ok(st
-        .query_row([name], |r| r.get::<_, Option<String>>(0))
+        .query_row([name], |r| r.get::<Option<String>>(0))
         .optional()?)
 }
 
@@ -107,8 +107,8 @@ pub fn repository(conn: &Connection, name: &str) -> Result<Option<Option<String>
 pub fn unassigned(conn: &Connection) -> Result<Vec<String>> {
     let mut st =
         conn.prepare("SELECT name FROM packages WHERE repository IS NULL ORDER BY name")?;
-    let rows = st.query_map([], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let rows = st.query_map((), |r| r.get(0))?;
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Names of the packages with no maintainers, sorted: in local mode nobody may change them
@@ -118,8 +118,8 @@ pub fn unowned(conn: &Connection) -> Result<Vec<String>> {
         "SELECT name FROM packages
          WHERE NOT json_valid(maintainers) OR json_array_length(maintainers) = 0 ORDER BY name",
     )?;
-    let rows = st.query_map([], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let rows = st.query_map((), |r| r.get(0))?;
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Records the repository of a package: a new one's, or the operator's assignment.
@@ -149,28 +149,28 @@ pub fn starred_by(conn: &Connection, user: &str) -> Result<Vec<String>> {
         "SELECT p.name FROM packages p, json_each(p.users) j WHERE j.key = ?1 ORDER BY p.name",
     )?;
     let rows = st.query_map([user], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Every package's name and maintainers JSON, for the access listings.
 pub fn all_maintainers(conn: &Connection) -> Result<Vec<(String, String)>> {
     let mut st = conn.prepare_cached("SELECT name, maintainers FROM packages ORDER BY name")?;
-    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let rows = st.query_map((), |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Names of every local package, sorted.
 pub fn package_names(conn: &Connection) -> Result<Vec<String>> {
     let mut st = conn.prepare("SELECT name FROM packages ORDER BY name")?;
-    let rows = st.query_map([], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let rows = st.query_map((), |r| r.get(0))?;
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// How many packages and versions are published here.
 pub fn counts(conn: &Connection) -> Result<(i64, i64)> {
     Ok(conn.query_row(
         "SELECT (SELECT count(*) FROM packages), (SELECT count(*) FROM versions)",
-        [],
+        (),
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?)
 }
@@ -179,7 +179,7 @@ pub fn counts(conn: &Connection) -> Result<(i64, i64)> {
 pub fn totals(conn: &Connection) -> Result<(i64, i64, i64)> {
     Ok(conn.query_row(
         "SELECT (SELECT COUNT(*) FROM packages), COUNT(*), COALESCE(SUM(size), 0) FROM files",
-        [],
+        (),
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?)
 }
@@ -218,12 +218,12 @@ pub fn versions(conn: &Connection, id: i64) -> Result<Vec<Version>> {
         "SELECT {VERSION_COLUMNS} FROM versions WHERE package_id = ?1"
     ))?;
     let rows = st.query_map([id], version_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 const VERSION_COLUMNS: &str = "version, manifest, readme, deprecated, published";
 
-fn version_row(r: &rusqlite::Row) -> rusqlite::Result<Version> {
+fn version_row(r: &crate::store::db::Row) -> crate::store::db::Result<Version> {
     Ok(Version {
         version: r.get(0)?,
         manifest: r.get(1)?,
@@ -285,7 +285,7 @@ pub fn version_summaries(conn: &Connection, id: i64) -> Result<Vec<VersionSummar
             deprecated: r.get(2)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// The columns [`file_row`] reads, in its order.
@@ -297,7 +297,7 @@ pub fn files(conn: &Connection, id: i64) -> Result<Vec<File>> {
         "SELECT {FILE_COLUMNS} FROM files f WHERE f.package_id = ?1"
     ))?;
     let rows = st.query_map([id], file_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// The file served at `/<name>/-/<filename>`.
@@ -332,7 +332,7 @@ pub fn tags(conn: &Connection, id: i64) -> Result<Vec<(String, String)>> {
     let mut st = conn
         .prepare_cached("SELECT tag, version FROM dist_tags WHERE package_id = ?1 ORDER BY tag")?;
     let rows = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Points a tag at a version.
@@ -365,7 +365,7 @@ pub fn delete_version(
         tx.prepare_cached("SELECT blob_key FROM files WHERE package_id = ?1 AND version = ?2")?;
     let keys = st
         .query_map(params![pkg.id, version], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
+        .collect::<crate::store::db::Result<Vec<String>>>()?;
     tx.execute(
         "DELETE FROM files WHERE package_id = ?1 AND version = ?2",
         params![pkg.id, version],

@@ -1,8 +1,8 @@
 //! The schema: every table and index, the upgrades from older schemas, and the per-database
 //! marker that stands for the base URL inside stored templates.
 
+use crate::store::db::Connection;
 use crate::store::{Error, Result};
-use rusqlite::{Connection, TransactionBehavior};
 
 /// Schema version recorded in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 6;
@@ -192,8 +192,8 @@ CREATE INDEX IF NOT EXISTS team_packages_package ON team_packages (package);
 
 /// Creates or upgrades the schema, and makes sure the template marker exists.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let tx = conn.write_tx()?;
+    let version: i64 = tx.query_row("PRAGMA user_version", (), |r| r.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(Error::SchemaTooNew {
             found: version,
@@ -242,12 +242,12 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     // Rank hits by BM25 with a name hit worth most, then keywords, then description.
     tx.execute(
         "INSERT INTO search (search, rank) VALUES ('rank', 'bm25(10.0, 2.0, 4.0, 1.0, 1.0, 0.0)')",
-        [],
+        (),
     )?;
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     let has_marker: bool = tx.query_row(
         "SELECT EXISTS(SELECT 1 FROM meta WHERE key = 'marker')",
-        [],
+        (),
         |r| r.get(0),
     )?;
     if !has_marker {
@@ -260,14 +260,14 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     // published again never reuses a revision (caches key on it).
     tx.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('rev_seq', (SELECT COALESCE(MAX(rev), 0) FROM packages))",
-        [],
+        (),
     )?;
     // Since schema 4 upstream packuments take their revisions from the same counter; it must
     // start above the ones they had.
     tx.execute(
         "UPDATE meta SET value = MAX(CAST(value AS INTEGER),
            (SELECT COALESCE(MAX(rev), 0) FROM uplink_packages)) WHERE key = 'rev_seq'",
-        [],
+        (),
     )?;
     tx.commit()?;
     Ok(())
@@ -280,14 +280,14 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
 /// becomes the owner, every other maintainer with an account a developer (developers keep
 /// writing the packages they maintain; see auth::orgs). Scopes whose packages name no account
 /// (published with auth.type = none) are left for the operator: `nmr org add`.
-fn claim_existing_scopes(tx: &rusqlite::Transaction) -> Result<()> {
+fn claim_existing_scopes(tx: &crate::store::db::Transaction) -> Result<()> {
     let now = crate::time::now_rfc3339();
     let rows: Vec<(String, String)> = {
         let mut st = tx.prepare(
             "SELECT name, maintainers FROM packages WHERE name LIKE '@%/%' ORDER BY created, id",
         )?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
+        let rows = st.query_map((), |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<crate::store::db::Result<_>>()?
     };
     for (name, maintainers) in rows {
         let Some(scope) = crate::name::scope(&name) else {
@@ -324,7 +324,7 @@ fn claim_existing_scopes(tx: &rusqlite::Transaction) -> Result<()> {
 /// The per-database random string that stands for the base URL inside stored templates.
 pub fn marker(conn: &Connection) -> Result<String> {
     Ok(
-        conn.query_row("SELECT value FROM meta WHERE key = 'marker'", [], |r| {
+        conn.query_row("SELECT value FROM meta WHERE key = 'marker'", (), |r| {
             r.get(0)
         })?,
     )
@@ -428,7 +428,7 @@ mod tests {
         assert_eq!(package_rev(&c, "old").unwrap(), Some(3));
         assert!(uplink_state(&c, "old").unwrap().is_none());
         let v: i64 = c
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .query_row("PRAGMA user_version", (), |r| r.get(0))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
     }

@@ -2,8 +2,8 @@
 //! the home page's list of recent packages return as they are.
 
 use super::Package;
+use crate::store::db::{params, Connection, OptionalExtension, Transaction};
 use crate::store::Result;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 /// What the search index holds for one package.
 pub struct SearchDoc<'a> {
@@ -54,7 +54,7 @@ pub fn search(
             )?;
             let ids = st
                 .query_map(params![lo, hi, size, from], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<crate::store::db::Result<_>>()?;
             let total = conn.query_row(
                 "SELECT count(*) FROM packages WHERE (?1 IS NULL OR (name >= ?1 AND name < ?2))",
                 params![lo, hi],
@@ -82,7 +82,7 @@ pub fn search(
                 .query_map(params![q, lo, hi, exact_id, limit.max(0), offset], |r| {
                     r.get(0)
                 })?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<crate::store::db::Result<_>>()?;
             if let (Some(id), 0) = (exact_id, from) {
                 if size > 0 {
                     ids.insert(0, id);
@@ -99,7 +99,7 @@ pub fn search(
     let mut st = conn.prepare_cached("SELECT summary FROM search WHERE rowid = ?1")?;
     let mut rows = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(summary) = st.query_row([id], |r| r.get::<_, String>(0)).optional()? {
+        if let Some(summary) = st.query_row([id], |r| r.get::<String>(0)).optional()? {
             rows.push(summary);
         }
     }
@@ -113,5 +113,5 @@ pub fn recent(conn: &Connection, limit: i64, from: i64) -> Result<Vec<String>> {
          ORDER BY p.modified DESC, p.id DESC LIMIT ?1 OFFSET ?2",
     )?;
     let rows = st.query_map(params![limit, from], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }

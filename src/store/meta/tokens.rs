@@ -1,8 +1,8 @@
 //! Access tokens, stored under the SHA-256 of their secret so that the database never holds a
 //! token that works.
 
+use crate::store::db::{params, Connection, OptionalExtension};
 use crate::store::Result;
-use rusqlite::{params, Connection, OptionalExtension};
 
 /// A stored token; the secret itself is never stored, only its SHA-256.
 #[derive(Clone, Debug)]
@@ -21,7 +21,7 @@ pub struct Token {
     pub expires: Option<i64>,
 }
 
-fn token_row(r: &rusqlite::Row) -> rusqlite::Result<Token> {
+fn token_row(r: &crate::store::db::Row) -> crate::store::db::Result<Token> {
     Ok(Token {
         key: r.get(0)?,
         user: r.get(1)?,
@@ -59,7 +59,7 @@ pub fn tokens_of(conn: &Connection, user: &str) -> Result<Vec<Token>> {
         "SELECT {TOKEN_COLUMNS} FROM tokens WHERE user = ?1 ORDER BY created, key"
     ))?;
     let rows = st.query_map([user], token_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Revokes a token by its secret's hash; returns whether one was removed.

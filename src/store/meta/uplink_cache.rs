@@ -2,8 +2,8 @@
 //! packages published here so that local and upstream never mix.
 
 use super::{file_row, write_tx, File};
+use crate::store::db::{params, Connection, OptionalExtension};
 use crate::store::Result;
-use rusqlite::{params, Connection, OptionalExtension};
 
 /// What revalidating a cached upstream packument needs.
 #[derive(Clone, Debug)]
@@ -71,7 +71,7 @@ pub fn uplink_store(
     // and fetched again never reuses one: the rendered-document cache keys on it.
     tx.execute(
         "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'rev_seq'",
-        [],
+        (),
     )?;
     tx.execute(
         "INSERT INTO uplink_packages (name, rev, fetched_at, etag, doc_full, doc_abbrev)
@@ -187,8 +187,8 @@ pub fn uplink_names_with_files(conn: &Connection) -> Result<Vec<String>> {
     let mut st = conn.prepare(
         "SELECT DISTINCT name FROM uplink_files WHERE blob_key IS NOT NULL ORDER BY name",
     )?;
-    let rows = st.query_map([], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let rows = st.query_map((), |r| r.get(0))?;
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// The stored tarballs of an upstream package, each with when it was stored (`None` for
@@ -199,7 +199,7 @@ pub fn uplink_stored_files(conn: &Connection, name: &str) -> Result<Vec<(File, O
          FROM uplink_files WHERE name = ?1 AND blob_key IS NOT NULL ORDER BY filename",
     )?;
     let rows = st.query_map([name], |r| Ok((file_row(r)?, r.get(6)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// The name under which `name`, or a name differing from it only in case, is cached from the
@@ -239,7 +239,7 @@ pub fn uplink_listing(conn: &Connection) -> Result<Vec<UplinkListed>> {
          FROM uplink_packages p LEFT JOIN uplink_files f ON f.name = p.name
          GROUP BY p.name ORDER BY p.name",
     )?;
-    let rows = st.query_map([], |r| {
+    let rows = st.query_map((), |r| {
         Ok(UplinkListed {
             name: r.get(0)?,
             tarballs: r.get(1)?,
@@ -247,14 +247,14 @@ pub fn uplink_listing(conn: &Connection) -> Result<Vec<UplinkListed>> {
             last_used: r.get(3)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// How many upstream tarballs are stored, and their bytes.
 pub fn uplink_totals(conn: &Connection) -> Result<(i64, i64)> {
     Ok(conn.query_row(
         "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM uplink_files WHERE blob_key IS NOT NULL",
-        [],
+        (),
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?)
 }
@@ -301,7 +301,7 @@ pub fn uplink_by_use(conn: &Connection, before: Option<&str>) -> Result<Vec<Upli
             size: r.get(2)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// The blob keys of `name`'s stored tarballs (only `filename`'s when given).
@@ -311,7 +311,7 @@ fn stored_keys(conn: &Connection, name: &str, filename: Option<&str>) -> Result<
          WHERE name = ?1 AND (?2 IS NULL OR filename = ?2) AND blob_key IS NOT NULL",
     )?;
     let rows = st.query_map(params![name, filename], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 
 /// Forgets the stored bytes of the given upstream tarballs (their rows stay, so the packument
