@@ -4,6 +4,7 @@
 //! SQL once in the dialect both engines accept, asking [`Connection::engine`] only where they
 //! differ.
 
+pub mod pg;
 mod sqlite;
 pub mod value;
 
