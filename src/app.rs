@@ -87,7 +87,7 @@ impl App {
                 .create(dir)
                 .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let mut conn = meta::open(&config.db_path)?;
+        let mut conn = meta::connect(&config)?;
         meta::migrate(&mut conn)?;
         let marker = meta::marker(&conn)?;
         let blobs = BlobStore::open(&config, config.storage_type)?;
@@ -119,7 +119,7 @@ impl App {
 
     /// A new database connection for a worker thread.
     pub fn connect(&self) -> Result<Connection> {
-        Ok(meta::open(&self.config.db_path)?)
+        Ok(meta::connect(&self.config)?)
     }
 
     /// Queues webhook events for `changes` inside the transaction that makes them (see

@@ -82,12 +82,12 @@ fn run_inner(config: &Config, token: bool, rest: &[String]) -> Result<()> {
     if let Some(dir) = config
         .db_path
         .parent()
-        .filter(|d| !d.as_os_str().is_empty())
+        .filter(|d| config.db_url.is_none() && !d.as_os_str().is_empty())
     {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     }
-    let mut db = meta::open(&config.db_path)?;
+    let mut db = meta::connect(config)?;
     meta::migrate(&mut db)?;
     // Name checks and token creation are the request path's own, so they answer with its
     // error; the operator gets the message a client would, and exit 1.

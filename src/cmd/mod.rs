@@ -39,7 +39,7 @@ fn report(doing: &str, e: &Error) -> i32 {
 
 /// Opening the database would create an empty one; a missing file is a wrong path.
 fn require_db(config: &Config, what: &str) -> Result<(), Error> {
-    if config.db_path.is_file() {
+    if config.db_url.is_some() || config.db_path.is_file() {
         return Ok(());
     }
     Err(Error::Usage(format!(
@@ -55,7 +55,7 @@ fn fsck(config: &Config, repair: bool) -> i32 {
         return report("", &e);
     }
     let run = || {
-        let mut db = meta::open(&config.db_path)?;
+        let mut db = meta::connect(config)?;
         // As the server would at start: pending keys are recorded since schema 3.
         meta::migrate(&mut db)?;
         let blobs = BlobStore::open(config, config.storage_type)?;
@@ -74,6 +74,12 @@ fn fsck(config: &Config, repair: bool) -> i32 {
 /// `nmr backup` and `nmr restore`: exit 0 when complete, 1 when anything failed (each named on
 /// stderr; run it again), 2 for a usage or configuration error.
 fn backup_or_restore(config: &Config, command: &Command) -> i32 {
+    if config.db_url.is_some() {
+        let e = Error::Usage(
+            "nmr backup and restore copy the SQLite database; with db.url (PostgreSQL), back up the database with pg_dump and the bucket with its own tools, or move to SQLite with nmr db copy --to sqlite".into(),
+        );
+        return report("", &e);
+    }
     let (what, result) = match command {
         Command::Backup(dir) => {
             if let Err(e) = require_db(config, "back up") {
@@ -128,7 +134,7 @@ fn storage_copy(config: &Config, ends: CopyEnds) -> i32 {
         Ok::<_, Error>((
             BlobStore::open(config, from)?,
             BlobStore::open(config, to)?,
-            meta::open(&config.db_path)?,
+            meta::connect(config)?,
         ))
     })();
     let (source, dest, db) = match opened {
@@ -171,7 +177,7 @@ fn configuration(e: String) -> Error {
 /// (SQLite in WAL mode lets both write). `existing` refuses a missing database, which opening
 /// would create empty.
 fn open_app(config: &Config, existing: bool) -> Result<(App, crate::store::db::Connection), Error> {
-    if existing && !config.db_path.is_file() {
+    if existing && config.db_url.is_none() && !config.db_path.is_file() {
         return Err(Error::Usage(format!(
             "no database at {} (db.path): this registry holds nothing",
             config.db_path.display()
@@ -468,7 +474,7 @@ fn notify_cmd(config: &Config, rest: &[String]) -> i32 {
         return report("", &e);
     }
     let run = || {
-        let mut db = meta::open(&config.db_path)?;
+        let mut db = meta::connect(config)?;
         // A database from before schema 5 has no outbox yet; the server would add it too.
         meta::migrate(&mut db)?;
         notify::run(&db, rest, &mut std::io::stdout())

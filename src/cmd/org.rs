@@ -54,7 +54,7 @@ pub fn run(config: &Config, team: bool, words: &[String]) -> i32 {
 
 fn open(config: &Config, what: &str) -> Result<Connection> {
     require_db(config, what)?;
-    let mut db = meta::open(&config.db_path)?;
+    let mut db = meta::connect(config)?;
     // Organisations arrive with schema 6; an older database is upgraded as the server would.
     meta::migrate(&mut db)?;
     Ok(db)

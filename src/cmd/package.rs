@@ -37,7 +37,7 @@ fn run_inner(config: &Config, words: &[String]) -> Result<()> {
     match words.as_slice() {
         ["unassigned"] => {
             require_db(config, "list")?;
-            let db = meta::open(&config.db_path)?;
+            let db = meta::connect(config)?;
             for name in meta::unassigned(&db)? {
                 println!("{name}");
             }
@@ -45,7 +45,7 @@ fn run_inner(config: &Config, words: &[String]) -> Result<()> {
         }
         ["set-repo", name, repo] => {
             require_db(config, "change")?;
-            let mut db = meta::open(&config.db_path)?;
+            let mut db = meta::connect(config)?;
             meta::migrate(&mut db)?;
             let repo = assignable(config, name, repo)?;
             let id = meta::package(&db, name)?
@@ -65,7 +65,7 @@ fn run_inner(config: &Config, words: &[String]) -> Result<()> {
         }
         ["unowned"] => {
             require_db(config, "list")?;
-            let db = meta::open(&config.db_path)?;
+            let db = meta::connect(config)?;
             for name in meta::unowned(&db)? {
                 println!("{name}");
             }
@@ -73,7 +73,7 @@ fn run_inner(config: &Config, words: &[String]) -> Result<()> {
         }
         ["add-owner", name, user] => {
             require_db(config, "change")?;
-            let mut db = meta::open(&config.db_path)?;
+            let mut db = meta::connect(config)?;
             meta::migrate(&mut db)?;
             add_owner(&mut db, name, user)
         }

@@ -294,7 +294,29 @@ pub const KEYS: &[Key] = &[
         "db.path",
         Kind::Path,
         "./data/nmr.sqlite",
-        "SQLite database file for metadata",
+        "SQLite database file for metadata (when db.url is empty)",
+    ),
+    Key {
+        // Only the password inside it is a secret: `nmr config` shows the rest.
+        secret: true,
+        ..key(
+            "db.url",
+            Kind::Text,
+            "",
+            "empty = SQLite at db.path; postgres://user:pass@host:port/db?sslmode=... = PostgreSQL 13 or newer, shared by every instance",
+        )
+    },
+    key(
+        "db.password_file",
+        Kind::Path,
+        "",
+        "file holding the PostgreSQL password, when db.url has none; else the PGPASSWORD environment variable",
+    ),
+    key(
+        "db.allow_local_storage",
+        Kind::Bool,
+        "false",
+        "allow PostgreSQL with storage.type = local: a single instance on an external database",
     ),
     key(
         "uplink.mode",

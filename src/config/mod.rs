@@ -211,6 +211,12 @@ pub struct Config {
     pub storage_path: PathBuf,
     pub s3: S3,
     pub db_path: PathBuf,
+    /// `db.url`: `None` for SQLite at `db_path`, else a PostgreSQL URL (a secret, since it may
+    /// hold the password).
+    pub db_url: Option<Secret>,
+    /// The PostgreSQL password from `db.password_file` or `PGPASSWORD`, for a `db_url`
+    /// without one.
+    pub db_password: Option<Secret>,
     pub uplink: Uplink,
     /// `[[notify]]`: webhooks for package changes.
     pub notify: Vec<Notify>,

@@ -50,6 +50,7 @@ pub fn render(entries: &[(&Key, Val, Source)], file: Option<&Path>) -> String {
             section = sec;
         }
         let shown = match v {
+            Val::Text(s) if k.secret && k.path == "db.url" => toml_value(&Val::Text(masked_url(s))),
             Val::Text(s) if k.secret && !s.is_empty() => "\"********\"".to_string(),
             _ => toml_value(v),
         };
@@ -59,11 +60,43 @@ pub fn render(entries: &[(&Key, Val, Source)], file: Option<&Path>) -> String {
     out
 }
 
+/// A URL with the password in its user info replaced by `********`: what the operator needs to
+/// recognise the database, without the secret.
+pub fn masked_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    // The last '@' ends the user info: a password may hold '@' only percent-encoded, but a
+    // careless one should still not show.
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:********@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::{inputs, tempdir};
     use super::super::{load, Kind};
     use super::*;
+
+    #[test]
+    fn database_urls_show_everything_but_the_password() {
+        assert_eq!(
+            super::masked_url("postgres://nmr:s3cr@t@db.internal:5432/nmr?sslmode=require"),
+            "postgres://nmr:********@db.internal:5432/nmr?sslmode=require"
+        );
+        assert_eq!(
+            super::masked_url("postgres://nmr@db/nmr"),
+            "postgres://nmr@db/nmr"
+        );
+        assert_eq!(super::masked_url(""), "");
+    }
 
     #[test]
     fn rendered_config_reads_back_to_the_same_values_and_masks_secrets() {

@@ -105,6 +105,11 @@ impl Config {
             check_s3(&s3)?;
         }
         let uplink = Uplink::from_values(&v)?;
+        let db_url = v.optional("db.url")?.map(Secret);
+        let db_password = db_password(&v, env)?;
+        if let Some(url) = &db_url {
+            check_db_url(&v, &url.0, storage_type)?;
+        }
         Ok(Config {
             auth: Auth::from_values(&v)?,
             server: Server::from_values(&v)?,
@@ -117,6 +122,8 @@ impl Config {
             storage_path: v.text("storage.local.path")?.into(),
             s3,
             db_path: v.text("db.path")?.into(),
+            db_url,
+            db_password,
             uplink,
             notify: v.notify("notify")?,
         })
@@ -187,6 +194,42 @@ impl Auth {
             github_host,
         })
     }
+}
+
+/// A PostgreSQL URL, checked as far as the settings go (the URL itself is parsed when the
+/// database is opened): several instances can only share one database if they share the
+/// tarballs too, so local storage needs saying so.
+fn check_db_url(v: &Values, url: &str, storage: StorageType) -> Result<(), String> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(format!(
+            "db.url (from {}) must start with postgres:// or postgresql://, or be empty for SQLite at db.path",
+            v.source("db.url")?
+        ));
+    }
+    if storage == StorageType::Local && !v.flag("db.allow_local_storage")? {
+        return Err(format!(
+            "db.url names PostgreSQL but storage.type = \"local\" (from {}): instances sharing the database would not share tarballs; use storage.type = \"s3\", or set db.allow_local_storage = true for a single instance",
+            v.source("storage.type")?
+        ));
+    }
+    Ok(())
+}
+
+/// The PostgreSQL password kept apart from `db.url`: `db.password_file` (trailing newline
+/// dropped), else `PGPASSWORD`, as libpq reads it.
+fn db_password(v: &Values, env: &[(String, String)]) -> Result<Option<Secret>, String> {
+    if let Some(file) = v.optional("db.password_file")? {
+        let source = v.source("db.password_file")?;
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("cannot read db.password_file {file} (from {source}): {e}"))?;
+        return Ok(Some(Secret(
+            text.trim_end_matches(['\n', '\r']).to_string(),
+        )));
+    }
+    Ok(env
+        .iter()
+        .find(|(k, _)| k == "PGPASSWORD")
+        .map(|(_, p)| Secret(p.clone())))
 }
 
 impl S3 {

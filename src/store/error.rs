@@ -77,6 +77,8 @@ impl From<crate::store::db::Error> for Error {
     fn from(e: crate::store::db::Error) -> Self {
         if e.is_full() {
             Error::DatabaseFull(e)
+        } else if e.is_unavailable() {
+            Error::Unavailable(format!("the metadata database is unavailable: {e}"))
         } else {
             Error::Database(e)
         }

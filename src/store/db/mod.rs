@@ -5,9 +5,11 @@
 //! differ.
 
 pub mod pg;
+mod postgres;
 mod sqlite;
 pub mod value;
 
+use std::cell::RefCell;
 use std::fmt;
 
 pub use value::{FromValue, ToValue, TypeMismatch, Value, ValueRef};
@@ -23,6 +25,11 @@ pub enum Engine {
 #[derive(Debug)]
 pub enum Error {
     Sqlite(rusqlite::Error),
+    Postgres(pg::Error),
+    /// The connection to PostgreSQL broke inside a transaction, which the server dropped.
+    Lost,
+    /// The database cannot be opened as configured (a malformed `db.url`).
+    Setup(String),
     /// A query that must return a row returned none.
     NoRows,
     /// A column held something the caller cannot read as the type asked for: a bug, or a
@@ -37,6 +44,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Sqlite(e) => e.fmt(f),
+            Error::Postgres(e) => e.fmt(f),
+            Error::Lost => f.write_str("the connection to the database broke during a transaction"),
+            Error::Setup(m) => f.write_str(m),
             Error::NoRows => f.write_str("query returned no rows"),
             Error::Column { index, mismatch } => write!(
                 f,
@@ -51,6 +61,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Sqlite(e) => Some(e),
+            Error::Postgres(e) => Some(e),
             _ => None,
         }
     }
@@ -65,10 +76,31 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+impl From<pg::Error> for Error {
+    fn from(e: pg::Error) -> Self {
+        Error::Postgres(e)
+    }
+}
+
 impl Error {
     /// The disk under the database is full: nothing was written, and making room is the cure.
     pub fn is_full(&self) -> bool {
-        matches!(self, Error::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+        match self {
+            Error::Sqlite(e) => e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
+            // disk_full
+            Error::Postgres(e) => e.code() == Some("53100"),
+            _ => false,
+        }
+    }
+
+    /// The database could not be reached, or went away: the request may succeed later, and
+    /// the connection is made again by the next one.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Postgres(e) => e.is_unavailable(),
+            Error::Lost => true,
+            _ => false,
+        }
     }
 }
 
@@ -126,12 +158,17 @@ pub struct Row<'a>(RowInner<'a>);
 
 enum RowInner<'a> {
     Sqlite(&'a rusqlite::Row<'a>),
+    Values(&'a [Value]),
 }
 
 impl Row<'_> {
     pub fn get<T: FromValue>(&self, index: usize) -> Result<T> {
         let v = match &self.0 {
             RowInner::Sqlite(r) => sqlite::value(r.get_ref(index)?, index)?,
+            RowInner::Values(v) => v
+                .get(index)
+                .ok_or(Error::Setup(format!("no column {index} in the result")))?
+                .as_ref(),
         };
         T::from_value(v).map_err(|mismatch| Error::Column { index, mismatch })
     }
@@ -144,6 +181,7 @@ pub struct Connection {
 
 enum Inner {
     Sqlite(rusqlite::Connection),
+    Pg(RefCell<postgres::Pg>),
 }
 
 impl Connection {
@@ -153,9 +191,22 @@ impl Connection {
         }
     }
 
+    /// Connects to PostgreSQL at `url` (`postgres://user:pass@host:port/db?sslmode=...`);
+    /// `password` stands in when the URL has none.
+    pub fn postgres(url: &str, password: Option<&str>) -> Result<Connection> {
+        let mut config = pg::parse_url(url).map_err(Error::Setup)?;
+        if config.password.is_none() {
+            config.password = password.map(str::to_owned);
+        }
+        Ok(Connection {
+            inner: Inner::Pg(RefCell::new(postgres::Pg::connect(config)?)),
+        })
+    }
+
     pub fn engine(&self) -> Engine {
         match &self.inner {
             Inner::Sqlite(_) => Engine::Sqlite,
+            Inner::Pg(_) => Engine::Postgres,
         }
     }
 
@@ -163,6 +214,7 @@ impl Connection {
     pub fn sqlite(&self) -> Option<&rusqlite::Connection> {
         match &self.inner {
             Inner::Sqlite(c) => Some(c),
+            Inner::Pg(_) => None,
         }
     }
 
@@ -170,6 +222,7 @@ impl Connection {
     pub fn execute(&self, sql: &str, params: impl Params) -> Result<usize> {
         match &self.inner {
             Inner::Sqlite(c) => sqlite::execute(c, sql, &params.values()),
+            Inner::Pg(c) => c.borrow_mut().execute(sql, &params.values()),
         }
     }
 
@@ -177,6 +230,7 @@ impl Connection {
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         match &self.inner {
             Inner::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Inner::Pg(c) => c.borrow_mut().batch(sql),
         }
     }
 
@@ -192,6 +246,13 @@ impl Connection {
             Inner::Sqlite(c) => {
                 sqlite::query_row(c, sql, &values, |r| f(&Row(RowInner::Sqlite(r))))
             }
+            Inner::Pg(c) => {
+                let rows = c.borrow_mut().query(sql, &values)?;
+                match rows.first() {
+                    Some(r) => f(&Row(RowInner::Values(r))),
+                    None => Err(Error::NoRows),
+                }
+            }
         }
     }
 
@@ -206,6 +267,10 @@ impl Connection {
         match &self.inner {
             Inner::Sqlite(c) => {
                 sqlite::query_all(c, sql, &values, |r| f(&Row(RowInner::Sqlite(r))))
+            }
+            Inner::Pg(c) => {
+                let rows = c.borrow_mut().query(sql, &values)?;
+                rows.iter().map(|r| f(&Row(RowInner::Values(r)))).collect()
             }
         }
     }
@@ -230,6 +295,7 @@ impl Connection {
     pub fn write_tx(&mut self) -> Result<Transaction<'_>> {
         match &self.inner {
             Inner::Sqlite(c) => c.execute_batch("BEGIN IMMEDIATE")?,
+            Inner::Pg(c) => c.borrow_mut().begin_write()?,
         }
         Ok(Transaction {
             conn: self,
@@ -240,6 +306,16 @@ impl Connection {
 
 /// The rows of [`Statement::query_map`], each already read, in rusqlite's shape.
 pub type Rows<T> = std::iter::Map<std::vec::IntoIter<T>, fn(T) -> Result<T>>;
+
+impl Connection {
+    /// Ends the write transaction: commits it, or rolls it back.
+    fn end(&self, commit: bool) -> Result<()> {
+        match &self.inner {
+            Inner::Sqlite(c) => Ok(c.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })?),
+            Inner::Pg(c) => c.borrow_mut().end(commit),
+        }
+    }
+}
 
 /// A statement bound to its connection (see [`Connection::prepare_cached`]).
 pub struct Statement<'c> {
@@ -287,7 +363,7 @@ pub struct Transaction<'c> {
 
 impl Transaction<'_> {
     pub fn commit(mut self) -> Result<()> {
-        self.conn.execute_batch("COMMIT")?;
+        self.conn.end(true)?;
         self.done = true;
         Ok(())
     }
@@ -305,7 +381,7 @@ impl Drop for Transaction<'_> {
         if !self.done {
             // A failed rollback leaves nothing to do: the engine drops the transaction with
             // the connection, or the next BEGIN reports it.
-            let _ = self.conn.execute_batch("ROLLBACK");
+            let _ = self.conn.end(false);
         }
     }
 }

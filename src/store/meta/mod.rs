@@ -79,6 +79,18 @@ pub fn open(path: &Path) -> Result<Connection> {
     Ok(Connection::from_sqlite(conn))
 }
 
+/// Opens the database the configuration names: PostgreSQL at `db.url`, else SQLite at
+/// `db.path`.
+pub fn connect(config: &crate::config::Config) -> Result<Connection> {
+    match &config.db_url {
+        Some(url) => Ok(Connection::postgres(
+            &url.0,
+            config.db_password.as_ref().map(|p| p.0.as_str()),
+        )?),
+        None => open(&config.db_path),
+    }
+}
+
 /// Creates an empty file that only nmr's user may read or write (0600, whatever the umask),
 /// unless the file exists. The database holds password hashes and token digests; SQLite gives
 /// the `-wal` and `-shm` files beside it the database file's mode, so they are private too.
