@@ -181,7 +181,7 @@ pub struct Connection {
 
 enum Inner {
     Sqlite(rusqlite::Connection),
-    Pg(RefCell<postgres::Pg>),
+    Pg(Box<RefCell<postgres::Pg>>),
 }
 
 impl Connection {
@@ -199,7 +199,7 @@ impl Connection {
             config.password = password.map(str::to_owned);
         }
         Ok(Connection {
-            inner: Inner::Pg(RefCell::new(postgres::Pg::connect(config)?)),
+            inner: Inner::Pg(Box::new(RefCell::new(postgres::Pg::connect(config)?))),
         })
     }
 
