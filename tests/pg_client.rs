@@ -1,13 +1,14 @@
 //! nmr's own PostgreSQL client against a real PostgreSQL server (tests/support/postgres.rs):
-//! - SCRAM-SHA-256 login, over TCP and over the Unix socket; a wrong or missing password, or
-//!   a database that does not exist, is a clear error;
+//! - SCRAM-SHA-256 login, over TCP and over the Unix socket, and md5 and cleartext password
+//!   login where pg_hba.conf asks for them; a wrong or missing password, or a database that
+//!   does not exist, is a clear error;
 //! - every value kind round-trips exactly (integers at their limits, floats, text with any
 //!   Unicode, bytea with all 256 byte values, NULL), and result columns decode by type;
 //! - a server error (unique violation, syntax error) leaves the connection usable, inside and
 //!   outside transactions; `batch` runs DDL and transaction control;
 //! - prepared statements are reused per SQL and parameter types, and their number is bounded;
 //! - a server restart makes old connections report "unavailable" and "broken", and new ones
-//!   work;
+//!   work; so does a server silent past the I/O timeout;
 //! - TLS with libpq's sslmode meanings: require, verify-ca, verify-full, prefer, disable.
 
 use crate::support::postgres::Postgres;
@@ -90,6 +91,52 @@ fn pg_wrong_or_missing_password_and_unknown_database_are_clear_errors() {
     let e = try_connect(&pg.url_for("no_such_db")).err().unwrap();
     assert_eq!(e.code(), Some("3D000"), "{e}");
     assert!(!e.to_string().contains(&pg.password));
+}
+
+#[test]
+fn pg_md5_and_cleartext_logins_work_where_pg_hba_asks_for_them() {
+    let pg = Postgres::start();
+    let mut admin = connect(&pg.url());
+    admin
+        .batch(
+            "SET password_encryption = 'md5'; \
+             CREATE ROLE md5user LOGIN PASSWORD 'pw:md5@x'; \
+             RESET password_encryption; \
+             CREATE ROLE plainuser LOGIN PASSWORD 'pw plain'",
+        )
+        .unwrap();
+    drop(admin);
+    // First match wins: these lines go before initdb's.
+    let hba = pg.data().join("pg_hba.conf");
+    let rules = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!(
+            "host all md5user 127.0.0.1/32 md5\nhost all plainuser 127.0.0.1/32 password\n{rules}"
+        ),
+    )
+    .unwrap();
+    pg.restart();
+    let url = |user: &str, password: &str| {
+        format!(
+            "postgres://{user}:{password}@127.0.0.1:{}/nmr?sslmode=disable",
+            pg.port
+        )
+    };
+    let mut c = connect(&url("md5user", "pw%3Amd5%40x"));
+    assert_eq!(
+        one(&mut c, "SELECT current_user", &[]),
+        Value::Text("md5user".into())
+    );
+    let mut c = connect(&url("plainuser", "pw%20plain"));
+    assert_eq!(
+        one(&mut c, "SELECT current_user", &[]),
+        Value::Text("plainuser".into())
+    );
+    let e = try_connect(&url("md5user", "wrong")).err().unwrap();
+    assert_eq!(e.code(), Some("28P01"), "{e}");
+    let e = try_connect(&url("plainuser", "wrong")).err().unwrap();
+    assert_eq!(e.code(), Some("28P01"), "{e}");
 }
 
 #[test]
@@ -240,6 +287,19 @@ fn pg_a_server_error_leaves_the_connection_usable() {
         assert_eq!(e.code(), Some("42601"), "{e}");
     }
     assert_eq!(one(&mut c, "SELECT count(*) FROM u", &[]), Value::Int(2));
+    // Fewer parameters than placeholders: the server refuses, the session goes on.
+    let e = c
+        .query("SELECT $1::int8 + $2::int8", &[ValueRef::Int(1)])
+        .unwrap_err();
+    assert!(e.code().is_some() && !c.is_broken(), "{e}");
+    assert_eq!(
+        one(
+            &mut c,
+            "SELECT $1::int8 + $2::int8",
+            &[ValueRef::Int(1), ValueRef::Int(2)]
+        ),
+        Value::Int(3)
+    );
 
     // Inside a transaction the error aborts it (status E) until ROLLBACK.
     c.batch("BEGIN").unwrap();
@@ -372,6 +432,17 @@ fn pg_a_restart_breaks_old_connections_and_new_ones_work() {
     );
     let e = fresh.query("SELECT 1", &[]).unwrap_err();
     assert!(e.is_unavailable() && fresh.is_broken(), "{e}");
+}
+
+#[test]
+fn pg_a_server_silent_past_the_io_timeout_breaks_the_connection() {
+    let pg = Postgres::shared();
+    let mut config = parse_url(&pg.fresh_database()).unwrap();
+    config.io_timeout = std::time::Duration::from_secs(1);
+    let mut c = Client::connect(&config).unwrap();
+    let e = c.query("SELECT pg_sleep(3)", &[]).unwrap_err();
+    assert!(e.is_unavailable() && c.is_broken(), "{e}");
+    assert!(e.to_string().contains("no answer within 1 s"), "{e}");
 }
 
 /// Whether the server sees this session as TLS.
