@@ -16,6 +16,7 @@ mod migrate;
 mod notify;
 mod ops;
 mod orgs;
+mod pg_client;
 mod protocol;
 mod proxies;
 mod rejections;

@@ -10,7 +10,8 @@
 //! fails with "operator does not exist"; cast it in the SQL (`$1::text`).
 //!
 //! Not supported: client certificates, channel binding (SCRAM-SHA-256-PLUS), GSSAPI, COPY
-//! (answered with CopyFail), several hosts in one URL, and TLS over a Unix socket (never
+//! (answered with CopyFail), several hosts in one URL, a second plain attempt when a TLS
+//! handshake under `prefer` fails (libpq makes one), and TLS over a Unix socket (never
 //! attempted there, as libpq does: the server refuses it anyway).
 
 mod auth;
@@ -920,6 +921,14 @@ impl Drop for Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clients_move_between_threads_and_errors_wrap() {
+        fn send<T: Send>() {}
+        fn shared<T: Send + Sync + 'static>() {}
+        send::<Client>();
+        shared::<Error>();
+    }
 
     #[test]
     fn command_tags_give_the_row_count() {
