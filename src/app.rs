@@ -32,7 +32,8 @@ pub struct App {
     pub web: crate::web::state::State,
     /// Wakes the webhook deliverer after a commit queued events; counts its deliveries.
     pub notifier: Arc<crate::notify::Notifier>,
-    /// Failed password checks per account and address (held here, counted by `auth`).
+    /// The rules for failed password checks; the counts are in the database, shared by every
+    /// instance on it.
     pub throttle: crate::auth::throttle::Throttle,
     /// The threads that hash passwords, apart from the handler slots.
     pub hashing: crate::auth::hashing::Pool,

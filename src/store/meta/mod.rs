@@ -14,6 +14,7 @@ mod orgs;
 mod packages;
 mod schema;
 mod search;
+mod throttle;
 mod tokens;
 mod uplink_cache;
 
@@ -44,6 +45,9 @@ pub use packages::{
 };
 pub use schema::{marker, migrate};
 pub use search::{index_package, recent, search, SearchDoc};
+pub use throttle::{
+    clear_login_failures, count_login_failure, login_failures, trim_login_failures, LoginFailures,
+};
 pub use tokens::{
     delete_token_by_hash, delete_token_by_key, insert_token, token_by_hash, tokens_of, Token,
 };
@@ -172,4 +176,13 @@ fn test_db_file(tag: &str) -> Connection {
     let p = std::env::temp_dir().join(format!("nmr-meta-{tag}-{}.sqlite", std::process::id()));
     let _ = std::fs::remove_file(&p);
     open(&p).unwrap()
+}
+
+/// A migrated database in memory, for unit tests elsewhere that need the tables but not a file.
+#[cfg(test)]
+pub(crate) fn test_db() -> Connection {
+    let mut c = Connection::from_sqlite(rusqlite::Connection::open_in_memory().unwrap());
+    c.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    migrate(&mut c).unwrap();
+    c
 }
