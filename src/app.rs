@@ -28,7 +28,7 @@ pub struct App {
     pub github: ureq::Agent,
     /// Counters for `GET /-/metrics`.
     pub metrics: crate::metrics::Metrics,
-    /// The web UI's caches and the npm web logins waiting for a browser.
+    /// The web UI's caches and the rules for npm's web logins (which wait in the database).
     pub web: crate::web::state::State,
     /// Wakes the webhook deliverer after a commit queued events; counts its deliveries.
     pub notifier: Arc<crate::notify::Notifier>,

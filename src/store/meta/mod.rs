@@ -17,6 +17,7 @@ mod search;
 mod throttle;
 mod tokens;
 mod uplink_cache;
+mod web_logins;
 
 use crate::store::db::{Connection, Transaction};
 use crate::store::{Error, Result};
@@ -56,6 +57,10 @@ pub use uplink_cache::{
     uplink_file, uplink_file_stored, uplink_forget, uplink_listing, uplink_names_with_files,
     uplink_state, uplink_store, uplink_stored_files, uplink_totals, uplink_used, UplinkDist,
     UplinkDoc, UplinkFile, UplinkListed, UplinkState, UplinkStored,
+};
+pub use web_logins::{
+    web_login_add, web_login_collect, web_login_finish, web_login_state, web_login_waiting,
+    web_logins_count, web_logins_expire,
 };
 
 /// Opens a connection with the settings every connection needs. WAL lets readers run while a
