@@ -1,6 +1,8 @@
 //! The SQLite metadata: packages, versions, files, dist-tags and the pre-serialised packument
 //! templates served on reads; organisations and teams (local auth); and, apart from them, the packuments and tarballs cached from the
-//! upstream registry (`uplink_*`), so local and upstream never mix; and the webhook outbox.
+//! upstream registry (`uplink_*`), so local and upstream never mix; the webhook outbox; and what
+//! instances sharing the database must agree on about logins (failed password checks, npm's web
+//! logins waiting for a browser).
 //!
 //! Each concern keeps its queries in its own file; everything public is re-exported here, so the
 //! rest of the crate names `meta::package` without caring which file holds it. This file holds
