@@ -21,6 +21,7 @@ mod protocol;
 mod proxies;
 mod rejections;
 mod s3;
+mod scale;
 mod shared_state;
 mod tls;
 mod uplink;
