@@ -8,11 +8,13 @@
 
 mod accounts;
 mod blobs;
+pub mod contract;
 mod github_cache;
 mod notify;
 mod orgs;
 mod packages;
 mod schema;
+mod schema_pg;
 mod search;
 mod tokens;
 mod uplink_cache;

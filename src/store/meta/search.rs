@@ -288,9 +288,15 @@ pub fn search(
             (ids, total)
         }
         Some(q) => match conn.engine() {
-            Engine::Sqlite => fts5_hits(conn, &q.fts5(), &lo, &hi, exact, size, from)?,
+            Engine::Sqlite => {
+                let exact = exact_package(conn, exact)?;
+                fts5_hits(conn, &q.fts5(), &lo, &hi, exact, size, from)?
+            }
             Engine::Postgres => match q.tsquery() {
-                Some(q) => pg_hits(conn, &q, &lo, &hi, exact, size, from)?,
+                Some(q) => {
+                    let exact = exact_package(conn, exact)?;
+                    pg_hits(conn, &q, &lo, &hi, exact, size, from)?
+                }
                 None => (Vec::new(), 0),
             },
         },
@@ -329,9 +335,20 @@ fn with_exact(mut ids: Vec<i64>, exact_id: Option<i64>, size: i64, from: i64) ->
     ids
 }
 
-/// The package a folded name names. Names differing only in case can both exist in a database
-/// from before they were refused; the older one counts.
-const EXACT_ID: &str = "(SELECT id FROM packages WHERE lower(name) = ?4 ORDER BY id LIMIT 1)";
+/// The package named `exact` (folded), which a search puts first if it matches. Names differing
+/// only in case can both exist in a database from before they were refused; the older counts.
+///
+/// Looked up apart rather than as a subquery beside FTS5's MATCH: the SQLite nmr bundles
+/// (3.54) hands `rowid = NULL` to FTS5 as a constraint that every row meets, so a name that is
+/// no package's made the first hit count as exact.
+fn exact_package(conn: &Connection, exact: &str) -> Result<Option<i64>> {
+    if exact.is_empty() {
+        return Ok(None);
+    }
+    let mut st =
+        conn.prepare_cached("SELECT id FROM packages WHERE lower(name) = ?1 ORDER BY id LIMIT 1")?;
+    Ok(st.query_row([exact], |r| r.get(0)).optional()?)
+}
 
 /// SQLite: hits ranked by FTS5's `rank` (BM25 with the weights `schema` sets), then by name.
 fn fts5_hits(
@@ -339,19 +356,24 @@ fn fts5_hits(
     fts: &str,
     lo: &Option<String>,
     hi: &Option<String>,
-    exact: &str,
+    exact: Option<i64>,
     size: i64,
     from: i64,
 ) -> Result<(Vec<i64>, i64)> {
     let in_scope =
         "(?2 IS NULL OR rowid IN (SELECT id FROM packages WHERE name >= ?2 AND name < ?3))";
-    let exact_id: Option<i64> = conn
-        .query_row(
-            &format!("SELECT rowid FROM search WHERE search MATCH ?1 AND {in_scope} AND rowid = {EXACT_ID}"),
-            params![fts, lo, hi, exact],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let exact_id: Option<i64> = match exact {
+        None => None,
+        Some(id) => conn
+            .query_row(
+                &format!(
+                    "SELECT rowid FROM search WHERE search MATCH ?1 AND {in_scope} AND rowid = ?4"
+                ),
+                params![fts, lo, hi, id],
+                |r| r.get(0),
+            )
+            .optional()?,
+    };
     let (limit, offset) = around_exact(exact_id, size, from);
     let mut st = conn.prepare_cached(&format!(
         "SELECT rowid FROM search WHERE search MATCH ?1 AND {in_scope} AND rowid IS NOT ?4
@@ -384,17 +406,20 @@ fn pg_hits(
     q: &PgQuery,
     lo: &Option<String>,
     hi: &Option<String>,
-    exact: &str,
+    exact: Option<i64>,
     size: i64,
     from: i64,
 ) -> Result<(Vec<i64>, i64)> {
-    let exact_id: Option<i64> = conn
-        .query_row(
-            &format!("SELECT s.id FROM search s WHERE {PG_MATCH} AND s.id = {EXACT_ID}"),
-            params![q.doc, lo, hi, exact, q.author, q.maintainers],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let exact_id: Option<i64> = match exact {
+        None => None,
+        Some(id) => conn
+            .query_row(
+                &format!("SELECT s.id FROM search s WHERE {PG_MATCH} AND s.id = ?4"),
+                params![q.doc, lo, hi, id, q.author, q.maintainers],
+                |r| r.get(0),
+            )
+            .optional()?,
+    };
     let (limit, offset) = around_exact(exact_id, size, from);
     let mut st = conn.prepare_cached(&format!(
         "SELECT s.id FROM search s JOIN packages p ON p.id = s.id
