@@ -1,4 +1,4 @@
-//! The SQLite metadata: packages, versions, files, dist-tags and the pre-serialised packument
+//! The metadata, in SQLite or PostgreSQL (see `store::db`): packages, versions, files, dist-tags and the pre-serialised packument
 //! templates served on reads; organisations and teams (local auth); and, apart from them, the packuments and tarballs cached from the
 //! upstream registry (`uplink_*`), so local and upstream never mix; and the webhook outbox.
 //!

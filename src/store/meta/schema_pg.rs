@@ -20,6 +20,10 @@ const MIGRATIONS: &[&str] = &[MIGRATION_1];
 /// `citext`, folding ASCII only under "C" as NOCASE does. The full-text index is a table with a
 /// `tsvector` computed from the words `meta::search` stores (see there), weighted by field:
 /// name A, keywords B, description C, author and maintainers D.
+///
+/// Ids come from identity columns, which never hand out a number twice; SQLite's `INTEGER
+/// PRIMARY KEY` reuses the highest id after its row is deleted. Nothing keeps an id beyond its
+/// row (revisions, which caches key on, come from `rev_seq`).
 const MIGRATION_1: &str = r#"
 -- citext is a trusted extension (PostgreSQL 13+): the database's owner may create it.
 CREATE EXTENSION IF NOT EXISTS citext;

@@ -392,10 +392,12 @@ fn fts5_hits(
 
 /// PostgreSQL: what `doc` must match (through its GIN index), with the author and maintainers
 /// columns checked apart where a term names them, and the scope.
+/// Its parameters come first, in every statement: the query, the scope's bounds, the author's
+/// and the maintainers' queries.
 const PG_MATCH: &str = "s.doc @@ to_tsquery('simple', ?1)
-   AND (CAST(?5 AS TEXT) IS NULL OR to_tsvector('simple', s.author) @@ to_tsquery('simple', ?5))
-   AND (CAST(?6 AS TEXT) IS NULL
-        OR to_tsvector('simple', s.maintainers) @@ to_tsquery('simple', ?6))
+   AND (CAST(?4 AS TEXT) IS NULL OR to_tsvector('simple', s.author) @@ to_tsquery('simple', ?4))
+   AND (CAST(?5 AS TEXT) IS NULL
+        OR to_tsvector('simple', s.maintainers) @@ to_tsquery('simple', ?5))
    AND (CAST(?2 AS TEXT) IS NULL OR s.id IN (SELECT id FROM packages WHERE name >= ?2 AND name < ?3))";
 
 /// PostgreSQL: hits ranked by `ts_rank` with the weights of D (author, maintainers), C
@@ -414,8 +416,8 @@ fn pg_hits(
         None => None,
         Some(id) => conn
             .query_row(
-                &format!("SELECT s.id FROM search s WHERE {PG_MATCH} AND s.id = ?4"),
-                params![q.doc, lo, hi, id, q.author, q.maintainers],
+                &format!("SELECT s.id FROM search s WHERE {PG_MATCH} AND s.id = ?6"),
+                params![q.doc, lo, hi, q.author, q.maintainers, id],
                 |r| r.get(0),
             )
             .optional()?,
@@ -423,7 +425,7 @@ fn pg_hits(
     let (limit, offset) = around_exact(exact_id, size, from);
     let mut st = conn.prepare_cached(&format!(
         "SELECT s.id FROM search s JOIN packages p ON p.id = s.id
-         WHERE {PG_MATCH} AND s.id IS DISTINCT FROM ?4
+         WHERE {PG_MATCH} AND s.id IS DISTINCT FROM ?6
          ORDER BY ts_rank('{{0.1, 0.2, 0.4, 1.0}}', s.doc, to_tsquery('simple', ?1)) DESC, p.name
          LIMIT ?7 OFFSET ?8"
     ))?;
@@ -433,9 +435,9 @@ fn pg_hits(
                 q.doc,
                 lo,
                 hi,
-                exact_id,
                 q.author,
                 q.maintainers,
+                exact_id,
                 limit,
                 offset
             ],
