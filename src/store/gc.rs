@@ -8,7 +8,7 @@
 
 use super::blob::BlobStore;
 use super::meta;
-use crate::store::db::Connection;
+use crate::store::db::{Connection, Engine};
 use crate::store::Result;
 
 /// Records keys as pending before their blobs are written.
@@ -39,10 +39,21 @@ pub fn settle(db: &Connection, blobs: &BlobStore, keys: &[String]) -> usize {
     deleted
 }
 
-/// Settles every pending key: what requests interrupted by a crash left. Returns how many
-/// blobs were deleted.
+/// How long a key must have been pending before an instance starting beside others settles
+/// it: far longer than any publish takes to write its blobs, so a publish in flight on another
+/// instance never loses them.
+const SHARED_GRACE_MS: i64 = 3600 * 1000;
+
+/// Settles what requests interrupted by a crash left: every pending key when this process is
+/// the database's only user (SQLite), only keys older than [`SHARED_GRACE_MS`] when other
+/// instances may be publishing (PostgreSQL). Returns how many blobs were deleted.
 pub fn recover(db: &Connection, blobs: &BlobStore) -> Result<usize> {
-    let keys = meta::pending(db)?;
+    let keys = match db.engine() {
+        Engine::Sqlite => meta::pending(db)?,
+        Engine::Postgres => {
+            meta::pending_since(db, crate::time::now_millis().saturating_sub(SHARED_GRACE_MS))?
+        }
+    };
     Ok(settle(db, blobs, &keys))
 }
 

@@ -2,14 +2,17 @@
 //! (see `store::gc`), whether any row points at a key, and every stored object, for a copy or
 //! fsck to walk.
 
-use crate::store::db::Connection;
+use crate::store::db::{params, Connection};
 use crate::store::Result;
 
 /// Records blob keys as pending (see `store::gc`).
 pub fn pend(conn: &Connection, keys: &[String]) -> Result<()> {
-    let mut st = conn.prepare_cached("INSERT OR IGNORE INTO pending_blobs (key) VALUES (?1)")?;
+    let mut st = conn.prepare_cached(
+        "INSERT INTO pending_blobs (key, pended_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?;
+    let now = crate::time::now_millis();
     for k in keys {
-        st.execute([k])?;
+        st.execute(params![k, now])?;
     }
     Ok(())
 }
@@ -34,8 +37,13 @@ pub fn is_pending(conn: &Connection, key: &str) -> Result<bool> {
 
 /// Every pending blob key.
 pub fn pending(conn: &Connection) -> Result<Vec<String>> {
-    let mut st = conn.prepare("SELECT key FROM pending_blobs ORDER BY key")?;
-    let rows = st.query_map((), |r| r.get(0))?;
+    pending_since(conn, i64::MAX)
+}
+
+/// The blob keys pending since before `before` (Unix ms).
+pub fn pending_since(conn: &Connection, before: i64) -> Result<Vec<String>> {
+    let mut st = conn.prepare("SELECT key FROM pending_blobs WHERE pended_at < ?1 ORDER BY key")?;
+    let rows = st.query_map([before], |r| r.get(0))?;
     Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
 

@@ -1,4 +1,4 @@
-//! The SQLite metadata: packages, versions, files, dist-tags and the pre-serialised packument
+//! The metadata, in SQLite or PostgreSQL (see `store::db`): packages, versions, files, dist-tags and the pre-serialised packument
 //! templates served on reads; organisations and teams (local auth); and, apart from them, the packuments and tarballs cached from the
 //! upstream registry (`uplink_*`), so local and upstream never mix; the webhook outbox; and what
 //! instances sharing the database must agree on about logins (failed password checks, npm's web
@@ -10,11 +10,13 @@
 
 mod accounts;
 mod blobs;
+pub mod contract;
 mod github_cache;
 mod notify;
 mod orgs;
 mod packages;
 mod schema;
+mod schema_pg;
 mod search;
 mod throttle;
 mod tokens;
@@ -27,7 +29,9 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use accounts::{delete_user, insert_user, set_password, upgrade_password, user, users, User};
-pub use blobs::{blob_referenced, is_pending, pend, pending, stored_objects, unpend, Stored};
+pub use blobs::{
+    blob_referenced, is_pending, pend, pending, pending_since, stored_objects, unpend, Stored,
+};
 pub use github_cache::{github_cached, github_store, Cached};
 pub use notify::{
     outbox_abandon, outbox_add, outbox_claim, outbox_log, outbox_next_due, outbox_prune,
@@ -47,7 +51,9 @@ pub use packages::{
     version_summaries, versions, Origin, VersionSummary,
 };
 pub use schema::{marker, migrate};
-pub use search::{index_package, recent, search, SearchDoc};
+pub use search::{
+    index_package, recent, search, words as search_words, Field, Group, SearchDoc, Term, TextQuery,
+};
 pub use throttle::{
     clear_login_failures, count_login_failure, login_failures, trim_login_failures, LoginFailures,
 };
@@ -139,6 +145,16 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
 /// made inside it still hold when it commits.
 pub fn write_tx(conn: &mut Connection) -> Result<Transaction<'_>> {
     Ok(conn.write_tx()?)
+}
+
+/// Moves the database's one revision counter on (see `schema`): the change recording it reads
+/// the new value in the same transaction. Stored as text in `meta`, hence the casts.
+fn next_rev(tx: &Transaction) -> Result<()> {
+    tx.execute(
+        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE key = 'rev_seq'",
+        (),
+    )?;
+    Ok(())
 }
 
 /// A package's row.

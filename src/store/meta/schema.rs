@@ -1,7 +1,8 @@
 //! The schema: every table and index, the upgrades from older schemas, and the per-database
-//! marker that stands for the base URL inside stored templates.
+//! marker that stands for the base URL inside stored templates. This file holds SQLite's
+//! (versioned by `PRAGMA user_version`); `schema_pg` holds PostgreSQL's.
 
-use crate::store::db::Connection;
+use crate::store::db::{Connection, Engine};
 use crate::store::{Error, Result};
 
 /// Schema version recorded in `PRAGMA user_version`.
@@ -211,6 +212,13 @@ CREATE INDEX IF NOT EXISTS web_logins_started ON web_logins (started);
 
 /// Creates or upgrades the schema, and makes sure the template marker exists.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
+    match conn.engine() {
+        Engine::Sqlite => migrate_sqlite(conn),
+        Engine::Postgres => super::schema_pg::migrate(conn),
+    }
+}
+
+fn migrate_sqlite(conn: &mut Connection) -> Result<()> {
     let tx = conn.write_tx()?;
     let version: i64 = tx.query_row("PRAGMA user_version", (), |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -232,6 +240,10 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         // Schema 6: `npm access set status=public` opens one package to readers without an
         // account (local auth).
         ("packages", "public", "INTEGER NOT NULL DEFAULT 0"),
+        // Schema 7: when a key became pending (Unix ms), so that an instance starting beside
+        // others on one database settles only what no publish can still be writing. Keys
+        // from before have none, and are old.
+        ("pending_blobs", "pended_at", "INTEGER NOT NULL DEFAULT 0"),
     ] {
         let present: bool = tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
