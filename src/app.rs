@@ -145,9 +145,19 @@ impl App {
         }
     }
 
-    /// Holds the write lock for one package: publish, tag and deprecate take it so that their
-    /// checks, blob writes and commit happen as one step.
-    pub fn lock_package(&self, name: &str) -> MutexGuard<'_, ()> {
+    /// Holds the write lock for one package, in this process and (on PostgreSQL) across every
+    /// instance on the database: publish, tag and deprecate take it so that their checks, blob
+    /// writes and commit happen as one step.
+    pub fn lock_package(
+        &self,
+        db: &Connection,
+        name: &str,
+    ) -> Result<(MutexGuard<'_, ()>, crate::store::db::NameLock)> {
+        let local = self.lock_local(name);
+        Ok((local, db.lock_name(name)?))
+    }
+
+    fn lock_local(&self, name: &str) -> MutexGuard<'_, ()> {
         let stripe = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });

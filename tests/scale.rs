@@ -36,12 +36,14 @@ fn a_version_published_through_one_instance_installs_through_the_other_at_once()
     raw_publish(&a, "@acme/shared", "1.0.0");
     // B renders and keeps the packument now, so a stale copy would show below.
     assert_eq!(versions(&b, "@acme/shared"), ["1.0.0"]);
-    raw_publish(&a, "@acme/shared", "1.1.0");
+    // npm publishes the second through A, so that B has a real tarball to install.
+    let work = TempDir::new("scale-install");
+    let manifest = serde_json::json!({"name": "@acme/shared", "version": "1.1.0"});
+    Client::new(&a).ok("npm", &["publish"], &make_package(work.path(), manifest));
     assert_eq!(versions(&b, "@acme/shared"), ["1.0.0", "1.1.0"]);
     let doc = b.get("/@acme%2fshared").json();
     assert_eq!(doc["dist-tags"]["latest"], "1.1.0");
 
-    let work = TempDir::new("scale-install");
     npm_installs(&b, work.path(), "@acme/shared", "1.1.0");
 
     // Unpublishing through B is seen by A at once too.
@@ -49,12 +51,7 @@ fn a_version_published_through_one_instance_installs_through_the_other_at_once()
         .as_str()
         .unwrap()
         .to_string();
-    let r = b.request(
-        "DELETE",
-        &format!("/@acme%2fshared/-rev/{rev}"),
-        &[],
-        b"",
-    );
+    let r = b.request("DELETE", &format!("/@acme%2fshared/-rev/{rev}"), &[], b"");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(a.get("/@acme%2fshared").status, 404);
 }
@@ -75,7 +72,13 @@ fn sixteen_concurrent_publishes_over_two_instances_are_all_kept() {
                 let body = publish_body("@acme/busy", &version, &tgz, "latest");
                 barrier.wait();
                 let r = regs[i % 2].put_json("/@acme%2fbusy", &body);
-                assert_eq!(r.status, 201, "{version}: {}", r.text());
+                assert_eq!(
+                    r.status,
+                    201,
+                    "{version}: {}\n{}",
+                    r.text(),
+                    regs[i % 2].log()
+                );
             })
         })
         .collect();
@@ -143,14 +146,18 @@ fn an_instance_killed_during_publishes_leaves_the_other_serving_and_fsck_clean()
     let outcomes: Vec<(String, Option<u16>)> =
         threads.into_iter().map(|t| t.join().unwrap()).collect();
     // B keeps serving: every publish A answered 201 for is there, and B takes new ones.
-    raw_publish(&b, "@acme/crash", "2.0.0");
+    let work = TempDir::new("scale-crash");
+    let manifest = serde_json::json!({"name": "@acme/crash", "version": "2.0.0"});
+    Client::new(&b).ok("npm", &["publish"], &make_package(work.path(), manifest));
     let listed = versions(&b, "@acme/crash");
     for (v, status) in &outcomes {
         if *status == Some(201) {
-            assert!(listed.contains(v), "{v} was acknowledged but is gone: {listed:?}");
+            assert!(
+                listed.contains(v),
+                "{v} was acknowledged but is gone: {listed:?}"
+            );
         }
     }
-    let work = TempDir::new("scale-crash");
     npm_installs(&b, work.path(), "@acme/crash", "2.0.0");
 
     let out = s3

@@ -270,7 +270,7 @@ fn publish(
         .filter(|r| *r != NO_README && !r.is_empty());
 
     let app = ctx.app;
-    let _guard = app.lock_package(name);
+    let _guard = app.lock_package(ctx.db, name)?;
     let pkg = meta::package(ctx.db, name)?;
     let repo = match checked_new {
         // Checked as a first publish, but another one created the package meanwhile: check

@@ -121,7 +121,7 @@ pub fn apply(
     src: &notify::Source,
 ) -> Result<Response> {
     let app = ctx.app;
-    let _guard = app.lock_package(name);
+    let _guard = app.lock_package(ctx.db, name)?;
     let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
     crate::auth::check_write(ctx, name, None)?;
     if let Some(rev) = rev {
@@ -266,7 +266,7 @@ pub fn apply(
 /// for this, so the tarballs go here too. The versions stay recorded as deleted.
 pub fn delete_package(ctx: &mut Ctx, req: &mut Request, name: &str, rev: &str) -> Result<Response> {
     let app = ctx.app;
-    let _guard = app.lock_package(name);
+    let _guard = app.lock_package(ctx.db, name)?;
     let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
     check_rev(&pkg, rev)?;
     let src = ctx.change_source(req, name);

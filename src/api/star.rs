@@ -24,7 +24,7 @@ pub fn put(ctx: &mut Ctx, name: &str, doc: &Map<String, Value>) -> Result<Respon
         return Err(crate::auth::hidden(name));
     }
     let app = ctx.app;
-    let _guard = app.lock_package(name);
+    let _guard = app.lock_package(ctx.db, name)?;
     let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
     // With accounts, a caller may add or remove only their own star.
     if let Some(me) = ctx.who.name() {

@@ -36,7 +36,7 @@ pub fn set(ctx: &mut Ctx, req: &mut Request, name: &str, tag: &str) -> Result<Re
         }
     };
     let app = ctx.app;
-    let _guard = app.lock_package(name);
+    let _guard = app.lock_package(ctx.db, name)?;
     let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
     if meta::version(ctx.db, pkg.id, &version)?.is_none() {
         return Err(Error::NotFound(format!(
@@ -66,7 +66,7 @@ pub fn remove(ctx: &mut Ctx, req: &mut Request, name: &str, tag: &str) -> Result
         )));
     }
     let app = ctx.app;
-    let _guard = app.lock_package(name);
+    let _guard = app.lock_package(ctx.db, name)?;
     let pkg = meta::package(ctx.db, name)?.ok_or_else(|| packument::not_found(name))?;
     let src = ctx.change_source(req, name);
     let now = crate::time::now_rfc3339();

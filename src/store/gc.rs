@@ -50,9 +50,10 @@ const SHARED_GRACE_MS: i64 = 3600 * 1000;
 pub fn recover(db: &Connection, blobs: &BlobStore) -> Result<usize> {
     let keys = match db.engine() {
         Engine::Sqlite => meta::pending(db)?,
-        Engine::Postgres => {
-            meta::pending_since(db, crate::time::now_millis().saturating_sub(SHARED_GRACE_MS))?
-        }
+        Engine::Postgres => meta::pending_since(
+            db,
+            crate::time::now_millis().saturating_sub(SHARED_GRACE_MS),
+        )?,
     };
     Ok(settle(db, blobs, &keys))
 }

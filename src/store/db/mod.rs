@@ -9,8 +9,8 @@ mod postgres;
 mod sqlite;
 pub mod value;
 
-use std::cell::RefCell;
 use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use value::{FromValue, ToValue, TypeMismatch, Value, ValueRef};
 
@@ -174,6 +174,26 @@ impl Row<'_> {
     }
 }
 
+/// The PostgreSQL state of a connection. Only its own worker uses it; the mutex is there so a
+/// [`NameLock`] can hold it without borrowing the connection. A panic mid-query leaves the
+/// client broken or idle, either of which the next use handles.
+fn pg(c: &Mutex<postgres::Pg>) -> MutexGuard<'_, postgres::Pg> {
+    c.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A lock on one name across every instance on the database, held until dropped (see
+/// [`Connection::lock_name`]).
+pub struct NameLock(Option<(Arc<Mutex<postgres::Pg>>, i32)>);
+
+impl Drop for NameLock {
+    fn drop(&mut self) {
+        if let Some((c, key)) = &self.0 {
+            // If this fails the connection broke, and the server let the lock go with it.
+            let _ = pg(c).unlock_name(*key);
+        }
+    }
+}
+
 /// A connection to the metadata database. Not shared between threads: each worker has its own.
 pub struct Connection {
     inner: Inner,
@@ -181,7 +201,7 @@ pub struct Connection {
 
 enum Inner {
     Sqlite(rusqlite::Connection),
-    Pg(Box<RefCell<postgres::Pg>>),
+    Pg(Arc<Mutex<postgres::Pg>>),
 }
 
 impl Connection {
@@ -199,7 +219,7 @@ impl Connection {
             config.password = password.map(str::to_owned);
         }
         Ok(Connection {
-            inner: Inner::Pg(Box::new(RefCell::new(postgres::Pg::connect(config)?))),
+            inner: Inner::Pg(Arc::new(Mutex::new(postgres::Pg::connect(config)?))),
         })
     }
 
@@ -222,7 +242,7 @@ impl Connection {
     pub fn execute(&self, sql: &str, params: impl Params) -> Result<usize> {
         match &self.inner {
             Inner::Sqlite(c) => sqlite::execute(c, sql, &params.values()),
-            Inner::Pg(c) => c.borrow_mut().execute(sql, &params.values()),
+            Inner::Pg(c) => pg(c).execute(sql, &params.values()),
         }
     }
 
@@ -230,7 +250,7 @@ impl Connection {
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         match &self.inner {
             Inner::Sqlite(c) => Ok(c.execute_batch(sql)?),
-            Inner::Pg(c) => c.borrow_mut().batch(sql),
+            Inner::Pg(c) => pg(c).batch(sql),
         }
     }
 
@@ -247,7 +267,7 @@ impl Connection {
                 sqlite::query_row(c, sql, &values, |r| f(&Row(RowInner::Sqlite(r))))
             }
             Inner::Pg(c) => {
-                let rows = c.borrow_mut().query(sql, &values)?;
+                let rows = pg(c).query(sql, &values)?;
                 match rows.first() {
                     Some(r) => f(&Row(RowInner::Values(r))),
                     None => Err(Error::NoRows),
@@ -269,8 +289,23 @@ impl Connection {
                 sqlite::query_all(c, sql, &values, |r| f(&Row(RowInner::Sqlite(r))))
             }
             Inner::Pg(c) => {
-                let rows = c.borrow_mut().query(sql, &values)?;
+                let rows = pg(c).query(sql, &values)?;
                 rows.iter().map(|r| f(&Row(RowInner::Values(r)))).collect()
+            }
+        }
+    }
+
+    /// Locks `name` against every other instance on this database until the lock is dropped:
+    /// what a package's writers check before their transaction (existing versions, whether
+    /// the package exists) then still holds at commit, as the in-process package lock makes
+    /// it within one instance. SQLite has one process, and needs nothing.
+    pub fn lock_name(&self, name: &str) -> Result<NameLock> {
+        match &self.inner {
+            Inner::Sqlite(_) => Ok(NameLock(None)),
+            Inner::Pg(c) => {
+                let key = postgres::name_key(name);
+                pg(c).lock_name(key)?;
+                Ok(NameLock(Some((c.clone(), key))))
             }
         }
     }
@@ -295,7 +330,7 @@ impl Connection {
     pub fn write_tx(&mut self) -> Result<Transaction<'_>> {
         match &self.inner {
             Inner::Sqlite(c) => c.execute_batch("BEGIN IMMEDIATE")?,
-            Inner::Pg(c) => c.borrow_mut().begin_write()?,
+            Inner::Pg(c) => pg(c).begin_write()?,
         }
         Ok(Transaction {
             conn: self,
@@ -312,7 +347,7 @@ impl Connection {
     fn end(&self, commit: bool) -> Result<()> {
         match &self.inner {
             Inner::Sqlite(c) => Ok(c.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })?),
-            Inner::Pg(c) => c.borrow_mut().end(commit),
+            Inner::Pg(c) => pg(c).end(commit),
         }
     }
 }

@@ -10,6 +10,16 @@ use std::borrow::Cow;
 /// SQLite's one writer does, so what a transaction checks still holds when it commits.
 const WRITE_LOCK: i64 = 0x6e6d_7200_0001;
 
+/// The class of the two-part advisory locks on package names, apart from every other lock.
+const NAME_LOCKS: i64 = 0x6e6d;
+
+/// A name's lock key: 32 bits of its SHA-1. Two names sharing a key only take turns.
+pub(super) fn name_key(name: &str) -> i32 {
+    use sha1::{Digest, Sha1};
+    let d = Sha1::digest(name.as_bytes());
+    i32::from_be_bytes([d[0], d[1], d[2], d[3]])
+}
+
 /// A client, made again when the last one broke.
 pub(super) struct Pg {
     config: pg::Config,
@@ -58,6 +68,22 @@ impl Pg {
 
     pub(super) fn batch(&mut self, sql: &str) -> Result<()> {
         Ok(self.client()?.batch(sql)?)
+    }
+
+    pub(super) fn lock_name(&mut self, key: i32) -> Result<()> {
+        let sql = "SELECT pg_advisory_lock(CAST($1 AS INTEGER), CAST($2 AS INTEGER))";
+        self.client()?
+            .query(sql, &[ValueRef::Int(NAME_LOCKS), ValueRef::Int(key.into())])?;
+        Ok(())
+    }
+
+    pub(super) fn unlock_name(&mut self, key: i32) -> Result<()> {
+        let Some(c) = self.client.as_mut().filter(|c| !c.is_broken()) else {
+            return Ok(());
+        };
+        let sql = "SELECT pg_advisory_unlock(CAST($1 AS INTEGER), CAST($2 AS INTEGER))";
+        c.query(sql, &[ValueRef::Int(NAME_LOCKS), ValueRef::Int(key.into())])?;
+        Ok(())
     }
 
     pub(super) fn begin_write(&mut self) -> Result<()> {
