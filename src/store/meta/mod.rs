@@ -42,7 +42,7 @@ pub use packages::{
     set_users, starred_by, store_docs, tags, template, totals, touch, unassigned, unowned, version,
     version_summaries, versions, Origin, VersionSummary,
 };
-pub use schema::{marker, migrate};
+pub use schema::{marker, migrate, SCHEMA_VERSION};
 pub use search::{index_package, recent, search, SearchDoc};
 pub use tokens::{
     delete_token_by_hash, delete_token_by_key, insert_token, token_by_hash, tokens_of, Token,

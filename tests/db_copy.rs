@@ -1,0 +1,204 @@
+//! `nmr db copy` end to end: a registry populated through the real binary (packages scoped and
+//! not, a second version, a dist-tag, a deprecation, a star, an account with a token, an
+//! organisation with a team) is copied to another database, and nmr started on the copy serves
+//! the same documents, tarballs, search hits and logins, and takes new publishes:
+//! - SQLite to SQLite, the machinery alone;
+//! - a second run finds everything there and verifies it; a destination changed by hand fails
+//!   verification naming the table; an unrelated database that holds something is refused, and
+//!   so is a copy that nmr has written to since.
+
+use crate::support::auth::*;
+use crate::support::*;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const LOCAL: (&str, &str) = ("NMR_AUTH__TYPE", "local");
+
+fn publish_as(reg: &Registry, token: &str, name: &str, version: &str) {
+    let tgz = fake_tgz(&format!("{name}@{version}"));
+    let body = publish_body(name, version, &tgz, "latest").to_string();
+    let path = format!("/{}", name.replace('/', "%2f"));
+    let r = as_user(reg, token, "PUT", &path, body.as_bytes());
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+/// Fills a registry with one of everything the copy must carry; returns alice's token.
+fn populate(reg: &Registry) -> String {
+    add_user(reg, "alice", "correct horse");
+    let t = token(reg, "alice", &[]);
+    publish_as(reg, &t, "plain", "1.0.0");
+    publish_as(reg, &t, "plain", "1.1.0");
+    publish_as(reg, &t, "@acme/scoped", "1.0.0");
+    let r = as_user(
+        reg,
+        &t,
+        "PUT",
+        "/-/package/plain/dist-tags/beta",
+        b"\"1.0.0\"",
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let mut doc = as_user(reg, &t, "GET", "/plain?write=true", b"").json();
+    doc["versions"]["1.0.0"]["deprecated"] = json!("use 1.1.0");
+    let r = as_user(reg, &t, "PUT", "/plain", doc.to_string().as_bytes());
+    assert!(r.status < 300, "{}", r.text());
+    let star = json!({"_id": "plain", "users": {"alice": true}}).to_string();
+    let r = as_user(reg, &t, "PUT", "/plain", star.as_bytes());
+    assert!(r.status < 300, "{}", r.text());
+    for args in [
+        &["team", "create", "@acme:devs"][..],
+        &["team", "add", "@acme:devs", "alice"],
+        &["team", "grant", "@acme:devs", "@acme/scoped", "read-write"],
+    ] {
+        let (code, out, err) = nmr(reg, args, "");
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+    }
+    t
+}
+
+/// What a client sees, with the registry's own address taken out (the copy runs elsewhere).
+fn served(reg: &Registry, token: &str) -> BTreeMap<String, String> {
+    let base = reg.url();
+    [
+        "/plain",
+        "/@acme%2fscoped",
+        "/plain/1.0.0",
+        "/-/package/plain/dist-tags",
+        "/-/v1/search?text=plain",
+        "/-/v1/search?text=scoped",
+        "/-/whoami",
+    ]
+    .iter()
+    .map(|p| {
+        let r = reg.get_as(p, token);
+        assert_eq!(r.status, 200, "{p}: {}", r.text());
+        let mut doc = r.json();
+        // A search's time and each hit's score are the engine's own.
+        if let Some(hits) = doc.get_mut("objects").and_then(|o| o.as_array_mut()) {
+            for h in hits {
+                h["score"] = json!(null);
+                h["searchScore"] = json!(null);
+            }
+            doc["time"] = json!(null);
+        }
+        (p.to_string(), doc.to_string().replace(&base, "BASE"))
+    })
+    .collect()
+}
+
+/// Tarballs come from the storage the copy shares, and a new package and version go in.
+fn still_works(reg: &Registry, token: &str) {
+    let tgz = reg.get_as("/plain/-/plain-1.1.0.tgz", token);
+    assert_eq!(tgz.status, 200);
+    assert_eq!(tgz.body, fake_tgz("plain@1.1.0"));
+    assert_eq!(reg.get("/-/whoami").status, 401, "no token, no login");
+    publish_as(reg, token, "plain", "1.2.0");
+    publish_as(reg, token, "fresh", "1.0.0");
+    let doc = reg.get_as("/plain", token).json();
+    assert_eq!(doc["dist-tags"]["latest"], "1.2.0");
+    assert_eq!(doc["versions"]["1.0.0"]["deprecated"], "use 1.1.0");
+    let hits = reg.get_as("/-/v1/search?text=fresh", token).json();
+    assert_eq!(hits["objects"][0]["package"]["name"], "fresh", "{hits}");
+}
+
+/// `nmr db copy ARGS` in `dir` with `env`: exit code, stdout, stderr.
+pub fn db_copy(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = nmr_command(dir)
+        .args(["db", "copy"])
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn db_copy_sqlite_to_sqlite_serves_the_same_and_refuses_what_it_must() {
+    let reg = Registry::start_with(&[], &[LOCAL]);
+    let t = populate(&reg);
+    let before = served(&reg, &t);
+    let dir = reg.stop();
+    let d = dir.path();
+
+    let to_copy = ["--to", "sqlite", "--path", "data/copy.sqlite"];
+    let (code, out, err) = db_copy(d, &to_copy, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("packages: 2 rows copied"), "{out}");
+    assert!(out.contains("versions: 3 rows copied"), "{out}");
+    assert!(
+        out.contains("search: index rebuilt for 2 packages"),
+        "{out}"
+    );
+    assert!(out.contains("tables match"), "{out}");
+    assert!(!out.contains("DIFFERS"), "{out}");
+
+    // Again: nothing to do, and all verified.
+    let (code, out, err) = db_copy(d, &to_copy, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("resuming the copy"), "{out}");
+    assert!(out.contains("packages: 2 rows, all there already"), "{out}");
+    assert!(out.contains("tables match"), "{out}");
+
+    // Into itself, or into a database of something else: refused, and nothing written.
+    let (code, _, err) = db_copy(d, &["--to", "sqlite", "--path", "data/nmr.sqlite"], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("the source and the destination are both"),
+        "{err}"
+    );
+    let other = Registry::start();
+    add_user(&other, "bob", "battery staple");
+    let other = other.stop();
+    let elsewhere = other.path().join("data/nmr.sqlite");
+    let (code, _, err) = db_copy(
+        d,
+        &["--to", "sqlite", "--path", elsewhere.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("already holds rows (users: 1) and is no copy of"),
+        "{err}"
+    );
+
+    // A row changed at the destination is found, and its table named.
+    let (code, out, err) = db_copy(
+        d,
+        &["--to", "sqlite", "--path", "data/tampered.sqlite"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let conn = nmr::store::meta::open(&d.join("data/tampered.sqlite")).unwrap();
+    conn.execute("UPDATE tokens SET readonly = 1", ()).unwrap();
+    drop(conn);
+    let verify = [
+        "--to",
+        "sqlite",
+        "--path",
+        "data/tampered.sqlite",
+        "--verify-only",
+    ];
+    let (code, out, err) = db_copy(d, &verify, &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("verification failed: tokens differ"), "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("tokens") && l.ends_with("DIFFERS")),
+        "{out}"
+    );
+
+    // nmr on the copy serves what the original did.
+    let reg = Registry::start_in(dir, &["--db-path", "data/copy.sqlite"], &[LOCAL]);
+    assert_eq!(served(&reg, &t), before);
+    still_works(&reg, &t);
+    let dir = reg.stop();
+
+    // The copy has moved on: copying into it again would set its revisions back.
+    let (code, _, err) = db_copy(dir.path(), &to_copy, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("was changed after it was copied"), "{err}");
+}
