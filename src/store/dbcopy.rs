@@ -211,6 +211,14 @@ pub const TABLES: &[Table] = &[
     ),
 ];
 
+/// The table of that name in [`TABLES`].
+pub fn named(name: &str) -> &'static Table {
+    TABLES
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no table {name} in dbcopy::TABLES"))
+}
+
 /// Tables each engine fills itself rather than taking rows: the search index (SQLite's FTS5
 /// table, PostgreSQL's tsvector), rebuilt at the destination from the packages.
 pub const REBUILT: &[&str] = &["search"];
@@ -775,7 +783,7 @@ mod tests {
     fn a_copy_resumes_after_the_last_key_and_sums_match() {
         let from = db("from");
         let mut to = db("to");
-        let orgs = TABLES.iter().find(|t| t.name == "orgs").unwrap();
+        let orgs = named("orgs");
         for i in 0..1200 {
             from.execute(
                 "INSERT INTO orgs (name, created) VALUES (?1, 't')",
@@ -822,7 +830,7 @@ mod tests {
     fn meta_rows_replace_the_destinations() {
         let from = db("meta-from");
         let mut to = db("meta-to");
-        let meta = &TABLES[0];
+        let meta = named("meta");
         assert_ne!(meta::marker(&from).unwrap(), meta::marker(&to).unwrap());
         copy_table(&from, &mut to, meta, |_, _| {}).unwrap();
         assert_eq!(meta::marker(&from).unwrap(), meta::marker(&to).unwrap());
