@@ -17,6 +17,7 @@ mod migrate;
 mod notify;
 mod ops;
 mod orgs;
+mod pg_client;
 mod protocol;
 mod proxies;
 mod rejections;

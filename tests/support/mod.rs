@@ -7,6 +7,7 @@ pub mod auth;
 pub mod browser;
 pub mod github;
 pub mod http_server;
+pub mod postgres;
 pub mod s3;
 pub mod verdaccio;
 

@@ -31,7 +31,9 @@ impl Pg {
 
     /// The live client, connecting again if the last one broke (outside a transaction).
     fn client(&mut self) -> Result<&mut Client> {
-        if self.client.as_ref().is_some_and(Client::is_broken) {
+        // A session the server ended while idle is made again before a query goes into it,
+        // so a database restart costs the next request nothing.
+        if self.client.as_mut().is_some_and(Client::ended_by_server) {
             self.client = None;
         }
         if self.client.is_none() {

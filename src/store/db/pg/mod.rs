@@ -10,7 +10,8 @@
 //! fails with "operator does not exist"; cast it in the SQL (`$1::text`).
 //!
 //! Not supported: client certificates, channel binding (SCRAM-SHA-256-PLUS), GSSAPI, COPY
-//! (answered with CopyFail), several hosts in one URL, and TLS over a Unix socket (never
+//! (answered with CopyFail), several hosts in one URL, a second plain attempt when a TLS
+//! handshake under `prefer` fails (libpq makes one), and TLS over a Unix socket (never
 //! attempted there, as libpq does: the server refuses it anyway).
 
 mod auth;
@@ -226,6 +227,25 @@ enum Stream {
 }
 
 impl Stream {
+    /// Whether the server has sent anything, or closed the connection, while nothing was
+    /// asked of it. An idle session gets nothing unasked but a notice of its end (57P01 on a
+    /// restart, then EOF), so this finds a session the server ended before a query is sent
+    /// into it, with one non-blocking peek.
+    fn spoke_unasked(&self) -> bool {
+        use rustix::net::{recv, RecvFlags};
+        let fd = match self {
+            Stream::Tcp(s) => rustix::fd::AsFd::as_fd(s),
+            Stream::Tls(s) => rustix::fd::AsFd::as_fd(&s.sock),
+            Stream::Unix(s) => rustix::fd::AsFd::as_fd(s),
+        };
+        let mut b = [0u8; 1];
+        // Anything but "nothing to read yet" (bytes, EOF, an error) means the session is over.
+        !matches!(
+            recv(fd, &mut b, RecvFlags::PEEK | RecvFlags::DONTWAIT),
+            Err(rustix::io::Errno::AGAIN)
+        )
+    }
+
     fn set_timeouts(&self, t: Duration) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => {
@@ -445,6 +465,21 @@ impl Client {
     /// True once an I/O or protocol error has happened: the connection must be dropped and a
     /// new one made.
     pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Whether an idle connection was ended by the server (a restart, an administrator, an
+    /// idle timeout) since its last answer: then it is broken, and a query must not be sent
+    /// into it. Costs one non-blocking peek; answers false inside a transaction, where the
+    /// caller may not simply connect again anyway.
+    pub fn ended_by_server(&mut self) -> bool {
+        // Bytes already buffered while idle were sent unasked too.
+        if !self.broken
+            && !self.in_transaction()
+            && (!self.conn.buffer().is_empty() || self.conn.get_ref().spoke_unasked())
+        {
+            self.broken = true;
+        }
         self.broken
     }
 
@@ -920,6 +955,14 @@ impl Drop for Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clients_move_between_threads_and_errors_wrap() {
+        fn send<T: Send>() {}
+        fn shared<T: Send + Sync + 'static>() {}
+        send::<Client>();
+        shared::<Error>();
+    }
 
     #[test]
     fn command_tags_give_the_row_count() {
