@@ -163,21 +163,10 @@ fn connect(config: &Config, end: &End, create: bool) -> Result<Connection> {
     }
 }
 
-/// The schema version a database records.
-fn schema_version(conn: &Connection) -> Result<i64> {
-    match conn.engine() {
-        Engine::Sqlite => Ok(conn.query_row("PRAGMA user_version", (), |r| r.get(0))?),
-        Engine::Postgres => Err(Error::Failed(
-            "reading the schema version of a PostgreSQL database is not supported yet".into(),
-        )),
-    }
-}
-
 /// Refuses a source whose schema is not this nmr's: the source is never changed, and the
 /// destination gets this nmr's schema.
 fn check_source_schema(conn: &Connection, from: &End) -> Result<()> {
-    let found = schema_version(conn)?;
-    let known = meta::SCHEMA_VERSION;
+    let (found, known) = meta::schema_version(conn)?;
     if found < known {
         return Err(Error::Usage(format!(
             "the source database {} has schema {found}, this nmr writes schema {known}: start this nmr on it once (it upgrades the schema as it starts), stop it, then copy",

@@ -1,11 +1,12 @@
 //! The schema: every table and index, the upgrades from older schemas, and the per-database
-//! marker that stands for the base URL inside stored templates.
+//! marker that stands for the base URL inside stored templates. This file holds SQLite's
+//! (versioned by `PRAGMA user_version`); `schema_pg` holds PostgreSQL's.
 
-use crate::store::db::Connection;
+use crate::store::db::{Connection, Engine};
 use crate::store::{Error, Result};
 
 /// Schema version recorded in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -192,6 +193,13 @@ CREATE INDEX IF NOT EXISTS team_packages_package ON team_packages (package);
 
 /// Creates or upgrades the schema, and makes sure the template marker exists.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
+    match conn.engine() {
+        Engine::Sqlite => migrate_sqlite(conn),
+        Engine::Postgres => super::schema_pg::migrate(conn),
+    }
+}
+
+fn migrate_sqlite(conn: &mut Connection) -> Result<()> {
     let tx = conn.write_tx()?;
     let version: i64 = tx.query_row("PRAGMA user_version", (), |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -319,6 +327,18 @@ fn claim_existing_scopes(tx: &crate::store::db::Transaction) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The schema version a database records and the one this nmr writes, on either engine (the
+/// engines number their schemas apart).
+pub fn schema_version(conn: &Connection) -> Result<(i64, i64)> {
+    match conn.engine() {
+        Engine::Sqlite => Ok((
+            conn.query_row("PRAGMA user_version", (), |r| r.get(0))?,
+            SCHEMA_VERSION,
+        )),
+        Engine::Postgres => super::schema_pg::version(conn),
+    }
 }
 
 /// The per-database random string that stands for the base URL inside stored templates.
