@@ -28,11 +28,12 @@ pub struct App {
     pub github: ureq::Agent,
     /// Counters for `GET /-/metrics`.
     pub metrics: crate::metrics::Metrics,
-    /// The web UI's caches and the npm web logins waiting for a browser.
+    /// The web UI's caches and the rules for npm's web logins (which wait in the database).
     pub web: crate::web::state::State,
     /// Wakes the webhook deliverer after a commit queued events; counts its deliveries.
     pub notifier: Arc<crate::notify::Notifier>,
-    /// Failed password checks per account and address (held here, counted by `auth`).
+    /// The rules for failed password checks; the counts are in the database, shared by every
+    /// instance on it.
     pub throttle: crate::auth::throttle::Throttle,
     /// The threads that hash passwords, apart from the handler slots.
     pub hashing: crate::auth::hashing::Pool,

@@ -22,6 +22,7 @@ mod protocol;
 mod proxies;
 mod rejections;
 mod s3;
+mod shared_state;
 mod tls;
 mod uplink;
 mod uplink_fences;

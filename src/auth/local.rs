@@ -13,7 +13,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
-use std::time::Instant;
 
 /// PBKDF2 rounds for new hashes (OWASP's figure for PBKDF2-HMAC-SHA256). Stored with each hash,
 /// so raising it later keeps old hashes verifiable.
@@ -80,13 +79,14 @@ fn check_hash(password: &str, stored: &str) -> (bool, Option<String>) {
 /// before anything is hashed; otherwise the hash runs on the hashing pool, outside the handler
 /// slot, and the outcome is counted.
 pub fn check_password(
-    ctx: &Ctx,
+    ctx: &mut Ctx,
     name: &str,
     password: &str,
     from: Option<IpAddr>,
 ) -> Result<Option<meta::User>> {
     let app = ctx.app;
-    app.throttle.check(name, from, Instant::now())?;
+    app.throttle
+        .check(ctx.db, name, from, crate::time::now_millis())?;
     let user = meta::user(ctx.db, name)?;
     let stored = user
         .as_ref()
@@ -97,7 +97,7 @@ pub fn check_password(
     let (right, upgraded) = ctx.off_slot(|| hashing::wait(job))?;
     match user {
         Some(u) if right => {
-            app.throttle.succeeded(name, from);
+            app.throttle.succeeded(ctx.db, name, from)?;
             let Some(hash) = upgraded else {
                 return Ok(Some(u));
             };
@@ -109,7 +109,8 @@ pub fn check_password(
             }))
         }
         _ => {
-            app.throttle.failed(name, from, Instant::now());
+            app.throttle
+                .failed(ctx.db, name, from, crate::time::now_millis())?;
             Ok(None)
         }
     }

@@ -1,36 +1,31 @@
 //! npm's web logins waiting for a browser (`npm login` with the web flow): each has a random
 //! id for the login page and another for the URL npm polls, a time limit, a cap on how many
 //! wait at once and a smaller one per client address, so that one client cannot fill the table
-//! for everyone. Part of the shared state, below the handlers in `session`.
+//! for everyone. They wait in the metadata database, so that npm's polls and the browser's form
+//! may reach different instances behind a load balancer. Below the handlers in `session`.
 
 use crate::error::{Error, Result};
+use crate::store::db::Connection;
+use crate::store::meta;
+use sha2::{Digest, Sha256};
 use std::net::IpAddr;
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long npm's web login waits for the browser.
 const LOGIN_TTL: Duration = Duration::from_secs(600);
 /// Most npm logins waiting at once; more are refused until some finish or expire.
-const MAX_WAITING: usize = 1000;
+const MAX_WAITING: i64 = 1000;
 /// Most npm logins one client address may have waiting: a few terminals' worth.
-pub const PER_ADDRESS: usize = 10;
+pub const PER_ADDRESS: i64 = 10;
 
 /// npm's web logins waiting for the browser: each has a random id for the login URL and another
-/// for the done URL, so whoever sees the page's URL cannot collect the token.
+/// for the done URL, so whoever sees the page's URL cannot collect the token. Holds only the
+/// time limit; the logins are in the database each call is given, with times in unix ms, which
+/// every instance sharing it agrees on.
 #[derive(Default)]
 pub struct Logins {
-    waiting: Mutex<Vec<Waiting>>,
     /// How long a login waits; `None` is [`LOGIN_TTL`].
     ttl: Option<Duration>,
-}
-
-struct Waiting {
-    /// Who started it (see [`crate::cidr::client`]).
-    from: Option<IpAddr>,
-    login_id: String,
-    done_id: String,
-    started: Instant,
-    token: Option<String>,
 }
 
 /// What polling the done URL finds.
@@ -44,76 +39,97 @@ pub enum Poll {
     Done(String),
 }
 
+/// What the database keeps of an id: its SHA-256, so that reading the database neither
+/// completes a login nor collects one.
+fn digest(id: &str) -> String {
+    crate::digest::hex(&Sha256::digest(id.as_bytes()))
+}
+
 impl Logins {
-    /// The logins still within their time.
-    fn live(&self) -> MutexGuard<'_, Vec<Waiting>> {
-        let ttl = self.ttl.unwrap_or(LOGIN_TTL);
-        // Nothing here is left half-changed by a panic, so a poisoned lock is safe to take over.
-        let mut w = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        w.retain(|l| l.started.elapsed() < ttl);
-        w
+    /// The earliest start of a login still within its time at `now`.
+    fn since(&self, now: i64) -> i64 {
+        let ttl = i64::try_from(self.ttl.unwrap_or(LOGIN_TTL).as_millis()).unwrap_or(i64::MAX);
+        now.saturating_sub(ttl).saturating_add(1)
     }
 
-    /// Starts a login for a client at `from`; returns its (login id, done id).
-    pub fn start(&self, from: Option<IpAddr>) -> Result<(String, String)> {
+    /// Starts a login for a client at `from`; returns its (login id, done id). Expired logins
+    /// are dropped first, and the counts are taken in the transaction that adds the login, so
+    /// the caps hold across instances.
+    pub fn start(
+        &self,
+        conn: &mut Connection,
+        from: Option<IpAddr>,
+        now: i64,
+    ) -> Result<(String, String)> {
         let (login_id, done_id) = (crate::random::hex_token(32)?, crate::random::hex_token(32)?);
-        let from = from.map(crate::cidr::client);
-        let mut w = self.live();
-        if from.is_some() && w.iter().filter(|l| l.from == from).count() >= PER_ADDRESS {
+        let from = from.map(|ip| crate::cidr::client(ip).to_string());
+        let tx = meta::write_tx(conn)?;
+        meta::web_logins_expire(&tx, self.since(now))?;
+        let (all, here) = meta::web_logins_count(&tx, from.as_deref())?;
+        if here >= PER_ADDRESS {
             return Err(Error::TooManyRequests(format!(
                 "this address has {PER_ADDRESS} npm logins waiting for a browser; finish one, or wait until they expire (10 minutes)"
             )));
         }
-        if w.len() >= MAX_WAITING {
+        if all >= MAX_WAITING {
             return Err(Error::Unavailable(
                 "too many npm logins are waiting; try again in a few minutes".into(),
             ));
         }
-        w.push(Waiting {
-            from,
-            login_id: login_id.clone(),
-            done_id: done_id.clone(),
-            started: Instant::now(),
-            token: None,
-        });
+        meta::web_login_add(
+            &tx,
+            &digest(&done_id),
+            &digest(&login_id),
+            from.as_deref(),
+            now,
+        )?;
+        tx.commit()?;
         Ok((login_id, done_id))
     }
 
     /// Whether the login with this id still waits for the user.
-    pub fn is_waiting(&self, login_id: &str) -> bool {
-        self.live()
-            .iter()
-            .any(|l| l.login_id == login_id && l.token.is_none())
+    pub fn is_waiting(&self, conn: &Connection, login_id: &str, now: i64) -> Result<bool> {
+        Ok(meta::web_login_waiting(
+            conn,
+            &digest(login_id),
+            self.since(now),
+        )?)
     }
 
-    /// Hands the login its token; false if it is gone or already done.
-    pub fn approve(&self, login_id: &str, token: String) -> bool {
-        let mut w = self.live();
-        match w
-            .iter_mut()
-            .find(|l| l.login_id == login_id && l.token.is_none())
-        {
-            Some(l) => {
-                l.token = Some(token);
-                true
-            }
-            None => false,
+    /// Records that `user` logged in for the login; false if it is gone or already done.
+    pub fn approve(&self, conn: &Connection, login_id: &str, user: &str, now: i64) -> Result<bool> {
+        Ok(meta::web_login_finish(
+            conn,
+            &digest(login_id),
+            user,
+            self.since(now),
+        )?)
+    }
+
+    /// What the done URL answers. A finished login is taken out of the table and its token made
+    /// by `token_for` (given the account) in one transaction: of polls that race, one gets the
+    /// token, and a token that could not be made leaves the login to be collected again.
+    pub fn poll(
+        &self,
+        conn: &mut Connection,
+        done_id: &str,
+        now: i64,
+        token_for: impl FnOnce(&Connection, &str) -> Result<String>,
+    ) -> Result<Poll> {
+        let (done, since) = (digest(done_id), self.since(now));
+        // Read first: npm polls every second, and a waiting login needs no write lock.
+        match meta::web_login_state(conn, &done, since)? {
+            None => return Ok(Poll::Unknown),
+            Some(None) => return Ok(Poll::Waiting),
+            Some(Some(_)) => {}
         }
-    }
-
-    /// What the done URL answers; a finished login is forgotten once its token is out.
-    pub fn poll(&self, done_id: &str) -> Poll {
-        let mut w = self.live();
-        let Some(i) = w.iter().position(|l| l.done_id == done_id) else {
-            return Poll::Unknown;
+        let tx = meta::write_tx(conn)?;
+        let Some(user) = meta::web_login_collect(&tx, &done, since)? else {
+            return Ok(Poll::Unknown);
         };
-        match w[i].token.take() {
-            Some(t) => {
-                w.remove(i);
-                Poll::Done(t)
-            }
-            None => Poll::Waiting,
-        }
+        let token = token_for(&tx, &user)?;
+        tx.commit()?;
+        Ok(Poll::Done(token))
     }
 }
 
@@ -121,44 +137,109 @@ impl Logins {
 mod tests {
     use super::*;
 
+    const NOW: i64 = 1_800_000_000_000;
+
+    fn db() -> Connection {
+        let c = meta::test_db();
+        c.execute(
+            "INSERT INTO users (name, password, created) VALUES ('alice', 'x', 't')",
+            (),
+        )
+        .unwrap();
+        c
+    }
+
+    fn poll(logins: &Logins, c: &mut Connection, done: &str, now: i64) -> Poll {
+        logins
+            .poll(c, done, now, |_, user| Ok(format!("tok-{user}")))
+            .unwrap()
+    }
+
     #[test]
     fn a_login_hands_out_its_token_once() {
+        let c = &mut db();
         let logins = Logins::default();
-        let (login, done) = logins.start(None).unwrap();
+        let (login, done) = logins.start(c, None, NOW).unwrap();
         assert_ne!(login, done, "the page's id does not collect the token");
-        assert_eq!(logins.poll(&done), Poll::Waiting);
-        assert_eq!(logins.poll(&login), Poll::Unknown);
-        assert!(logins.is_waiting(&login));
-        assert!(logins.approve(&login, "tok".into()));
-        assert!(!logins.approve(&login, "again".into()), "approved once");
-        assert!(!logins.is_waiting(&login));
-        assert_eq!(logins.poll(&done), Poll::Done("tok".into()));
-        assert_eq!(logins.poll(&done), Poll::Unknown, "collected once");
+        assert_eq!(poll(&logins, c, &done, NOW), Poll::Waiting);
+        assert_eq!(poll(&logins, c, &login, NOW), Poll::Unknown);
+        assert!(logins.is_waiting(c, &login, NOW).unwrap());
+        assert!(logins.approve(c, &login, "alice", NOW).unwrap());
+        assert!(
+            !logins.approve(c, &login, "alice", NOW).unwrap(),
+            "approved once"
+        );
+        assert!(!logins.is_waiting(c, &login, NOW).unwrap());
+        assert_eq!(poll(&logins, c, &done, NOW), Poll::Done("tok-alice".into()));
+        assert_eq!(
+            poll(&logins, c, &done, NOW),
+            Poll::Unknown,
+            "collected once"
+        );
+        let stored: String = c
+            .query_row("SELECT login_hash FROM web_logins", (), |r| r.get(0))
+            .unwrap_or_default();
+        assert!(!stored.contains(&login), "ids are stored as digests");
+    }
+
+    #[test]
+    fn a_token_that_cannot_be_made_leaves_the_login_to_collect_again() {
+        let c = &mut db();
+        let logins = Logins::default();
+        let (login, done) = logins.start(c, None, NOW).unwrap();
+        assert!(logins.approve(c, &login, "alice", NOW).unwrap());
+        let failed = logins.poll(c, &done, NOW, |_, _| Err(Error::Internal("full".into())));
+        assert!(failed.is_err());
+        assert_eq!(poll(&logins, c, &done, NOW), Poll::Done("tok-alice".into()));
     }
 
     #[test]
     fn logins_expire() {
+        let c = &mut db();
         let logins = Logins {
-            ttl: Some(Duration::ZERO),
-            ..Default::default()
+            ttl: Some(Duration::from_secs(1)),
         };
-        let (login, done) = logins.start(None).unwrap();
-        assert!(!logins.is_waiting(&login));
-        assert!(!logins.approve(&login, "tok".into()));
-        assert_eq!(logins.poll(&done), Poll::Unknown);
+        let (login, done) = logins.start(c, None, NOW).unwrap();
+        let later = NOW + 1000;
+        assert!(logins.is_waiting(c, &login, later - 1).unwrap());
+        assert!(!logins.is_waiting(c, &login, later).unwrap());
+        assert!(!logins.approve(c, &login, "alice", later).unwrap());
+        assert_eq!(poll(&logins, c, &done, later), Poll::Unknown);
+        logins.start(c, None, later).unwrap();
+        let left: i64 = c
+            .query_row("SELECT COUNT(*) FROM web_logins", (), |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 1, "a start drops the expired");
     }
 
     #[test]
     fn one_address_cannot_fill_the_table() {
+        let c = &mut db();
         let logins = Logins::default();
         let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
         for _ in 0..PER_ADDRESS {
-            logins.start(ip("10.0.0.1")).unwrap();
+            logins.start(c, ip("10.0.0.1"), NOW).unwrap();
         }
         assert!(matches!(
-            logins.start(ip("10.0.0.1")),
+            logins.start(c, ip("10.0.0.1"), NOW),
             Err(Error::TooManyRequests(_))
         ));
-        assert!(logins.start(ip("10.0.0.2")).is_ok(), "others still can");
+        assert!(
+            logins.start(c, ip("10.0.0.2"), NOW).is_ok(),
+            "others still can"
+        );
+    }
+
+    #[test]
+    fn the_table_has_a_cap() {
+        let c = &mut db();
+        let logins = Logins::default();
+        for _ in 0..MAX_WAITING {
+            logins.start(c, None, NOW).unwrap();
+        }
+        assert!(matches!(
+            logins.start(c, None, NOW),
+            Err(Error::Unavailable(_))
+        ));
     }
 }

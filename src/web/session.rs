@@ -12,6 +12,7 @@ use crate::auth::{self, github, local, Identity};
 use crate::config::AuthType;
 use crate::error::{Error, Result};
 use crate::http::{form_value, Request, Response};
+use crate::store::db::Connection;
 use crate::store::meta;
 use serde_json::json;
 
@@ -126,7 +127,7 @@ fn cookie_safe(token: &str) -> bool {
 pub fn login_page(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     ctx.who = identify(ctx, req)?;
     let session = form_value(&req.query, "session").unwrap_or_default();
-    if !session.is_empty() && !ctx.app.web.logins.is_waiting(&session) {
+    if !session.is_empty() && !waiting(ctx, &session)? {
         return Err(expired());
     }
     let form = LoginForm {
@@ -138,6 +139,12 @@ pub fn login_page(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
         ..Default::default()
     };
     Ok(pages::login(ctx, req, 200, &form))
+}
+
+/// Whether the npm login with this id waits for the user.
+fn waiting(ctx: &Ctx, login_id: &str) -> Result<bool> {
+    let now = crate::time::now_millis();
+    ctx.app.web.logins.is_waiting(ctx.db, login_id, now)
 }
 
 fn expired() -> Error {
@@ -161,7 +168,7 @@ pub fn login(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
         user: field("user").trim().to_string(),
         ..Default::default()
     };
-    if !form.session.is_empty() && !ctx.app.web.logins.is_waiting(&form.session) {
+    if !form.session.is_empty() && !waiting(ctx, &form.session)? {
         return Err(expired());
     }
     let (secret, user) = match ctx.app.config.auth.kind {
@@ -218,14 +225,14 @@ pub fn login(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
     if form.session.is_empty() {
         return Ok(see_other(form.next).with_header("Set-Cookie", set));
     }
-    // npm gets a token of its own, one that may publish, as `npm login` would.
-    let spec = local::TokenSpec {
-        name: Some("npm login".into()),
-        ..Default::default()
-    };
-    let (npm_secret, record) = local::create_token(ctx.db, &user, spec)?;
-    if !ctx.app.web.logins.approve(&form.session, npm_secret) {
-        meta::delete_token_by_key(ctx.db, &record.key, None)?;
+    // npm's token is made when npm collects it (see npm_done).
+    let now = crate::time::now_millis();
+    if !ctx
+        .app
+        .web
+        .logins
+        .approve(ctx.db, &form.session, &user, now)?
+    {
         return Err(expired());
     }
     ctx.who = auth::from_token(ctx, Some(&secret), req.remote)?;
@@ -263,7 +270,8 @@ pub fn npm_start(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
             "web login is not offered here; log in with a user name and password".into(),
         ));
     }
-    let (login_id, done_id) = ctx.app.web.logins.start(req.remote)?;
+    let now = crate::time::now_millis();
+    let (login_id, done_id) = ctx.app.web.logins.start(ctx.db, req.remote, now)?;
     let base = ctx.base_url(req)?;
     Ok(Response::json(
         200,
@@ -276,9 +284,20 @@ pub fn npm_start(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
 }
 
 /// `GET /-/v1/login/done/<id>`: 202 and `Retry-After: 1` until the user has logged in, then the
-/// token, once.
+/// token, once. The token is made here rather than when the user logs in, so that no working
+/// token waits in the database (tokens are stored only as digests) and none is left behind
+/// when npm gives up before collecting it.
 pub fn npm_done(ctx: &mut Ctx, _req: &mut Request, done_id: &str) -> Result<Response> {
-    match ctx.app.web.logins.poll(done_id) {
+    let now = crate::time::now_millis();
+    // npm gets a token of its own, one that may publish, as `npm login` would.
+    let token_for = |conn: &Connection, user: &str| {
+        let spec = local::TokenSpec {
+            name: Some("npm login".into()),
+            ..Default::default()
+        };
+        Ok(local::create_token(conn, user, spec)?.0)
+    };
+    match ctx.app.web.logins.poll(ctx.db, done_id, now, token_for)? {
         Poll::Unknown => Err(expired()),
         Poll::Waiting => Ok(Response::json(202, &json!({}))
             .with_header("Retry-After", "1")

@@ -1,5 +1,5 @@
-//! The web UI's share of the shared state: caches and waiting logins, with no handler code,
-//! so the state below the handlers can hold it.
+//! The web UI's share of the shared state: caches, and the rules for npm's web logins (which
+//! wait in the database), with no handler code, so the state below the handlers can hold it.
 
 use super::{logins, readme};
 
@@ -8,6 +8,6 @@ use super::{logins, readme};
 pub struct State {
     /// READMEs found in tarballs.
     pub readmes: readme::Cache,
-    /// npm's web logins waiting for the browser.
+    /// npm's web logins waiting for the browser: their rules; they wait in the database.
     pub logins: logins::Logins,
 }

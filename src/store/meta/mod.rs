@@ -1,6 +1,8 @@
 //! The SQLite metadata: packages, versions, files, dist-tags and the pre-serialised packument
 //! templates served on reads; organisations and teams (local auth); and, apart from them, the packuments and tarballs cached from the
-//! upstream registry (`uplink_*`), so local and upstream never mix; and the webhook outbox.
+//! upstream registry (`uplink_*`), so local and upstream never mix; the webhook outbox; and what
+//! instances sharing the database must agree on about logins (failed password checks, npm's web
+//! logins waiting for a browser).
 //!
 //! Each concern keeps its queries in its own file; everything public is re-exported here, so the
 //! rest of the crate names `meta::package` without caring which file holds it. This file holds
@@ -16,8 +18,10 @@ mod packages;
 mod schema;
 mod schema_pg;
 mod search;
+mod throttle;
 mod tokens;
 mod uplink_cache;
+mod web_logins;
 
 use crate::store::db::{Connection, Transaction};
 use crate::store::{Error, Result};
@@ -48,6 +52,9 @@ pub use schema::{marker, migrate, schema_version};
 pub use search::{
     index_package, recent, search, words as search_words, Field, Group, SearchDoc, Term, TextQuery,
 };
+pub use throttle::{
+    clear_login_failures, count_login_failure, login_failures, trim_login_failures, LoginFailures,
+};
 pub use tokens::{
     delete_token_by_hash, delete_token_by_key, insert_token, token_by_hash, tokens_of, Token,
 };
@@ -56,6 +63,10 @@ pub use uplink_cache::{
     uplink_file, uplink_file_stored, uplink_forget, uplink_listing, uplink_names_with_files,
     uplink_state, uplink_store, uplink_stored_files, uplink_totals, uplink_used, UplinkDist,
     UplinkDoc, UplinkFile, UplinkListed, UplinkState, UplinkStored,
+};
+pub use web_logins::{
+    web_login_add, web_login_collect, web_login_finish, web_login_state, web_login_waiting,
+    web_logins_count, web_logins_expire,
 };
 
 /// Opens a connection with the settings every connection needs. WAL lets readers run while a
@@ -198,4 +209,13 @@ fn test_db_file(tag: &str) -> Connection {
     let p = std::env::temp_dir().join(format!("nmr-meta-{tag}-{}.sqlite", std::process::id()));
     let _ = std::fs::remove_file(&p);
     open(&p).unwrap()
+}
+
+/// A migrated database in memory, for unit tests elsewhere that need the tables but not a file.
+#[cfg(test)]
+pub(crate) fn test_db() -> Connection {
+    let mut c = Connection::from_sqlite(rusqlite::Connection::open_in_memory().unwrap());
+    c.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    migrate(&mut c).unwrap();
+    c
 }

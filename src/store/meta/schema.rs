@@ -6,7 +6,7 @@ use crate::store::db::{Connection, Engine};
 use crate::store::{Error, Result};
 
 /// Schema version recorded in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -189,6 +189,25 @@ CREATE TABLE IF NOT EXISTS team_packages (
     FOREIGN KEY (org, team) REFERENCES teams(org, name) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS team_packages_package ON team_packages (package);
+-- Schema 7: what instances sharing this database must agree on, which lived in each process's
+-- memory before. Failed password checks per key (`account:<name>` or `address:<ip>`; see
+-- auth::throttle), and npm's web logins waiting for a browser, stored under the SHA-256 of their
+-- ids with the account that logged in once one did (see web::logins). Times in unix ms.
+CREATE TABLE IF NOT EXISTS login_failures (
+    key      TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    touched  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_touched ON login_failures (touched, key);
+CREATE TABLE IF NOT EXISTS web_logins (
+    done_hash  TEXT PRIMARY KEY,
+    login_hash TEXT NOT NULL UNIQUE,
+    address    TEXT,
+    started    INTEGER NOT NULL,
+    \"user\"     TEXT REFERENCES users(name) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS web_logins_address ON web_logins (address);
+CREATE INDEX IF NOT EXISTS web_logins_started ON web_logins (started);
 ";
 
 /// Creates or upgrades the schema, and makes sure the template marker exists.
@@ -430,6 +449,34 @@ mod tests {
         // A second run (a restart) changes nothing.
         migrate(&mut c).unwrap();
         assert_eq!(crate::store::meta::members(&c, "acme").unwrap().len(), 2);
+    }
+
+    /// The PostgreSQL DDL written beside each table of schema 7 names the same columns in the
+    /// same order, so one query serves both.
+    #[test]
+    fn the_postgresql_tables_have_the_sqlite_columns() {
+        let c = crate::store::meta::test_db();
+        for (table, pg) in [
+            ("login_failures", crate::store::meta::throttle::PG_TABLES),
+            ("web_logins", crate::store::meta::web_logins::PG_TABLES),
+        ] {
+            let sqlite: Vec<String> = c
+                .query_all("SELECT name FROM pragma_table_info(?1)", [table], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            let body = pg
+                .split(&format!("CREATE TABLE IF NOT EXISTS {table} ("))
+                .nth(1)
+                .and_then(|b| b.split(");").next())
+                .unwrap();
+            let columns: Vec<&str> = body
+                .lines()
+                .filter_map(|l| l.split_whitespace().next())
+                .map(|c| c.trim_matches('"'))
+                .collect();
+            assert_eq!(sqlite, columns, "{table}");
+        }
     }
 
     #[test]
