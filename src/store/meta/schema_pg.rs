@@ -9,9 +9,14 @@ use crate::store::{Error, Result};
 /// once apply each migration once. Any constant nmr uses for nothing else: "nmrmigr" in ASCII.
 const MIGRATE_LOCK: i64 = 0x006e_6d72_6d69_6772;
 
-/// The migrations, in order: `MIGRATIONS[i]` is version `i + 1`. A migration is never changed
-/// once released; a new schema is a new entry.
-const MIGRATIONS: &[&str] = &[MIGRATION_1];
+/// The migrations, in order: `MIGRATIONS[i]` is version `i + 1`, run as its parts in order. A
+/// migration is never changed once released; a new schema is a new entry.
+const MIGRATIONS: &[&[&str]] = &[
+    &[MIGRATION_1],
+    // SQLite's schema 7: login state shared by the instances, with the DDL kept beside each
+    // table's queries.
+    &[super::throttle::PG_TABLES, super::web_logins::PG_TABLES],
+];
 
 /// SQLite's schema 6 (see `schema` for what each table is for). Every integer is a BIGINT, every
 /// blob a BYTEA. Every text column compares byte-wise (`COLLATE "C"`), as SQLite's do, whatever
@@ -221,8 +226,10 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
             });
         }
         match MIGRATIONS.get(applied as usize) {
-            Some(sql) => {
-                tx.execute_batch(sql)?;
+            Some(parts) => {
+                for sql in *parts {
+                    tx.execute_batch(sql)?;
+                }
                 tx.execute(
                     "INSERT INTO schema_migrations (version, applied) VALUES (?1, ?2)",
                     params![applied + 1, crate::time::now_rfc3339()],
