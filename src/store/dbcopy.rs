@@ -127,6 +127,22 @@ pub const TABLES: &[Table] = &[
             ("expires", I),
         ],
     ),
+    table(
+        "login_failures",
+        &["key"],
+        &[("key", T), ("failures", I), ("touched", I)],
+    ),
+    table(
+        "web_logins",
+        &["done_hash"],
+        &[
+            ("done_hash", T),
+            ("login_hash", T),
+            ("address", T),
+            ("started", I),
+            ("user", T),
+        ],
+    ),
     table("orgs", &["name"], &[("name", T), ("created", T)]),
     table(
         "org_members",
