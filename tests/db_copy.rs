@@ -198,6 +198,26 @@ fn db_copy_sqlite_to_sqlite_serves_the_same_and_refuses_what_it_must() {
         "{out}"
     );
 
+    // A source on an older schema is refused, and left as it is: nmr upgrades it as it starts.
+    let conn = nmr::store::meta::open(&d.join("data/tampered.sqlite")).unwrap();
+    conn.execute_batch("PRAGMA user_version = 5").unwrap();
+    drop(conn);
+    let old = [
+        "--db-path",
+        "data/tampered.sqlite",
+        "--to",
+        "sqlite",
+        "--path",
+        "data/x.sqlite",
+    ];
+    let (code, _, err) = db_copy(d, &old, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("has schema 5") && err.contains("start this nmr on it once"),
+        "{err}"
+    );
+    assert!(!d.join("data/x.sqlite").exists(), "nothing was written");
+
     // nmr on the copy serves what the original did.
     let reg = Registry::start_in(dir, &["--db-path", "data/copy.sqlite"], &[LOCAL]);
     assert_eq!(served(&reg, &t), before);
