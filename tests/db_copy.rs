@@ -150,6 +150,21 @@ fn db_copy_sqlite_to_sqlite_serves_the_same_and_refuses_what_it_must() {
     assert!(out.contains("packages: 2 rows, all there already"), "{out}");
     assert!(out.contains("tables match"), "{out}");
 
+    // A source that changed since: rows copied before would keep their old contents.
+    let bump = |by: i64| {
+        let conn = nmr::store::meta::open(&d.join("data/nmr.sqlite")).unwrap();
+        conn.execute(
+            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + ?1 AS TEXT) WHERE key = 'rev_seq'",
+            [by],
+        )
+        .unwrap();
+    };
+    bump(1);
+    let (code, _, err) = db_copy(d, &to_copy, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("changed since this copy into"), "{err}");
+    bump(-1);
+
     // Into itself, or into a database of something else: refused, and nothing written.
     let (code, _, err) = db_copy(d, &["--to", "sqlite", "--path", "data/nmr.sqlite"], &[]);
     assert_eq!(code, 2, "{err}");

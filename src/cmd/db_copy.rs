@@ -190,19 +190,30 @@ fn rev_seq(conn: &Connection) -> Result<i64> {
     Ok(v.trim().parse().unwrap_or(0))
 }
 
-/// A destination with the source's marker whose revision counter is ahead of the source's has
-/// been written to since it was copied (nmr ran on it, or it is the original and the source a
-/// copy of it). Copying would move its counter back, and a revision handed out again would
-/// let caches serve an old document for a new one.
-fn check_behind(src: &Connection, dest: &Connection, to: &End) -> Result<()> {
+/// A destination with the source's marker resumes only while both revision counters agree:
+/// the copy writes the source's counter first, and every change to a package moves it on.
+/// Ahead, the destination was written to since it was copied (nmr ran on it, or it is the
+/// original and the source a copy of it), and copying would set its counter back: a revision
+/// handed out again lets caches serve an old document for a new one. Behind, the source
+/// changed since the copy began, and rows already copied would keep their old contents.
+fn check_resumable(src: &Connection, dest: &Connection, from: &End, to: &End) -> Result<()> {
     let (a, b) = (rev_seq(src)?, rev_seq(dest)?);
-    if b > a {
-        return Err(Error::Usage(format!(
-            "{} was changed after it was copied from this source (its revision counter is at {b}, the source's at {a}): copy into an empty database",
+    let why = match b.cmp(&a) {
+        std::cmp::Ordering::Equal => return Ok(()),
+        std::cmp::Ordering::Greater => format!(
+            "{} was changed after it was copied from {} (its revision counter is at {b}, the source's at {a})",
+            to.describe(),
+            from.describe()
+        ),
+        std::cmp::Ordering::Less => format!(
+            "{} changed since this copy into {} began (its revision counter is at {a}, the copy's at {b})",
+            from.describe(),
             to.describe()
-        )));
-    }
-    Ok(())
+        ),
+    };
+    Err(Error::Usage(format!(
+        "{why}: stop nmr and copy into an empty database"
+    )))
 }
 
 /// Reads the source in one snapshot, so that what is copied and what is verified are the
@@ -241,6 +252,7 @@ fn run_inner(config: &Config, words: &[String], out: &mut impl Write) -> Result<
         End::Sqlite(p) => meta::open_read_only(p)?,
         End::Postgres(_) => connect(config, &from, false)?,
     };
+    snapshot(&src)?;
     check_source_schema(&src, &from)?;
     let marker = meta::marker(&src)?;
     let mut dest = connect(config, &to, !o.verify_only)?;
@@ -249,7 +261,7 @@ fn run_inner(config: &Config, words: &[String], out: &mut impl Write) -> Result<
     }
     let resume = meta::marker(&dest).ok().as_deref() == Some(marker.as_str());
     if resume && !o.verify_only {
-        check_behind(&src, &dest, &to)?;
+        check_resumable(&src, &dest, &from, &to)?;
     }
     if !resume {
         if o.verify_only {
@@ -270,7 +282,6 @@ fn run_inner(config: &Config, words: &[String], out: &mut impl Write) -> Result<
             )));
         }
     }
-    snapshot(&src)?;
     if !o.verify_only {
         let verb = if resume {
             "resuming the copy"
