@@ -12,6 +12,7 @@ mod cli;
 mod clients;
 mod commands;
 mod concurrency;
+mod db_copy;
 mod migrate;
 mod notify;
 mod ops;

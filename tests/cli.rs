@@ -143,6 +143,8 @@ fn help_lists_every_subcommand() {
         "[serve]",
         "config",
         "storage copy",
+        "db copy --to postgres",
+        "db copy --to sqlite",
         "mirror",
         "export",
         "import",

@@ -17,6 +17,14 @@ usage:
                           copy every tarball the metadata knows to the other storage backend
                           (storage.local.* and storage.s3.* say where), verifying each sha512;
                           run it again to resume: verified objects already there are skipped
+  nmr db copy --to postgres [--url URL] [--verify-only] [options]
+  nmr db copy --to sqlite [--path FILE] [--verify-only] [options]
+                          copy every row of the metadata database from SQLite (db.path) into an
+                          empty PostgreSQL database (--url, default db.url), or from PostgreSQL
+                          (db.url) into a new SQLite file (--path, default db.path); rebuild the
+                          search index there, then compare every table's row count and sha256 on
+                          both sides (exit 1 if any differs); run it again to resume; stop nmr
+                          first: what it writes during the copy is not copied
   nmr mirror [LOCKFILE...] [--package NAME[@VERSION|@TAG]...] [options]
                           fetch every registry package the lockfiles (package-lock.json,
                           npm-shrinkwrap.json, pnpm-lock.yaml, yarn.lock v1) or specs name
@@ -111,6 +119,8 @@ pub(super) enum Command {
     Orgs(bool),
     /// `storage copy`; the ends are checked after parsing.
     StorageCopy,
+    /// `db copy`, with the words after it.
+    DbCopy,
     /// `fsck`, with `--repair` or not.
     Fsck {
         repair: bool,
@@ -224,6 +234,21 @@ pub(super) fn parse(args: &[String]) -> Result<(Command, Inputs, CopyEnds, Trans
                     )))
                 }
             },
+            "db" if command.is_none() => match it.next().map(String::as_str) {
+                Some("copy") => command = Some(Command::DbCopy),
+                other => {
+                    return Err(Error::Usage(format!(
+                        "nmr db: unknown subcommand {other:?}; the one there is: copy"
+                    )))
+                }
+            },
+            "--to" | "--url" | "--path" if matches!(command, Some(Command::DbCopy)) => {
+                rest.push(flag.to_string());
+                rest.push(value("a value")?);
+            }
+            "--verify-only" if matches!(command, Some(Command::DbCopy)) => {
+                rest.push(flag.to_string())
+            }
             "cache" if command.is_none() => {
                 command = Some(Command::Cache(match it.next().map(String::as_str) {
                     Some("list") => CacheCommand::List,

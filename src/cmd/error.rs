@@ -68,6 +68,16 @@ impl From<crate::store::db::Error> for Error {
     }
 }
 
+/// `nmr db copy`'s engine half: a value that fits no column is a database changed by hand.
+impl From<crate::store::dbcopy::Error> for Error {
+    fn from(e: crate::store::dbcopy::Error) -> Self {
+        match e {
+            crate::store::dbcopy::Error::Database(e) => e.into(),
+            e => Error::Failed(e.to_string()),
+        }
+    }
+}
+
 /// SQLite's backup API, which only `nmr backup` uses.
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {

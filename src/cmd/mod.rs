@@ -1,16 +1,18 @@
 //! Command-line parsing and the subcommands: `nmr serve` (the default), `nmr config`,
-//! `nmr storage copy`, `nmr fsck`, `nmr backup` and `nmr restore`, the account commands
-//! `nmr user` / `nmr token` (see `accounts`), `nmr package` (see `package`), `nmr org` /
-//! `nmr team` (see `org`), the air-gap transfer: `nmr mirror`, `nmr export`, `nmr import` (whose
-//! `--from-verdaccio` and `--from-registry` move another registry here, see `migrate`); the
-//! upstream cache's `nmr cache list | drop | prune`; and `nmr notify log | retry` for the webhook outbox. Each
-//! subcommand with more than a few lines has a file here.
+//! `nmr storage copy`, `nmr db copy` (see `db_copy`), `nmr fsck`, `nmr backup` and
+//! `nmr restore`, the account commands `nmr user` / `nmr token` (see `accounts`), `nmr package`
+//! (see `package`), `nmr org` / `nmr team` (see `org`), the air-gap transfer: `nmr mirror`,
+//! `nmr export`, `nmr import` (whose `--from-verdaccio` and `--from-registry` move another
+//! registry here, see `migrate`); the upstream cache's `nmr cache list | drop | prune`; and
+//! `nmr notify log | retry` for the webhook outbox. Each subcommand with more than a few lines
+//! has a file here.
 
 pub mod accounts;
 mod args;
 pub mod backup;
 pub mod bundle;
 mod cache;
+mod db_copy;
 mod error;
 pub mod fsck;
 pub mod lockfile;
@@ -531,6 +533,10 @@ pub fn main(args: Vec<String>) -> i32 {
             0
         }
         Command::StorageCopy => storage_copy(&effective.config, ends),
+        Command::DbCopy => {
+            quiet_logs(&effective.config);
+            db_copy::run(&effective.config, &rest)
+        }
         Command::Accounts(token) => accounts::run(&effective.config, token, &rest),
         Command::Package => package::run(&effective.config, &rest),
         Command::Orgs(team) => org::run(&effective.config, team, &rest),

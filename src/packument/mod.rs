@@ -192,35 +192,95 @@ pub fn changed(
     rebuild(tx, name, marker)
 }
 
+/// What both documents and the search row of a package are built from.
+struct Parts {
+    pkg: meta::Package,
+    /// In semver order.
+    versions: Vec<meta::Version>,
+    files: Vec<meta::File>,
+    tags: Map<String, Value>,
+    latest: Option<String>,
+}
+
+impl Parts {
+    fn load(tx: &crate::store::db::Transaction, name: &str) -> Result<Parts> {
+        let pkg = meta::package(tx, name)?
+            .ok_or_else(|| Error::Internal(format!("rebuild of missing package {name}")))?;
+        let mut versions = meta::versions(tx, pkg.id)?;
+        let mut order: Vec<String> = versions.iter().map(|v| v.version.clone()).collect();
+        sort_versions(&mut order);
+        let rank: HashMap<&str, usize> = order
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.as_str(), i))
+            .collect();
+        versions.sort_by_key(|v| rank[v.version.as_str()]);
+        let files = meta::files(tx, pkg.id)?;
+        let tags: Map<String, Value> = meta::tags(tx, pkg.id)?
+            .into_iter()
+            .map(|(t, v)| (t, json!(v)))
+            .collect();
+        let latest = tags
+            .get("latest")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| default_latest(&order));
+        Ok(Parts {
+            pkg,
+            versions,
+            files,
+            tags,
+            latest,
+        })
+    }
+
+    /// The stored `.tgz` of a version.
+    fn tgz(&self, version: &str) -> Option<&meta::File> {
+        self.files
+            .iter()
+            .find(|f| f.version == version && f.filename.ends_with(".tgz"))
+    }
+}
+
+/// Writes a package's search row again from its stored rows, leaving its documents as they
+/// are: `nmr db copy` moves the documents byte for byte, but each engine keeps its own index.
+pub fn reindex(tx: &crate::store::db::Transaction, name: &str) -> Result<()> {
+    let parts = Parts::load(tx, name)?;
+    // The same map as rebuild's, so a version with an odd name finds the same date.
+    let mut time = Map::new();
+    time.insert("created".into(), json!(parts.pkg.created));
+    time.insert("modified".into(), json!(parts.pkg.modified));
+    let mut latest_doc = None;
+    for v in &parts.versions {
+        time.insert(v.version.clone(), json!(v.published));
+        if parts.latest.as_deref() == Some(v.version.as_str()) {
+            // The tarball URL is not indexed, so no base is needed.
+            if let Value::Object(m) = version_doc(name, v, parts.tgz(&v.version), "")? {
+                latest_doc = Some(m);
+            }
+        }
+    }
+    index(
+        tx,
+        &parts.pkg,
+        latest_doc.as_ref(),
+        parts.latest.as_deref(),
+        &time,
+    )
+}
+
 /// Rebuilds and stores both templates of a package.
 pub fn rebuild(tx: &crate::store::db::Transaction, name: &str, marker: &str) -> Result<()> {
-    let pkg = meta::package(tx, name)?
-        .ok_or_else(|| Error::Internal(format!("rebuild of missing package {name}")))?;
+    let parts = Parts::load(tx, name)?;
     let base = format!("\u{0}{marker}");
-    let mut versions = meta::versions(tx, pkg.id)?;
-    let mut order: Vec<String> = versions.iter().map(|v| v.version.clone()).collect();
-    sort_versions(&mut order);
-    let rank: HashMap<&str, usize> = order
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (v.as_str(), i))
-        .collect();
-    versions.sort_by_key(|v| rank[v.version.as_str()]);
-    let files = meta::files(tx, pkg.id)?;
-    let tgz = |ver: &str| {
-        files
-            .iter()
-            .find(|f| f.version == ver && f.filename.ends_with(".tgz"))
-    };
-    let tags: Map<String, Value> = meta::tags(tx, pkg.id)?
-        .into_iter()
-        .map(|(t, v)| (t, json!(v)))
-        .collect();
-    let latest = tags
-        .get("latest")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .or_else(|| default_latest(&order));
+    let Parts {
+        pkg,
+        versions,
+        tags,
+        latest,
+        ..
+    } = &parts;
+    let tgz = |ver: &str| parts.tgz(ver);
 
     let mut full_versions = Map::new();
     let mut abbrev_versions = Map::new();
@@ -229,7 +289,7 @@ pub fn rebuild(tx: &crate::store::db::Transaction, name: &str, marker: &str) -> 
     time.insert("modified".into(), json!(pkg.modified));
     let mut latest_doc = None;
     let mut readme = None;
-    for v in &versions {
+    for v in versions {
         let doc = version_doc(name, v, tgz(&v.version), &base)?;
         let Value::Object(ref m) = doc else {
             unreachable!("version_doc returns an object")
@@ -275,7 +335,7 @@ pub fn rebuild(tx: &crate::store::db::Transaction, name: &str, marker: &str) -> 
         }
     }
 
-    index(tx, &pkg, latest_doc.as_ref(), latest.as_deref(), &time)?;
+    index(tx, pkg, latest_doc.as_ref(), latest.as_deref(), &time)?;
 
     let abbrev = json!({
         "name": name,

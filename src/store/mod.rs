@@ -5,6 +5,7 @@
 pub mod blob;
 pub mod copy;
 pub mod db;
+pub mod dbcopy;
 mod error;
 pub mod gc;
 pub mod meta;

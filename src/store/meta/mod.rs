@@ -50,7 +50,7 @@ pub use packages::{
     set_users, starred_by, store_docs, tags, template, totals, touch, unassigned, unowned, version,
     version_summaries, versions, Origin, VersionSummary,
 };
-pub use schema::{marker, migrate};
+pub use schema::{marker, migrate, schema_version};
 pub use search::{
     index_package, recent, search, words as search_words, Field, Group, SearchDoc, Term, TextQuery,
 };

@@ -352,6 +352,18 @@ fn claim_existing_scopes(tx: &crate::store::db::Transaction) -> Result<()> {
     Ok(())
 }
 
+/// The schema version a database records and the one this nmr writes, on either engine (the
+/// engines number their schemas apart).
+pub fn schema_version(conn: &Connection) -> Result<(i64, i64)> {
+    match conn.engine() {
+        Engine::Sqlite => Ok((
+            conn.query_row("PRAGMA user_version", (), |r| r.get(0))?,
+            SCHEMA_VERSION,
+        )),
+        Engine::Postgres => super::schema_pg::version(conn),
+    }
+}
+
 /// The per-database random string that stands for the base URL inside stored templates.
 pub fn marker(conn: &Connection) -> Result<String> {
     Ok(

@@ -253,6 +253,25 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     }
 }
 
+/// The last migration a database has applied (0 for none), and the last one this nmr knows.
+pub fn version(conn: &Connection) -> Result<(i64, i64)> {
+    let known = MIGRATIONS.len() as i64;
+    let recorded: bool = conn.query_row(
+        "SELECT to_regclass('schema_migrations') IS NOT NULL",
+        (),
+        |r| r.get(0),
+    )?;
+    if !recorded {
+        return Ok((0, known));
+    }
+    let applied = conn.query_row(
+        "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_migrations",
+        (),
+        |r| r.get(0),
+    )?;
+    Ok((applied, known))
+}
+
 /// The marker and the revision counter, as SQLite's migration sets them (see `schema`).
 fn seed(tx: &Transaction) -> Result<()> {
     tx.execute(

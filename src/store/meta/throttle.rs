@@ -6,7 +6,6 @@ use crate::store::db::{params, Connection};
 use crate::store::Result;
 
 /// The same table for PostgreSQL's migrations. Keys compare byte by byte, as in SQLite.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const PG_TABLES: &str = r#"
 CREATE TABLE IF NOT EXISTS login_failures (
     key      TEXT COLLATE "C" PRIMARY KEY,

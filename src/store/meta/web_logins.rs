@@ -8,7 +8,6 @@ use crate::store::db::{params, Connection, OptionalExtension};
 use crate::store::Result;
 
 /// The same table for PostgreSQL's migrations.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const PG_TABLES: &str = r#"
 CREATE TABLE IF NOT EXISTS web_logins (
     done_hash  TEXT COLLATE "C" PRIMARY KEY,
