@@ -1361,17 +1361,17 @@ mod tests {
     #[test]
     fn sqlite_keeps_the_contract() {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir();
+        let dir = std::env::temp_dir().join(format!("nmr-contract-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
         let open = || {
             let n = N.fetch_add(1, Ordering::Relaxed);
-            let p = dir.join(format!("nmr-contract-{}-{n}.sqlite", std::process::id()));
-            for ext in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{ext}", p.display()));
-            }
-            let mut c = super::open(&p).unwrap();
+            let mut c = super::open(&dir.join(format!("{n}.sqlite"))).unwrap();
             super::migrate(&mut c).unwrap();
             c
         };
         super::run_all(&open);
+        // Kept when a case fails, for a look at what it left.
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
