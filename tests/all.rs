@@ -18,6 +18,7 @@ mod notify;
 mod ops;
 mod orgs;
 mod pg_client;
+mod pg_contract;
 mod protocol;
 mod proxies;
 mod rejections;

@@ -446,9 +446,7 @@ fn pg_hits(
         .collect::<crate::store::db::Result<_>>()?;
     let total = conn.query_row(
         &format!("SELECT count(*) FROM search s WHERE {PG_MATCH}"),
-        // ?4 (the exact hit) is not used here, but the numbers must line up with PG_MATCH's,
-        // and an unused parameter needs a type PostgreSQL can name.
-        params![q.doc, lo, hi, 0i64, q.author, q.maintainers],
+        params![q.doc, lo, hi, q.author, q.maintainers],
         |r| r.get(0),
     )?;
     Ok((with_exact(ids, exact_id, size, from), total))
