@@ -52,7 +52,7 @@ fn a_version_published_through_one_instance_installs_through_the_other_at_once()
         .unwrap()
         .to_string();
     let r = b.request("DELETE", &format!("/@acme%2fshared/-rev/{rev}"), &[], b"");
-    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(a.get("/@acme%2fshared").status, 404);
 }
 
