@@ -43,3 +43,62 @@ fn two_instances_migrating_at_once_apply_each_migration_once() {
     assert!(versions.len() >= 2, "{versions:?}");
     assert_eq!(versions, expected);
 }
+
+/// The password kept out of `db.url`: from `db.password_file` or `PGPASSWORD`, never shown by
+/// `nmr config`; and PostgreSQL with local tarballs refused unless allowed.
+#[test]
+fn the_database_password_stays_out_of_the_url_and_out_of_sight() {
+    let pg = Postgres::shared();
+    let url = pg.fresh_database();
+    let bare = url.replace(&format!(":{}@", pg.password), "@");
+    assert_ne!(bare, url);
+    let dir = crate::support::TempDir::new("pg-password");
+    let file = dir.path().join("db-password");
+    std::fs::write(&file, format!("{}\n", pg.password)).unwrap();
+
+    let shown = crate::support::nmr_command(dir.path())
+        .args(["config", "--set", "db.allow_local_storage=true"])
+        .args(["--set", &format!("db.url={url}")])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(!shown.contains(&pg.password), "{shown}");
+    assert!(
+        shown.contains("postgres://nmr:********@127.0.0.1"),
+        "{shown}"
+    );
+
+    let refused = crate::support::nmr_command(dir.path())
+        .args(["serve", "--port", "0", "--set", &format!("db.url={bare}")])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("storage.type") && err.contains("db.allow_local_storage"),
+        "{err}"
+    );
+
+    let local = ["--set", "db.allow_local_storage=true"];
+    let db_url = format!("db.url={bare}");
+    let password_file = format!("db.password_file={}", file.display());
+    let reg = crate::support::Registry::start_with(
+        &[
+            local[0],
+            local[1],
+            "--set",
+            &db_url,
+            "--set",
+            &password_file,
+        ],
+        &[],
+    );
+    crate::support::raw_publish(&reg, "@acme/secretive", "1.0.0");
+    drop(reg);
+    let reg = crate::support::Registry::start_with(
+        &[local[0], local[1], "--set", &db_url],
+        &[("PGPASSWORD", pg.password.as_str())],
+    );
+    assert_eq!(reg.get("/@acme%2fsecretive").status, 200);
+    assert!(!reg.log().contains(&pg.password));
+}
