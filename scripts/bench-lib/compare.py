@@ -16,7 +16,8 @@ Verdaccio and nmr / nginx, the targets of issue #9, and the raw figures as JSON 
 PostgreSQL: a throwaway cluster of the distribution's PostgreSQL on 127.0.0.1, and a fourth
 server, nmr with its metadata there, seeded the same way; it runs the packument phases in the
 same interleaved rounds (PG_PHASES) and the raw and concurrent publishes, and the table gains
-its column and its ratio to nmr on SQLite.
+its column and its ratio to nmr on SQLite. A second nmr on the same database, and nginx as a
+round-robin proxy: the small packument through the proxy to one nmr, and to both in turn.
 
 HTTPS: a throwaway CA and a certificate for 127.0.0.1 (made with the openssl CLI in the
 temporary directory); a second nmr with server.tls.* on the first one's seeded data, and a
@@ -450,6 +451,109 @@ class Nginx(Server):
         return took
 
 
+PROXY_CONFIG = """\
+# Written by scripts/bench: one nginx, two ports; "one" proxies to one nmr, "two" round-robins
+# over two nmr on the same database. Both go through the same proxy, so both pay its cost.
+{user}worker_processes {workers};
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    # Kept-alive connections to the upstreams (HTTP/1.1, no "Connection: close"): without them
+    # every request would open a TCP connection to nmr, and the proxy would measure that.
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host $http_host;
+    upstream one {{
+{one}        keepalive 32;
+        keepalive_requests 1000000;
+    }}
+    upstream two {{
+{two}        keepalive 32;
+        keepalive_requests 1000000;
+    }}
+    server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://one; }} }}
+    server {{ listen 127.0.0.1:{port2}; location / {{ proxy_pass http://two; }} }}
+}}
+"""
+
+
+class Proxy(Nginx):
+    """nginx as a plain round-robin load balancer in front of nmr: port `port` goes to
+    `backends[0]` alone, port `port2` to every backend in turn (nginx's default balancing, no
+    weights or affinity). `via("one")`/`via("two")` are what the load phases aim at."""
+
+    name = "nginx-proxy"
+
+    def __init__(self, root, label, binary, workers, backends):
+        super().__init__(root, label, binary, None, workers)
+        self.backends = backends
+        self.port2 = None
+
+    def command(self):
+        cfg = os.path.join(self.dir, "nginx.conf")
+
+        def servers(bs):
+            return "".join(f"        server 127.0.0.1:{b.port};\n" for b in bs)
+
+        with open(cfg, "w") as f:
+            f.write(PROXY_CONFIG.format(
+                user="user root;\n" if os.geteuid() == 0 else "", workers=self.workers,
+                dir=self.dir, port=self.port, port2=self.port2,
+                one=servers(self.backends[:1]), two=servers(self.backends)))
+        return [self.binary, "-p", self.dir, "-c", cfg, "-e", os.path.join(self.dir, "error.log")]
+
+    def start(self, bound=60.0):
+        self.port2 = free_port()
+        took = super().start(bound)
+        # The ping on the first port went through to nmr; the second port must too. Whether
+        # both backends get their share is seen in their request counters during the load.
+        if not ping(self.port2):
+            raise RuntimeError(f"{self.name}: no 200 for /-/ping on port {self.port2}")
+        return took
+
+    def via(self, which):
+        return ProxyPort(self, which)
+
+
+class ProxyPort:
+    """One port of a Proxy, as the load phases see a server: its URL, and the CPU time of
+    the proxy and of the nmr (and PostgreSQL) processes behind that port."""
+
+    tls = None
+
+    def __init__(self, proxy, which):
+        self.proxy = proxy
+        self.which = which
+        self.backends = proxy.backends if which == "two" else proxy.backends[:1]
+        self.name = f"nginx -> {len(self.backends)} nmr"
+
+    @property
+    def port(self):
+        return self.proxy.port if self.which == "one" else self.proxy.port2
+
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def pids(self):
+        # dict.fromkeys: the backends share one PostgreSQL, counted once.
+        return list(dict.fromkeys(
+            self.proxy.pids() + [p for b in self.backends for p in b.pids()]))
+
+    def cpu_s(self):
+        return sum(proc_cpu_s(p) for p in self.pids())
+
+
 class Postgres:
     """A PostgreSQL server for the run, from the distribution's binaries in `bindir`: a fresh
     cluster (initdb) in a temporary directory of its own, started with pg_ctl on 127.0.0.1 on a
@@ -589,6 +693,15 @@ def connect(port):
     c.connect()
     c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return c
+
+
+def requests_handled(server):
+    """The requests an nmr has answered since it started, from its /-/metrics."""
+    st, _, body = get(server.port, "/-/metrics", {})
+    if st != 200:
+        raise RuntimeError(f"{server.name}: GET /-/metrics: HTTP {st}")
+    return sum(float(line.rsplit(None, 1)[1]) for line in body.decode().splitlines()
+               if line.startswith("nmr_http_requests_total"))
 
 
 # ---------------------------------------------------------------- packages
@@ -771,6 +884,14 @@ def tls_phases(ph):
 # so where the database's cost per request shows. Tarballs and gzip differ from these in
 # nothing the database does; left out to keep the run short.
 PG_PHASES = ("pack_small", "pack_500_full", "pack_500_abbrev")
+
+
+def lb_phases(ph):
+    """The phase that runs behind nginx round robin, against one nmr and two on PostgreSQL: the
+    small packument, the answer where the database's and the proxy's cost per request weigh
+    most."""
+    return [("pack_small_lb", "packument small, via nginx round robin", *rest)
+            for key, _, *rest in ph if key == "pack_small"]
 
 
 def check_phase(server, paths, headers, expect):
@@ -1098,14 +1219,27 @@ def main():
             record("tls", server=kind, startup_ms=took * 1000, protocol=tls_suites[kind][0],
                    cipher=tls_suites[kind][1])
 
+        # ------------------------------------------------------------ two nmr behind nginx
+        # A second nmr on the same PostgreSQL database, and, with db.allow_local_storage, the
+        # same storage directory: fine here, since the load phases only read, and it is
+        # stopped before anything is published. nginx round-robins over both on one port, and
+        # proxies to the first alone on another, so both figures pay for the proxy.
+        nmr_pg2 = make("nmr", "nmr-pg-2", data_of=nmr_pg, pg=pg)
+        running.append(nmr_pg2)
+        nmr_pg2.start()
+        proxy = Proxy(tmp, "nginx-proxy", args.nginx, nginx_workers, [nmr_pg, nmr_pg2])
+        running.append(proxy)
+        proxy.start()
+        lb = {"one": proxy.via("one"), "two": proxy.via("two")}
 
         # ------------------------------------------------------------ load phases
         ph = phases(data)
         tls_ph = tls_phases(ph)
+        lb_ph = lb_phases(ph)
         with_pg = {"nmr": servers["nmr"], "nmr_pg": nmr_pg, "verdaccio": servers["verdaccio"],
                    "nginx": servers["nginx"]}
         plan = ([(p, with_pg if p[0] in PG_PHASES else servers) for p in ph]
-                + [(p, tls_servers) for p in tls_ph])
+                + [(p, tls_servers) for p in tls_ph] + [(p, lb) for p in lb_ph])
         for (key, label, paths, headers, expect), group in plan:
             for kind, s in group.items():
                 size = check_phase(s, paths, headers, expect)
@@ -1113,8 +1247,8 @@ def main():
                 results.setdefault((key + ":bytes", kind), []).append(size)
         n_runs = sum(len(group) for _, group in plan) * (args.repeats + 1)
         log(f"load: ({len(ph)} phases x {len(kinds)} servers + {len(PG_PHASES)} on "
-            f"PostgreSQL + {len(tls_ph)} over TLS x {len(tls_servers)}) x "
-            f"({args.repeats} + 1 warm-up) x {args.duration} s "
+            f"PostgreSQL + {len(tls_ph)} over TLS x {len(tls_servers)} + {len(lb_ph)} via "
+            f"nginx x {len(lb)}) x ({args.repeats} + 1 warm-up) x {args.duration} s "
             f"= about {n_runs * args.duration / 60:.1f} min")
         for rep in range(-1, args.repeats):  # -1: warm-up, not counted
             for (key, label, paths, headers, expect), group in plan:
@@ -1123,9 +1257,15 @@ def main():
                 if rep >= 0:
                     order = order[rep % len(order):] + order[:rep % len(order)]
                 for kind in order:
-                    r = run_wrk(group[kind], paths, headers,
+                    # Requests each nmr behind the round robin answers: both must get a share.
+                    target = group[kind]
+                    before = [requests_handled(b) for b in getattr(target, "backends", [])]
+                    r = run_wrk(target, paths, headers,
                                 1 if rep < 0 else args.duration,
                                 args.threads, args.connections, tmp)
+                    if before:
+                        r["backend_requests"] = [requests_handled(b) - n
+                                                 for b, n in zip(target.backends, before)]
                     bad = (r["errors_connect"] + r["errors_read"] + r["errors_write"]
                            + r["errors_timeout"] + (r["errors_status"] if expect < 400 else 0))
                     if rep < 0:
@@ -1143,6 +1283,11 @@ def main():
         for kind, s in servers.items():
             rss, hwm = s.mem_kb()
             record("memory", server=kind, when="after load", rss_kb=rss, hwm_kb=hwm)
+        # Stopped before publishing: the second nmr on PostgreSQL shares the first one's
+        # storage directory, which only one may write to.
+        for s in (proxy, nmr_pg2):
+            s.stop()
+            running.remove(s)
         # Stopped before publishing: the HTTPS nmr shares the plain one's data, and only one
         # of them may write to it.
         for kind, s in tls_servers.items():
@@ -1254,6 +1399,30 @@ def main():
               f"{fmt_ratio(rv):>10}{fmt_ratio(rn):>11}{fmt_ratio(rp):>11}")
         record("summary", key=key, **summary[key])
 
+    # Two nmr on one PostgreSQL against one, both behind the same nginx.
+    lb_key, lb_label = lb_ph[0][0], lb_ph[0][1]
+    lb_rows = [("requests per second", "req/s", lb_key),
+               ("median latency, wrk p50", "ms", lb_key + ":p50"),
+               ("CPU per request: nginx, nmr, PostgreSQL", "µs", lb_key + ":cpu")]
+    print(f"\n{lb_label}: two nmr on one PostgreSQL, round robin, against one, both behind "
+          f"one nginx ({nginx_workers} workers, kept-alive upstream connections)")
+    lw = max(len(r[0]) for r in lb_rows) + 2
+    lb_hdr = f"{'':<{lw}}{'unit':<7}{'one nmr':>10}{'two nmr':>10}{'two/one':>10}"
+    print(lb_hdr)
+    print("-" * len(lb_hdr))
+    for label, unit, key in lb_rows:
+        one, two = (med(results.get((key, k), [])) for k in ("one", "two"))
+        r = ratio(two, one)
+        summary[key] = {"label": label, "unit": unit, "one": one, "two": two, "two_per_one": r}
+        print(f"{label:<{lw}}{unit:<7}{fmt(one, unit):>10}{fmt(two, unit):>10}"
+              f"{fmt_ratio(r):>10}")
+        record("summary", key=key, **summary[key])
+    split = [sum(x) for x in zip(*(rec["backend_requests"] for rec in records
+                                   if rec["kind"] == "wrk" and rec["phase"] == lb_key
+                                   and rec["server"] == "two"))]
+    if sum(split) > 0:
+        print("requests each of the two answered: " + " / ".join(
+            f"{n:,.0f} ({n / sum(split):.0%})" for n in split))
 
     print("\nserver CPU per request during load (µs, all the server's threads/processes; "
           "nmr pg: with PostgreSQL's):")
@@ -1302,6 +1471,8 @@ def main():
          summary["pack_500_full"]["pg_per_sqlite"], 0.8, ">="),
         ("500-version packument (abbreviated) on PostgreSQL >= 0.8x SQLite",
          summary["pack_500_abbrev"]["pg_per_sqlite"], 0.8, ">="),
+        ("two instances >= 1.6x one (small packument, via nginx)",
+         summary[lb_key]["two_per_one"], 1.6, ">="),
     ]
     print("\ntargets (PostgreSQL):")
     for label, got, want, op in pg_targets:
@@ -1309,6 +1480,9 @@ def main():
         shown = "-" if got is None else f"{got:.4g}"
         print(f"  {'MET   ' if met else 'MISSED'} {label}: {shown} (want {op} {want})")
         record("target", target=label, value=got, want=want, op=op, met=met)
+    # Two instances can only scale on cores they do not share with the rest of the run.
+    print(f"  (two instances against one needs cores to spare: here wrk, nginx, both nmr and "
+          f"PostgreSQL share {env['cpus']})")
 
     with open(json_path, "w") as f:
         for rec in records:
