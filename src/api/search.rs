@@ -1,31 +1,37 @@
 //! `GET /-/v1/search`: full-text search over names, descriptions, keywords, authors and
-//! maintainers (SQLite FTS5), with npm's `keywords:`, `scope:`, `author:` and `maintainer:`
-//! qualifiers, answered in the shape npm and pnpm parse.
+//! maintainers (the metadata engine's full-text index), with npm's `keywords:`, `scope:`,
+//! `author:` and `maintainer:` qualifiers, answered in the shape npm and pnpm parse.
 
 use crate::app::Ctx;
 use crate::error::{Error, Result};
 use crate::http::{Request, Response};
-use crate::store::meta;
+use crate::store::meta::{self, Field, Group, Term, TextQuery};
 use serde_json::{json, Value};
 
 /// Most hits one page may ask for (npm's own limit).
 const MAX_SIZE: i64 = 250;
 
-/// A parsed search text: the FTS5 query and the scope filter.
+/// A parsed search text: the full-text query (whichever engine answers it) and the scope filter.
 #[derive(Debug, PartialEq)]
 pub struct Query {
-    pub fts: Option<String>,
+    pub text: Option<TextQuery>,
     pub scope: Option<String>,
     /// The plain words joined, to rank an exact name match first.
     pub exact: String,
 }
 
-/// Quotes one user word for FTS5, so no word is read as query syntax.
-fn quoted(word: &str) -> String {
-    format!("\"{}\"", word.replace('"', "\"\""))
+/// One group of a single term, in `field` or anywhere.
+fn one(field: Option<Field>, text: &str, prefix: bool) -> Group {
+    Group {
+        field,
+        any: vec![Term {
+            text: text.to_string(),
+            prefix,
+        }],
+    }
 }
 
-/// Turns npm's search text into an FTS5 query. Plain words must all match (as prefixes);
+/// Turns npm's search text into a full-text query. Plain words must all match (as prefixes);
 /// `keywords:a,b` matches any of the keywords; `author:` and `maintainer:` match those fields.
 pub fn parse(text: &str) -> Query {
     let mut parts = Vec::new();
@@ -34,37 +40,38 @@ pub fn parse(text: &str) -> Query {
     for word in text.split_whitespace() {
         match word.split_once(':') {
             Some(("keywords", v)) if !v.is_empty() => {
-                let any: Vec<String> = v.split(',').filter(|k| !k.is_empty()).map(quoted).collect();
-                parts.push(format!("keywords : ({})", any.join(" OR ")));
+                let any = v.split(',').filter(|k| !k.is_empty());
+                parts.push(Group {
+                    field: Some(Field::Keywords),
+                    any: any
+                        .map(|k| Term {
+                            text: k.to_string(),
+                            prefix: false,
+                        })
+                        .collect(),
+                });
             }
             Some(("scope", v)) if !v.is_empty() => {
                 scope = Some(v.trim_start_matches('@').to_string())
             }
-            Some(("author", v)) if !v.is_empty() => parts.push(format!("author : {}*", quoted(v))),
+            Some(("author", v)) if !v.is_empty() => parts.push(one(Some(Field::Author), v, true)),
             Some(("maintainer", v)) if !v.is_empty() => {
-                parts.push(format!("maintainers : {}", quoted(v)))
+                parts.push(one(Some(Field::Maintainers), v, false))
             }
             // npm's is:/not:/boost-exact: qualifiers have no meaning here.
             Some(("is" | "not" | "boost-exact", _)) => {}
             _ => {
-                // The tokenizer splits on punctuation, so do the same to a word before quoting.
-                let tokens: Vec<&str> = word
-                    .split(|c: char| !c.is_alphanumeric())
-                    .filter(|t| !t.is_empty())
-                    .collect();
+                // The index splits on punctuation, so do the same to a word: each part a prefix.
+                let tokens = meta::search_words(word);
                 if !tokens.is_empty() {
                     plain.push(word.to_lowercase());
-                    parts.extend(
-                        tokens
-                            .iter()
-                            .map(|t| format!("{}*", quoted(&t.to_lowercase()))),
-                    );
+                    parts.extend(tokens.iter().map(|t| one(None, t, true)));
                 }
             }
         }
     }
     Query {
-        fts: (!parts.is_empty()).then(|| parts.join(" AND ")),
+        text: (!parts.is_empty()).then_some(TextQuery { all: parts }),
         scope,
         exact: plain.join(" "),
     }
@@ -109,7 +116,7 @@ pub fn hits(ctx: &mut Ctx, text: &str, size: i64, from: i64) -> Result<(Vec<Valu
     };
     let (rows, total) = meta::search(
         ctx.db,
-        q.fts.as_deref(),
+        q.text.as_ref(),
         q.scope.as_deref(),
         &q.exact,
         limit,
@@ -169,10 +176,14 @@ pub fn get(ctx: &mut Ctx, req: &mut Request) -> Result<Response> {
 mod tests {
     use super::*;
 
+    fn fts(q: &Query) -> Option<String> {
+        q.text.as_ref().map(TextQuery::fts5)
+    }
+
     #[test]
     fn words_and_qualifiers_become_an_fts_query() {
         let q = parse("widget keywords:ui,forms scope:@acme author:Ann maintainer:bob");
-        assert_eq!(q.fts.as_deref(), Some("\"widget\"* AND keywords : (\"ui\" OR \"forms\") AND author : \"Ann\"* AND maintainers : \"bob\""));
+        assert_eq!(fts(&q).as_deref(), Some("\"widget\"* AND keywords : (\"ui\" OR \"forms\") AND author : \"Ann\"* AND maintainers : \"bob\""));
         assert_eq!(q.scope.as_deref(), Some("acme"));
         assert_eq!(q.exact, "widget");
     }
@@ -191,12 +202,16 @@ mod tests {
     fn query_syntax_in_user_words_stays_literal() {
         let q = parse("a\"b OR NEAR(x) @acme/wid");
         assert_eq!(
-            q.fts.as_deref(),
+            fts(&q).as_deref(),
             Some(
                 "\"a\"* AND \"b\"* AND \"or\"* AND \"near\"* AND \"x\"* AND \"acme\"* AND \"wid\"*"
             )
         );
-        assert_eq!(parse("").fts, None);
-        assert_eq!(parse("is:unstable").fts, None);
+        assert_eq!(parse("").text, None);
+        assert_eq!(parse("is:unstable").text, None);
+        assert_eq!(
+            fts(&parse("keywords:ui")).as_deref(),
+            Some("keywords : (\"ui\")")
+        );
     }
 }

@@ -36,7 +36,8 @@ pub fn users(conn: &Connection) -> Result<Vec<(String, String)>> {
 /// Creates a user; returns false if the name is taken.
 pub fn insert_user(conn: &Connection, u: &User, now: &str) -> Result<bool> {
     Ok(conn.execute(
-        "INSERT OR IGNORE INTO users (name, email, password, created) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO users (name, email, password, created) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO NOTHING",
         params![u.name, u.email, u.password, now],
     )? > 0)
 }
@@ -59,6 +60,7 @@ pub fn upgrade_password(conn: &Connection, name: &str, old: &str, hash: &str) ->
 
 /// Deletes a user and, with them, their tokens.
 pub fn delete_user(conn: &Connection, name: &str) -> Result<bool> {
-    conn.execute("DELETE FROM tokens WHERE user = ?1", [name])?;
+    // Quoted: `user` is a reserved word in PostgreSQL (unquoted, it is the session's role).
+    conn.execute("DELETE FROM tokens WHERE \"user\" = ?1", [name])?;
     Ok(conn.execute("DELETE FROM users WHERE name = ?1", [name])? > 0)
 }

@@ -7,7 +7,8 @@ use crate::store::Result;
 
 /// Records blob keys as pending (see `store::gc`).
 pub fn pend(conn: &Connection, keys: &[String]) -> Result<()> {
-    let mut st = conn.prepare_cached("INSERT OR IGNORE INTO pending_blobs (key) VALUES (?1)")?;
+    let mut st =
+        conn.prepare_cached("INSERT INTO pending_blobs (key) VALUES (?1) ON CONFLICT DO NOTHING")?;
     for k in keys {
         st.execute([k])?;
     }

@@ -32,7 +32,9 @@ pub fn github_cached(conn: &Connection, key: &str) -> Result<Option<Cached>> {
 /// Stores a GitHub answer.
 pub fn github_store(conn: &Connection, key: &str, c: &Cached) -> Result<()> {
     conn.execute(
-        "INSERT OR REPLACE INTO github_cache (key, status, etag, body, fetched) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO github_cache (key, status, etag, body, fetched) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (key) DO UPDATE SET status = excluded.status, etag = excluded.etag,
+           body = excluded.body, fetched = excluded.fetched",
         params![key, c.status, c.etag, c.body, c.fetched],
     )?;
     Ok(())

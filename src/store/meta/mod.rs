@@ -8,11 +8,13 @@
 
 mod accounts;
 mod blobs;
+pub mod contract;
 mod github_cache;
 mod notify;
 mod orgs;
 mod packages;
 mod schema;
+mod schema_pg;
 mod search;
 mod tokens;
 mod uplink_cache;
@@ -43,7 +45,9 @@ pub use packages::{
     version_summaries, versions, Origin, VersionSummary,
 };
 pub use schema::{marker, migrate};
-pub use search::{index_package, recent, search, SearchDoc};
+pub use search::{
+    index_package, recent, search, words as search_words, Field, Group, SearchDoc, Term, TextQuery,
+};
 pub use tokens::{
     delete_token_by_hash, delete_token_by_key, insert_token, token_by_hash, tokens_of, Token,
 };
@@ -128,6 +132,16 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
 /// made inside it still hold when it commits.
 pub fn write_tx(conn: &mut Connection) -> Result<Transaction<'_>> {
     Ok(conn.write_tx()?)
+}
+
+/// Moves the database's one revision counter on (see `schema`): the change recording it reads
+/// the new value in the same transaction. Stored as text in `meta`, hence the casts.
+fn next_rev(tx: &Transaction) -> Result<()> {
+    tx.execute(
+        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE key = 'rev_seq'",
+        (),
+    )?;
+    Ok(())
 }
 
 /// A package's row.

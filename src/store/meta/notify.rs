@@ -131,7 +131,10 @@ pub fn outbox_abandon(conn: &Connection, id: i64, error: &str, now: &str) -> Res
 /// Events waiting behind an older one of their package do not count: that one goes first.
 pub fn outbox_next_due(conn: &Connection) -> Result<Option<i64>> {
     Ok(conn.query_row(
-        "SELECT MIN(MAX(n.next_try, n.claimed_until)) FROM notify_outbox n
+        // The later of the two times, spelt as a CASE: the engines name the two-argument
+        // maximum differently (SQLite's MAX, PostgreSQL's GREATEST).
+        "SELECT MIN(CASE WHEN n.next_try > n.claimed_until THEN n.next_try ELSE n.claimed_until END)
+         FROM notify_outbox n
          WHERE n.state = 'pending'
            AND NOT EXISTS (SELECT 1 FROM notify_outbox o
                            WHERE o.target = n.target AND o.package = n.package

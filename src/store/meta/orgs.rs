@@ -1,6 +1,8 @@
 //! Organisations (one per scope, named without `@`), their members and roles, their teams, the
 //! packages teams are granted, and each package's `public` flag. Names compare without case,
 //! as package names do (see `name::folded`): `@Acme` and `@acme` are one organisation.
+//! (SQLite declares those columns `COLLATE NOCASE`, PostgreSQL `citext`: the queries compare
+//! with `=` in both.) The column `user` is always quoted, as PostgreSQL reserves the word.
 
 use crate::store::db::{params, Connection, OptionalExtension, Transaction};
 use crate::store::Result;
@@ -26,7 +28,7 @@ pub fn orgs(conn: &Connection) -> Result<Vec<(String, i64, i64)>> {
 /// Creates an organisation; false if it exists.
 pub fn insert_org(tx: &Transaction, name: &str, now: &str) -> Result<bool> {
     Ok(tx.execute(
-        "INSERT OR IGNORE INTO orgs (name, created) VALUES (?1, ?2)",
+        "INSERT INTO orgs (name, created) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         params![name, now],
     )? > 0)
 }
@@ -38,8 +40,9 @@ pub fn delete_org(tx: &Transaction, name: &str) -> Result<bool> {
 
 /// Members and their roles, by name.
 pub fn members(conn: &Connection, org: &str) -> Result<Vec<(String, String)>> {
-    let mut st =
-        conn.prepare_cached("SELECT user, role FROM org_members WHERE org = ?1 ORDER BY user")?;
+    let mut st = conn.prepare_cached(
+        "SELECT \"user\", role FROM org_members WHERE org = ?1 ORDER BY \"user\"",
+    )?;
     let rows = st.query_map([org], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
@@ -47,14 +50,14 @@ pub fn members(conn: &Connection, org: &str) -> Result<Vec<(String, String)>> {
 /// A user's role in an organisation, if they are a member.
 pub fn role(conn: &Connection, org: &str, user: &str) -> Result<Option<String>> {
     let mut st =
-        conn.prepare_cached("SELECT role FROM org_members WHERE org = ?1 AND user = ?2")?;
+        conn.prepare_cached("SELECT role FROM org_members WHERE org = ?1 AND \"user\" = ?2")?;
     Ok(st.query_row([org, user], |r| r.get(0)).optional()?)
 }
 
 /// The organisations a user belongs to, with their role.
 pub fn orgs_of(conn: &Connection, user: &str) -> Result<Vec<(String, String)>> {
     let mut st =
-        conn.prepare_cached("SELECT org, role FROM org_members WHERE user = ?1 ORDER BY org")?;
+        conn.prepare_cached("SELECT org, role FROM org_members WHERE \"user\" = ?1 ORDER BY org")?;
     let rows = st.query_map([user], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
@@ -62,8 +65,8 @@ pub fn orgs_of(conn: &Connection, user: &str) -> Result<Vec<(String, String)>> {
 /// Adds a member or changes their role.
 pub fn set_role(tx: &Transaction, org: &str, user: &str, role: &str) -> Result<()> {
     tx.execute(
-        "INSERT INTO org_members (org, user, role) VALUES (?1, ?2, ?3)
-         ON CONFLICT (org, user) DO UPDATE SET role = excluded.role",
+        "INSERT INTO org_members (org, \"user\", role) VALUES (?1, ?2, ?3)
+         ON CONFLICT (org, \"user\") DO UPDATE SET role = excluded.role",
         params![org, user, role],
     )?;
     Ok(())
@@ -72,7 +75,7 @@ pub fn set_role(tx: &Transaction, org: &str, user: &str, role: &str) -> Result<(
 /// Removes a member (and so their team memberships); false if they were none.
 pub fn remove_member(tx: &Transaction, org: &str, user: &str) -> Result<bool> {
     Ok(tx.execute(
-        "DELETE FROM org_members WHERE org = ?1 AND user = ?2",
+        "DELETE FROM org_members WHERE org = ?1 AND \"user\" = ?2",
         [org, user],
     )? > 0)
 }
@@ -87,7 +90,7 @@ pub fn owner_count(conn: &Connection, org: &str) -> Result<i64> {
 /// The organisations whose only owner is `user`.
 pub fn sole_owner_of(conn: &Connection, user: &str) -> Result<Vec<String>> {
     let mut st = conn.prepare_cached(
-        "SELECT m.org FROM org_members m WHERE m.user = ?1 AND m.role = 'owner'
+        "SELECT m.org FROM org_members m WHERE m.\"user\" = ?1 AND m.role = 'owner'
            AND (SELECT COUNT(*) FROM org_members o WHERE o.org = m.org AND o.role = 'owner') = 1
          ORDER BY m.org",
     )?;
@@ -119,7 +122,8 @@ pub fn insert_team(
     now: &str,
 ) -> Result<bool> {
     Ok(tx.execute(
-        "INSERT OR IGNORE INTO teams (org, name, description, created) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO teams (org, name, description, created) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO NOTHING",
         params![org, team, description, now],
     )? > 0)
 }
@@ -135,7 +139,7 @@ pub fn delete_team(tx: &Transaction, org: &str, team: &str) -> Result<bool> {
 /// A team's members, by name.
 pub fn team_members(conn: &Connection, org: &str, team: &str) -> Result<Vec<String>> {
     let mut st = conn.prepare_cached(
-        "SELECT user FROM team_members WHERE org = ?1 AND team = ?2 ORDER BY user",
+        "SELECT \"user\" FROM team_members WHERE org = ?1 AND team = ?2 ORDER BY \"user\"",
     )?;
     let rows = st.query_map([org, team], |r| r.get(0))?;
     Ok(rows.collect::<crate::store::db::Result<_>>()?)
@@ -144,7 +148,8 @@ pub fn team_members(conn: &Connection, org: &str, team: &str) -> Result<Vec<Stri
 /// Adds a member of the organisation to a team; false if they were in it.
 pub fn add_team_member(tx: &Transaction, org: &str, team: &str, user: &str) -> Result<bool> {
     Ok(tx.execute(
-        "INSERT OR IGNORE INTO team_members (org, team, user) VALUES (?1, ?2, ?3)",
+        "INSERT INTO team_members (org, team, \"user\") VALUES (?1, ?2, ?3)
+         ON CONFLICT DO NOTHING",
         [org, team, user],
     )? > 0)
 }
@@ -152,7 +157,7 @@ pub fn add_team_member(tx: &Transaction, org: &str, team: &str, user: &str) -> R
 /// Takes a user off a team; false if they were not on it.
 pub fn remove_team_member(tx: &Transaction, org: &str, team: &str, user: &str) -> Result<bool> {
     Ok(tx.execute(
-        "DELETE FROM team_members WHERE org = ?1 AND team = ?2 AND user = ?3",
+        "DELETE FROM team_members WHERE org = ?1 AND team = ?2 AND \"user\" = ?3",
         [org, team, user],
     )? > 0)
 }
@@ -198,7 +203,7 @@ pub fn team_grant(conn: &Connection, user: &str, package: &str) -> Result<Option
     let mut st = conn.prepare_cached(
         "SELECT MAX(g.write) FROM team_packages g JOIN team_members m
            ON m.org = g.org AND m.team = g.team
-         WHERE g.package = ?1 AND m.user = ?2",
+         WHERE g.package = ?1 AND m.\"user\" = ?2",
     )?;
     Ok(st.query_row([package, user], |r| r.get(0))?)
 }
@@ -207,7 +212,8 @@ pub fn team_grant(conn: &Connection, user: &str, package: &str) -> Result<Option
 pub fn scope_holds_packages(conn: &Connection, scope: &str) -> Result<bool> {
     let prefix = format!("@{}/", scope.to_ascii_lowercase());
     let mut st = conn.prepare_cached(
-        "SELECT EXISTS(SELECT 1 FROM packages WHERE substr(lower(name), 1, length(?1)) = ?1)",
+        "SELECT EXISTS(SELECT 1 FROM packages
+         WHERE substr(lower(name), 1, length(CAST(?1 AS TEXT))) = ?1)",
     )?;
     Ok(st.query_row([prefix], |r| r.get(0))?)
 }

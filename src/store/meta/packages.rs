@@ -4,7 +4,7 @@
 //! back.
 
 use super::{file_row, File, Package, Version};
-use crate::store::db::{params, Connection, OptionalExtension, Transaction};
+use crate::store::db::{params, Connection, Engine, OptionalExtension, Transaction};
 use crate::store::Result;
 
 /// Looks a package up by name.
@@ -54,12 +54,9 @@ pub fn insert_package(tx: &Transaction, name: &str, now: &str) -> Result<i64> {
 
 /// Marks a change: bumps the revision and the modification time.
 pub fn touch(tx: &Transaction, id: i64, now: &str) -> Result<()> {
+    super::next_rev(tx)?;
     tx.execute(
-        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'rev_seq'",
-        (),
-    )?;
-    tx.execute(
-        "UPDATE packages SET rev = (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'rev_seq'), modified = ?2 WHERE id = ?1",
+        "UPDATE packages SET rev = (SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'rev_seq'), modified = ?2 WHERE id = ?1",
         params![id, now],
     )?;
     Ok(())
@@ -113,13 +110,21 @@ pub fn unassigned(conn: &Connection) -> Result<Vec<String>> {
 
 /// Names of the packages with no maintainers, sorted: in local mode nobody may change them
 /// until the operator names one.
+///
+/// Read in Rust rather than with the engines' JSON functions: PostgreSQL before 16 cannot test
+/// text for valid JSON without failing the query. As SQLite's `json_array_length` did, anything
+/// but a non-empty array (unreadable text, an object) counts as no maintainers.
 pub fn unowned(conn: &Connection) -> Result<Vec<String>> {
-    let mut st = conn.prepare(
-        "SELECT name FROM packages
-         WHERE NOT json_valid(maintainers) OR json_array_length(maintainers) = 0 ORDER BY name",
-    )?;
-    let rows = st.query_map((), |r| r.get(0))?;
-    Ok(rows.collect::<crate::store::db::Result<_>>()?)
+    Ok(all_maintainers(conn)?
+        .into_iter()
+        .filter(|(_, maintainers)| {
+            !matches!(
+                serde_json::from_str::<serde_json::Value>(maintainers),
+                Ok(serde_json::Value::Array(a)) if !a.is_empty()
+            )
+        })
+        .map(|(name, _)| name)
+        .collect())
 }
 
 /// Records the repository of a package: a new one's, or the operator's assignment.
@@ -145,9 +150,16 @@ pub fn scope_has_local(conn: &Connection, scope: &str) -> Result<bool> {
 
 /// Names of the packages a user has starred.
 pub fn starred_by(conn: &Connection, user: &str) -> Result<Vec<String>> {
-    let mut st = conn.prepare_cached(
-        "SELECT p.name FROM packages p, json_each(p.users) j WHERE j.key = ?1 ORDER BY p.name",
-    )?;
+    // `users` is a JSON object stored as text; each engine walks its keys its own way.
+    let mut st = conn.prepare_cached(match conn.engine() {
+        Engine::Sqlite => {
+            "SELECT p.name FROM packages p, json_each(p.users) j WHERE j.key = ?1 ORDER BY p.name"
+        }
+        Engine::Postgres => {
+            "SELECT p.name FROM packages p, jsonb_each(CAST(p.users AS jsonb)) j
+             WHERE j.key = ?1 ORDER BY p.name"
+        }
+    })?;
     let rows = st.query_map([user], |r| r.get(0))?;
     Ok(rows.collect::<crate::store::db::Result<_>>()?)
 }
@@ -178,7 +190,9 @@ pub fn counts(conn: &Connection) -> Result<(i64, i64)> {
 /// How many packages and files are published, and the files' total size in bytes.
 pub fn totals(conn: &Connection) -> Result<(i64, i64, i64)> {
     Ok(conn.query_row(
-        "SELECT (SELECT COUNT(*) FROM packages), COUNT(*), COALESCE(SUM(size), 0) FROM files",
+        // PostgreSQL sums BIGINTs as NUMERIC; the cast keeps the total an integer in both.
+        "SELECT (SELECT COUNT(*) FROM packages), COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT)
+         FROM files",
         (),
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?)
@@ -242,10 +256,23 @@ pub fn version(conn: &Connection, id: i64, version: &str) -> Result<Option<Versi
 }
 
 /// Inserts a version, replacing an existing one (only reached with `allow_previous_version`).
+/// No table refers to a version's row, so updating it in place is what SQLite's
+/// `INSERT OR REPLACE` (a delete and an insert) did.
 pub fn put_version(tx: &Transaction, id: i64, v: &Version) -> Result<()> {
     tx.execute(
-        "INSERT OR REPLACE INTO versions (package_id, version, manifest, readme, deprecated, published) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![id, v.version, v.manifest, v.readme, v.deprecated, v.published],
+        "INSERT INTO versions (package_id, version, manifest, readme, deprecated, published)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (package_id, version) DO UPDATE SET manifest = excluded.manifest,
+           readme = excluded.readme, deprecated = excluded.deprecated,
+           published = excluded.published",
+        params![
+            id,
+            v.version,
+            v.manifest,
+            v.readme,
+            v.deprecated,
+            v.published
+        ],
     )?;
     Ok(())
 }
@@ -321,8 +348,20 @@ pub fn put_file(tx: &Transaction, id: i64, f: &File) -> Result<Option<String>> {
         )
         .optional()?;
     tx.execute(
-        "INSERT OR REPLACE INTO files (package_id, filename, version, blob_key, size, sha1, integrity) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![id, f.filename, f.version, f.blob_key, f.size, f.sha1, f.integrity],
+        "INSERT INTO files (package_id, filename, version, blob_key, size, sha1, integrity)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (package_id, filename) DO UPDATE SET version = excluded.version,
+           blob_key = excluded.blob_key, size = excluded.size, sha1 = excluded.sha1,
+           integrity = excluded.integrity",
+        params![
+            id,
+            f.filename,
+            f.version,
+            f.blob_key,
+            f.size,
+            f.sha1,
+            f.integrity
+        ],
     )?;
     Ok(old.filter(|k| *k != f.blob_key))
 }
@@ -338,7 +377,8 @@ pub fn tags(conn: &Connection, id: i64) -> Result<Vec<(String, String)>> {
 /// Points a tag at a version.
 pub fn set_tag(tx: &Transaction, id: i64, tag: &str, version: &str) -> Result<()> {
     tx.execute(
-        "INSERT OR REPLACE INTO dist_tags (package_id, tag, version) VALUES (?1, ?2, ?3)",
+        "INSERT INTO dist_tags (package_id, tag, version) VALUES (?1, ?2, ?3)
+         ON CONFLICT (package_id, tag) DO UPDATE SET version = excluded.version",
         params![id, tag, version],
     )?;
     Ok(())
@@ -379,7 +419,8 @@ pub fn delete_version(
         params![pkg.id, version],
     )?;
     tx.execute(
-        "INSERT OR REPLACE INTO deleted_versions (name, version, deleted) VALUES (?1, ?2, ?3)",
+        "INSERT INTO deleted_versions (name, version, deleted) VALUES (?1, ?2, ?3)
+         ON CONFLICT (name, version) DO UPDATE SET deleted = excluded.deleted",
         params![pkg.name, version, now],
     )?;
     Ok(keys)
@@ -392,7 +433,7 @@ pub fn delete_package(tx: &Transaction, pkg: &Package, now: &str) -> Result<Vec<
     for v in versions(tx, pkg.id)? {
         keys.extend(delete_version(tx, pkg, &v.version, now)?);
     }
-    tx.execute("DELETE FROM search WHERE rowid = ?1", [pkg.id])?;
+    super::search::unindex(tx, pkg.id)?;
     tx.execute("DELETE FROM packages WHERE id = ?1", [pkg.id])?;
     super::orgs::forget_grants(tx, &pkg.name)?;
     Ok(keys)

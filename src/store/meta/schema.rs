@@ -1,7 +1,8 @@
 //! The schema: every table and index, the upgrades from older schemas, and the per-database
-//! marker that stands for the base URL inside stored templates.
+//! marker that stands for the base URL inside stored templates. This file holds SQLite's
+//! (versioned by `PRAGMA user_version`); `schema_pg` holds PostgreSQL's.
 
-use crate::store::db::Connection;
+use crate::store::db::{Connection, Engine};
 use crate::store::{Error, Result};
 
 /// Schema version recorded in `PRAGMA user_version`.
@@ -192,6 +193,13 @@ CREATE INDEX IF NOT EXISTS team_packages_package ON team_packages (package);
 
 /// Creates or upgrades the schema, and makes sure the template marker exists.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
+    match conn.engine() {
+        Engine::Sqlite => migrate_sqlite(conn),
+        Engine::Postgres => super::schema_pg::migrate(conn),
+    }
+}
+
+fn migrate_sqlite(conn: &mut Connection) -> Result<()> {
     let tx = conn.write_tx()?;
     let version: i64 = tx.query_row("PRAGMA user_version", (), |r| r.get(0))?;
     if version > SCHEMA_VERSION {

@@ -34,7 +34,8 @@ fn token_row(r: &crate::store::db::Row) -> crate::store::db::Result<Token> {
     })
 }
 
-const TOKEN_COLUMNS: &str = "key, user, prefix, name, readonly, cidr, created, expires";
+/// `user` quoted: a reserved word in PostgreSQL.
+const TOKEN_COLUMNS: &str = "key, \"user\", prefix, name, readonly, cidr, created, expires";
 
 /// Stores a token under the hash of its secret.
 pub fn insert_token(conn: &Connection, t: &Token, hash: &str) -> Result<()> {
@@ -56,7 +57,7 @@ pub fn token_by_hash(conn: &Connection, hash: &str) -> Result<Option<Token>> {
 /// A user's tokens, oldest first.
 pub fn tokens_of(conn: &Connection, user: &str) -> Result<Vec<Token>> {
     let mut st = conn.prepare_cached(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE user = ?1 ORDER BY created, key"
+        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE \"user\" = ?1 ORDER BY created, key"
     ))?;
     let rows = st.query_map([user], token_row)?;
     Ok(rows.collect::<crate::store::db::Result<_>>()?)
@@ -70,7 +71,8 @@ pub fn delete_token_by_hash(conn: &Connection, hash: &str) -> Result<bool> {
 /// Revokes one of a user's tokens by key (or, for the operator, any user's with `user` None).
 pub fn delete_token_by_key(conn: &Connection, key: &str, user: Option<&str>) -> Result<bool> {
     Ok(conn.execute(
-        "DELETE FROM tokens WHERE key = ?1 AND (?2 IS NULL OR user = ?2)",
+        // The cast lets PostgreSQL type a parameter it otherwise only sees tested for NULL.
+        "DELETE FROM tokens WHERE key = ?1 AND (CAST(?2 AS TEXT) IS NULL OR \"user\" = ?2)",
         params![key, user],
     )? > 0)
 }

@@ -42,6 +42,12 @@ pub struct UplinkFile {
     pub stored: Option<File>,
 }
 
+/// Whether an upstream tarball's row (being replaced by `excluded`) keeps the digests it had:
+/// only then does a stored copy stay attached. Either digest may be absent, hence the
+/// NULL-safe comparison.
+const SAME_DIGESTS: &str = "uplink_files.integrity IS NOT DISTINCT FROM excluded.integrity
+    AND uplink_files.shasum IS NOT DISTINCT FROM excluded.shasum";
+
 /// The cached upstream packument's state, if it is cached.
 pub fn uplink_state(conn: &Connection, name: &str) -> Result<Option<UplinkState>> {
     let mut st =
@@ -69,37 +75,32 @@ pub fn uplink_store(
     let tx = write_tx(conn)?;
     // Revisions come from the database's one counter, so a packument dropped (`nmr cache drop`)
     // and fetched again never reuses one: the rendered-document cache keys on it.
-    tx.execute(
-        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'rev_seq'",
-        (),
-    )?;
+    super::next_rev(&tx)?;
+    // The stored row's columns are named by table: unqualified, PostgreSQL finds them
+    // ambiguous with `excluded`'s.
     tx.execute(
         "INSERT INTO uplink_packages (name, rev, fetched_at, etag, doc_full, doc_abbrev)
-         VALUES (?1, (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'rev_seq'), ?2, ?3, ?4, ?5)
+         VALUES (?1, (SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'rev_seq'), ?2, ?3, ?4, ?5)
          ON CONFLICT (name) DO UPDATE SET
-           rev = CASE WHEN doc_full = excluded.doc_full AND doc_abbrev = excluded.doc_abbrev
-                 THEN rev ELSE excluded.rev END,
+           rev = CASE WHEN uplink_packages.doc_full = excluded.doc_full
+                       AND uplink_packages.doc_abbrev = excluded.doc_abbrev
+                 THEN uplink_packages.rev ELSE excluded.rev END,
            fetched_at = excluded.fetched_at,
            etag = excluded.etag, doc_full = excluded.doc_full, doc_abbrev = excluded.doc_abbrev",
         params![name, fetched_at, doc.etag, doc.full, doc.abbrev],
     )?;
     {
-        let mut st = tx.prepare_cached(
+        let mut st = tx.prepare_cached(&format!(
             "INSERT INTO uplink_files (name, filename, version, url, integrity, shasum)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (name, filename) DO UPDATE SET version = excluded.version,
                url = excluded.url, integrity = excluded.integrity, shasum = excluded.shasum,
-               blob_key = CASE WHEN integrity IS excluded.integrity AND shasum IS excluded.shasum
-                          THEN blob_key END,
-               size = CASE WHEN integrity IS excluded.integrity AND shasum IS excluded.shasum
-                      THEN size END,
-               sha1 = CASE WHEN integrity IS excluded.integrity AND shasum IS excluded.shasum
-                      THEN sha1 END,
-               stored_at = CASE WHEN integrity IS excluded.integrity AND shasum IS excluded.shasum
-                      THEN stored_at END,
-               used_at = CASE WHEN integrity IS excluded.integrity AND shasum IS excluded.shasum
-                      THEN used_at END",
-        )?;
+               blob_key = CASE WHEN {SAME_DIGESTS} THEN uplink_files.blob_key END,
+               size = CASE WHEN {SAME_DIGESTS} THEN uplink_files.size END,
+               sha1 = CASE WHEN {SAME_DIGESTS} THEN uplink_files.sha1 END,
+               stored_at = CASE WHEN {SAME_DIGESTS} THEN uplink_files.stored_at END,
+               used_at = CASE WHEN {SAME_DIGESTS} THEN uplink_files.used_at END"
+        ))?;
         for d in &doc.dists {
             st.execute(params![
                 name,
@@ -167,9 +168,10 @@ pub fn uplink_file_stored(
     sha1: &str,
 ) -> Result<bool> {
     Ok(conn.execute(
-        "UPDATE uplink_files SET blob_key = ?3, size = ?4, sha1 = ?5,
-           stored_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), used_at = NULL
-         WHERE name = ?1 AND filename = ?2 AND integrity IS ?6 AND shasum IS ?7",
+        "UPDATE uplink_files SET blob_key = ?3, size = ?4, sha1 = ?5, stored_at = ?8,
+           used_at = NULL
+         WHERE name = ?1 AND filename = ?2 AND integrity IS NOT DISTINCT FROM ?6
+           AND shasum IS NOT DISTINCT FROM ?7",
         params![
             name,
             dist.filename,
@@ -177,7 +179,8 @@ pub fn uplink_file_stored(
             size,
             sha1,
             dist.integrity,
-            dist.shasum
+            dist.shasum,
+            crate::time::now_rfc3339()
         ],
     )? > 0)
 }
@@ -234,7 +237,7 @@ pub struct UplinkListed {
 /// Every cached upstream package with what it holds, by name.
 pub fn uplink_listing(conn: &Connection) -> Result<Vec<UplinkListed>> {
     let mut st = conn.prepare(
-        "SELECT p.name, COUNT(f.blob_key), COALESCE(SUM(f.size), 0),
+        "SELECT p.name, COUNT(f.blob_key), CAST(COALESCE(SUM(f.size), 0) AS BIGINT),
                 MAX(CASE WHEN f.blob_key IS NOT NULL THEN COALESCE(f.used_at, f.stored_at) END)
          FROM uplink_packages p LEFT JOIN uplink_files f ON f.name = p.name
          GROUP BY p.name ORDER BY p.name",
@@ -253,7 +256,8 @@ pub fn uplink_listing(conn: &Connection) -> Result<Vec<UplinkListed>> {
 /// How many upstream tarballs are stored, and their bytes.
 pub fn uplink_totals(conn: &Connection) -> Result<(i64, i64)> {
     Ok(conn.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM uplink_files WHERE blob_key IS NOT NULL",
+        "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT)
+         FROM uplink_files WHERE blob_key IS NOT NULL",
         (),
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?)
@@ -291,7 +295,8 @@ pub struct UplinkStored {
 pub fn uplink_by_use(conn: &Connection, before: Option<&str>) -> Result<Vec<UplinkStored>> {
     let mut st = conn.prepare(
         "SELECT name, filename, size FROM uplink_files
-         WHERE blob_key IS NOT NULL AND (?1 IS NULL OR COALESCE(used_at, stored_at, '') < ?1)
+         WHERE blob_key IS NOT NULL
+           AND (CAST(?1 AS TEXT) IS NULL OR COALESCE(used_at, stored_at, '') < ?1)
          ORDER BY COALESCE(used_at, stored_at, ''), name, filename",
     )?;
     let rows = st.query_map([before], |r| {
@@ -308,7 +313,7 @@ pub fn uplink_by_use(conn: &Connection, before: Option<&str>) -> Result<Vec<Upli
 fn stored_keys(conn: &Connection, name: &str, filename: Option<&str>) -> Result<Vec<String>> {
     let mut st = conn.prepare_cached(
         "SELECT blob_key FROM uplink_files
-         WHERE name = ?1 AND (?2 IS NULL OR filename = ?2) AND blob_key IS NOT NULL",
+         WHERE name = ?1 AND (CAST(?2 AS TEXT) IS NULL OR filename = ?2) AND blob_key IS NOT NULL",
     )?;
     let rows = st.query_map(params![name, filename], |r| r.get(0))?;
     Ok(rows.collect::<crate::store::db::Result<_>>()?)
