@@ -13,6 +13,12 @@ every server, interleaved and repeated; publish latency (raw HTTP and the npm cl
 concurrent publishes of one package; memory. Then a table of medians and of the ratios nmr /
 Verdaccio and nmr / nginx, the targets of issue #9, and the raw figures as JSON lines.
 
+PostgreSQL: a throwaway cluster of the distribution's PostgreSQL on 127.0.0.1, and a fourth
+server, nmr with its metadata there, seeded the same way; it runs the packument phases in the
+same interleaved rounds (PG_PHASES) and the raw and concurrent publishes, and the table gains
+its column and its ratio to nmr on SQLite. A second nmr on the same database, and nginx as a
+round-robin proxy: the small packument through the proxy to one nmr, and to both in turn.
+
 HTTPS: a throwaway CA and a certificate for 127.0.0.1 (made with the openssl CLI in the
 temporary directory); a second nmr with server.tls.* on the first one's seeded data, and a
 second nginx with `ssl` on the same document root, both with that certificate; the small
@@ -28,6 +34,7 @@ import http.client
 import io
 import json
 import os
+import pwd
 import random
 import shutil
 import signal
@@ -260,13 +267,17 @@ class Nmr(Server):
     name = "nmr"
     token = "bench-any-token"  # auth type `none` accepts any token
 
-    def __init__(self, root, label, binary, certs=None, data_of=None):
+    def __init__(self, root, label, binary, certs=None, data_of=None, pg=None):
         """`data_of`: another Nmr whose storage and database this one serves (the HTTPS one
         reads what the plain one was seeded with; SQLite in WAL mode has room for two readers,
-        and neither writes while both run)."""
+        and neither writes while both run). `pg`: a Postgres to keep the metadata in, instead
+        of SQLite."""
         super().__init__(root, label, certs)
         self.binary = binary
         self.data_dir = (data_of or self).dir
+        self.pg = pg
+        if pg:
+            self.name = "nmr-pg"
         # An empty ./nmr.toml is found first, so no user or /etc config file changes the setup.
         open(os.path.join(self.dir, "nmr.toml"), "w").close()
 
@@ -278,12 +289,23 @@ class Nmr(Server):
     def command(self):
         cmd = [self.binary, "serve", "--host", "127.0.0.1", "--port", str(self.port),
                "--storage-path", os.path.join(self.data_dir, "storage"),
-               "--db-path", os.path.join(self.data_dir, "nmr.sqlite"),
                "--log-level", "warn"]
+        if self.pg:
+            # Local storage with PostgreSQL is refused unless allowed, since instances on
+            # other machines would not share tarballs; every nmr of this run is on this one.
+            cmd += ["--set", f"db.url={self.pg.url()}", "--set", "db.allow_local_storage=true"]
+        else:
+            cmd += ["--db-path", os.path.join(self.data_dir, "nmr.sqlite")]
         if self.certs:
             cmd += ["--set", f"server.tls.cert={self.certs.cert}",
                     "--set", f"server.tls.key={self.certs.key}"]
         return cmd
+
+    def pids(self):
+        """With PostgreSQL, its processes count as the server's too: on SQLite the database's
+        work is done in nmr's own threads, so CPU per request compares like with like."""
+        own = super().pids()
+        return own + (self.pg.pids() if self.pg and own else [])
 
 
 VERDACCIO_CONFIG = """\
@@ -429,6 +451,219 @@ class Nginx(Server):
         return took
 
 
+PROXY_CONFIG = """\
+# Written by scripts/bench: one nginx, two ports; "one" proxies to one nmr, "two" round-robins
+# over two nmr on the same database. Both go through the same proxy, so both pay its cost.
+{user}worker_processes {workers};
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    # Kept-alive connections to the upstreams (HTTP/1.1, no "Connection: close"): without them
+    # every request would open a TCP connection to nmr, and the proxy would measure that.
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host $http_host;
+    upstream one {{
+{one}        keepalive 32;
+        keepalive_requests 1000000;
+    }}
+    upstream two {{
+{two}        keepalive 32;
+        keepalive_requests 1000000;
+    }}
+    server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://one; }} }}
+    server {{ listen 127.0.0.1:{port2}; location / {{ proxy_pass http://two; }} }}
+}}
+"""
+
+
+class Proxy(Nginx):
+    """nginx as a plain round-robin load balancer in front of nmr: port `port` goes to
+    `backends[0]` alone, port `port2` to every backend in turn (nginx's default balancing, no
+    weights or affinity). `via("one")`/`via("two")` are what the load phases aim at."""
+
+    name = "nginx-proxy"
+
+    def __init__(self, root, label, binary, workers, backends):
+        super().__init__(root, label, binary, None, workers)
+        self.backends = backends
+        self.port2 = None
+
+    def command(self):
+        cfg = os.path.join(self.dir, "nginx.conf")
+
+        def servers(bs):
+            return "".join(f"        server 127.0.0.1:{b.port};\n" for b in bs)
+
+        with open(cfg, "w") as f:
+            f.write(PROXY_CONFIG.format(
+                user="user root;\n" if os.geteuid() == 0 else "", workers=self.workers,
+                dir=self.dir, port=self.port, port2=self.port2,
+                one=servers(self.backends[:1]), two=servers(self.backends)))
+        return [self.binary, "-p", self.dir, "-c", cfg, "-e", os.path.join(self.dir, "error.log")]
+
+    def start(self, bound=60.0):
+        self.port2 = free_port()
+        took = super().start(bound)
+        # The ping on the first port went through to nmr; the second port must too. Whether
+        # both backends get their share is seen in their request counters during the load.
+        if not ping(self.port2):
+            raise RuntimeError(f"{self.name}: no 200 for /-/ping on port {self.port2}")
+        return took
+
+    def via(self, which):
+        return ProxyPort(self, which)
+
+
+class ProxyPort:
+    """One port of a Proxy, as the load phases see a server: its URL, and the CPU time of
+    the proxy and of the nmr (and PostgreSQL) processes behind that port."""
+
+    tls = None
+
+    def __init__(self, proxy, which):
+        self.proxy = proxy
+        self.which = which
+        self.backends = proxy.backends if which == "two" else proxy.backends[:1]
+        self.name = f"nginx -> {len(self.backends)} nmr"
+
+    @property
+    def port(self):
+        return self.proxy.port if self.which == "one" else self.proxy.port2
+
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def pids(self):
+        # dict.fromkeys: the backends share one PostgreSQL, counted once.
+        return list(dict.fromkeys(
+            self.proxy.pids() + [p for b in self.backends for p in b.pids()]))
+
+    def cpu_s(self):
+        return sum(proc_cpu_s(p) for p in self.pids())
+
+
+class Postgres:
+    """A PostgreSQL server for the run, from the distribution's binaries in `bindir`: a fresh
+    cluster (initdb) in a temporary directory of its own, started with pg_ctl on 127.0.0.1 on a
+    free port, with one database for nmr. Run as root, every PostgreSQL command runs as nobody
+    (the server refuses root), so the directory is nobody's and lies outside the run's
+    temporary directory, which only root may enter. `stop` stops it with pg_ctl, else by the
+    postmaster's pid, and removes the directory.
+
+    Trust authentication on 127.0.0.1 only, and no Unix socket: nmr reaches it over loopback
+    TCP, as it would a database host. Every other setting is PostgreSQL's default, fsync and
+    synchronous_commit included: a publish waits until its commit is on disk, as with SQLite's
+    synchronous = FULL, so the publish figures compare the same promise."""
+
+    name = "postgres"
+    user = "nmr"
+    database = "nmr"
+
+    def __init__(self, bindir):
+        self.bindir = bindir
+        self.as_nobody = os.geteuid() == 0
+        self.dir = self.data = self.log = None  # made by start
+        self.port = None
+        self.pid = None
+
+    def version(self):
+        return subprocess.run([os.path.join(self.bindir, "postgres"), "--version"],
+                              capture_output=True, text=True).stdout.strip()
+
+    def run(self, tool, *args, timeout=120):
+        cmd = [os.path.join(self.bindir, tool), *args]
+        if self.as_nobody:
+            cmd = ["runuser", "-u", "nobody", "--", *cmd]
+        r = subprocess.run(cmd, cwd=self.dir, stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise RuntimeError(f"{tool} failed ({r.returncode}): {(r.stderr or r.stdout)[-1500:]}"
+                               f"\n{self.log_tail()}")
+        return r.stdout
+
+    def start(self):
+        """Creates the cluster and the database and starts the server; returns the seconds."""
+        t0 = time.monotonic()
+        self.dir = tempfile.mkdtemp(prefix="nmr-bench-pg-")
+        if self.as_nobody:
+            nobody = pwd.getpwnam("nobody")
+            os.chown(self.dir, nobody.pw_uid, nobody.pw_gid)
+        self.data = os.path.join(self.dir, "data")
+        self.log = os.path.join(self.dir, "postgres.log")
+        # --no-sync: a cluster that lives for one run needs no flush at creation.
+        self.run("initdb", "-D", self.data, "-U", self.user, "--auth=trust", "-E", "UTF8",
+                 "--no-locale", "--no-sync")
+        self.port = free_port()
+        # In the config file rather than pg_ctl -o, which goes through a shell.
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write(f"\n# scripts/bench\nport = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                    "unix_socket_directories = ''\n")
+        self.run("pg_ctl", "start", "-D", self.data, "-l", self.log, "-w", "-t", "60")
+        self.pid = self.postmaster_pid()
+        self.run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
+                 self.database)
+        return time.monotonic() - t0
+
+    def url(self):
+        return (f"postgres://{self.user}@127.0.0.1:{self.port}/{self.database}"
+                "?sslmode=disable")
+
+    def pids(self):
+        """The postmaster and its children: the backends serving nmr's connections, and the
+        background processes (WAL writer, checkpointer)."""
+        if self.pid is None:
+            return []
+        return [self.pid] + children(self.pid)
+
+    def postmaster_pid(self):
+        if self.data is None:
+            return None
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                return int(f.readline())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self, remove=True):
+        # The pid file, not only self.pid: a start that failed half-way (pg_ctl giving up while
+        # the server came up after all) leaves a server to stop too.
+        pid = self.pid or self.postmaster_pid()
+        if pid is not None:
+            try:
+                self.run("pg_ctl", "stop", "-D", self.data, "-m", "fast", "-w", "-t", "30",
+                         timeout=60)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                log(f"pg_ctl stop: {e}; SIGQUIT (immediate shutdown) to the postmaster, "
+                    f"pid {pid}")
+                try:
+                    os.kill(pid, signal.SIGQUIT)
+                except ProcessLookupError:
+                    pass
+            self.pid = None
+        if self.dir is not None and remove:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def log_tail(self, n=2000):
+        try:
+            with open(self.log, "rb") as f:
+                return f.read()[-n:].decode(errors="replace")
+        except (OSError, TypeError):
+            return ""
+
+
 # ---------------------------------------------------------------- HTTP
 
 
@@ -458,6 +693,15 @@ def connect(port):
     c.connect()
     c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return c
+
+
+def requests_handled(server):
+    """The requests an nmr has answered since it started, from its /-/metrics."""
+    st, _, body = get(server.port, "/-/metrics", {})
+    if st != 200:
+        raise RuntimeError(f"{server.name}: GET /-/metrics: HTTP {st}")
+    return sum(float(line.rsplit(None, 1)[1]) for line in body.decode().splitlines()
+               if line.startswith("nmr_http_requests_total"))
 
 
 # ---------------------------------------------------------------- packages
@@ -633,6 +877,21 @@ def tls_phases(ph):
     TLS's cost per request weighs most against the work of answering. Two, to keep --quick
     quick."""
     return [(key + "_tls", TLS_PHASES[key], *rest) for key, _, *rest in ph if key in TLS_PHASES]
+
+
+# The phases nmr on PostgreSQL runs too, beside nmr on SQLite: packuments, where every read
+# checks the package's revision in the database before answering from the rendered cache, and
+# so where the database's cost per request shows. Tarballs and gzip differ from these in
+# nothing the database does; left out to keep the run short.
+PG_PHASES = ("pack_small", "pack_500_full", "pack_500_abbrev")
+
+
+def lb_phases(ph):
+    """The phase that runs behind nginx round robin, against one nmr and two on PostgreSQL: the
+    small packument, the answer where the database's and the proxy's cost per request weigh
+    most."""
+    return [("pack_small_lb", "packument small, via nginx round robin", *rest)
+            for key, _, *rest in ph if key == "pack_small"]
 
 
 def check_phase(server, paths, headers, expect):
@@ -836,6 +1095,7 @@ def main():
     ap.add_argument("--nmr", required=True, help="nmr binary")
     ap.add_argument("--verdaccio", required=True, help="dir with node_modules/verdaccio")
     ap.add_argument("--nginx", default="nginx")
+    ap.add_argument("--postgres", required=True, help="dir with PostgreSQL's initdb and pg_ctl")
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk phase")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--connections", type=int, default=4)
@@ -864,10 +1124,11 @@ def main():
                                            "package.json")))["version"]
     nver = subprocess.run([args.nginx, "-v"], capture_output=True, text=True).stderr.strip()
     wver = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout
+    pg = Postgres(args.postgres)
     env = record("env", nmr=args.nmr,
                  nmr_version=subprocess.run([args.nmr, "--version"], capture_output=True,
                                             text=True).stdout.strip(),
-                 verdaccio=vversion, nginx=nver.split("/")[-1],
+                 verdaccio=vversion, nginx=nver.split("/")[-1], postgres=pg.version(),
                  wrk=(wver.split() + ["?"])[1], node=subprocess.run(
                      ["node", "--version"], capture_output=True, text=True).stdout.strip(),
                  cpus=os.cpu_count(), duration_s=args.duration, repeats=args.repeats,
@@ -883,9 +1144,9 @@ def main():
     os.makedirs(os.path.join(docroot, "tarballs"), exist_ok=True)
     running = []
 
-    def make(kind, label, certs=None, data_of=None):
+    def make(kind, label, certs=None, data_of=None, pg=None):
         if kind == "nmr":
-            return Nmr(tmp, label, args.nmr, certs, data_of)
+            return Nmr(tmp, label, args.nmr, certs, data_of, pg)
         if kind == "verdaccio":
             return Verdaccio(tmp, label, args.verdaccio)
         return Nginx(tmp, label, args.nginx, docroot, nginx_workers, certs)
@@ -917,18 +1178,28 @@ def main():
             record("memory", server=kind, when="idle", rss_kb=rss, hwm_kb=hwm)
             results.setdefault(("rss_idle", kind), []).append(rss / 1024)
 
+        # ------------------------------------------------------------ nmr on PostgreSQL
+        took = pg.start()
+        log(f"{pg.version()} on port {pg.port}, started in {took:.1f} s")
+        nmr_pg = make("nmr", "nmr-pg", pg=pg)
+        running.append(nmr_pg)
+        took = nmr_pg.start()
+        record("postgres", version=pg.version(), nmr_startup_ms=took * 1000)
+
         log("generating packages")
         data = Dataset()
         record("dataset", small=N_SMALL, small_min=SMALL_MIN, small_max=SMALL_MAX,
                many_versions=N_MANY, big=len(data.big.bytes), total_bytes=data.bytes_total())
         servers["verdaccio"].add_user()
-        for kind in ("nmr", "verdaccio"):
+        for kind, s in (("nmr", servers["nmr"]), ("verdaccio", servers["verdaccio"]),
+                        ("nmr_pg", nmr_pg)):
             log(f"seeding {kind}: {len(data.all())} publishes, "
                 f"{data.bytes_total() / 1e6:.1f} MB of tarballs")
-            took = seed(servers[kind], data)
-            rss, hwm = servers[kind].mem_kb()
+            took = seed(s, data)
             record("seed", server=kind, publishes=len(data.all()), s=took)
-            record("memory", server=kind, when="after seeding", rss_kb=rss, hwm_kb=hwm)
+            if kind != "nmr_pg":  # its pids include PostgreSQL's: no memory figure of nmr's
+                rss, hwm = s.mem_kb()
+                record("memory", server=kind, when="after seeding", rss_kb=rss, hwm_kb=hwm)
             results.setdefault(("seed", kind), []).append(took)
             log(f"seeded {kind} in {took:.1f} s")
         write_docroot(servers["nmr"], data, docroot)
@@ -948,26 +1219,53 @@ def main():
             record("tls", server=kind, startup_ms=took * 1000, protocol=tls_suites[kind][0],
                    cipher=tls_suites[kind][1])
 
+        # ------------------------------------------------------------ two nmr behind nginx
+        # A second nmr on the same PostgreSQL database, and, with db.allow_local_storage, the
+        # same storage directory: fine here, since the load phases only read, and it is
+        # stopped before anything is published. nginx round-robins over both on one port, and
+        # proxies to the first alone on another, so both figures pay for the proxy.
+        nmr_pg2 = make("nmr", "nmr-pg-2", data_of=nmr_pg, pg=pg)
+        running.append(nmr_pg2)
+        nmr_pg2.start()
+        proxy = Proxy(tmp, "nginx-proxy", args.nginx, nginx_workers, [nmr_pg, nmr_pg2])
+        running.append(proxy)
+        proxy.start()
+        lb = {"one": proxy.via("one"), "two": proxy.via("two")}
+
         # ------------------------------------------------------------ load phases
         ph = phases(data)
         tls_ph = tls_phases(ph)
-        plan = [(p, servers) for p in ph] + [(p, tls_servers) for p in tls_ph]
+        lb_ph = lb_phases(ph)
+        with_pg = {"nmr": servers["nmr"], "nmr_pg": nmr_pg, "verdaccio": servers["verdaccio"],
+                   "nginx": servers["nginx"]}
+        plan = ([(p, with_pg if p[0] in PG_PHASES else servers) for p in ph]
+                + [(p, tls_servers) for p in tls_ph] + [(p, lb) for p in lb_ph])
         for (key, label, paths, headers, expect), group in plan:
             for kind, s in group.items():
                 size = check_phase(s, paths, headers, expect)
                 record("body", phase=key, server=kind, mean_bytes=size)
                 results.setdefault((key + ":bytes", kind), []).append(size)
         n_runs = sum(len(group) for _, group in plan) * (args.repeats + 1)
-        log(f"load: ({len(ph)} phases x {len(kinds)} servers + {len(tls_ph)} over TLS x "
-            f"{len(tls_servers)}) x ({args.repeats} + 1 warm-up) x {args.duration} s "
+        log(f"load: ({len(ph)} phases x {len(kinds)} servers + {len(PG_PHASES)} on "
+            f"PostgreSQL + {len(tls_ph)} over TLS x {len(tls_servers)} + {len(lb_ph)} via "
+            f"nginx x {len(lb)}) x ({args.repeats} + 1 warm-up) x {args.duration} s "
             f"= about {n_runs * args.duration / 60:.1f} min")
         for rep in range(-1, args.repeats):  # -1: warm-up, not counted
-            order = kinds[rep % 3:] + kinds[:rep % 3] if rep >= 0 else kinds
             for (key, label, paths, headers, expect), group in plan:
-                for kind in (k for k in order if k in group):
-                    r = run_wrk(group[kind], paths, headers,
+                # Each repeat starts each phase with another server, so none is always first.
+                order = list(group)
+                if rep >= 0:
+                    order = order[rep % len(order):] + order[:rep % len(order)]
+                for kind in order:
+                    # Requests each nmr behind the round robin answers: both must get a share.
+                    target = group[kind]
+                    before = [requests_handled(b) for b in getattr(target, "backends", [])]
+                    r = run_wrk(target, paths, headers,
                                 1 if rep < 0 else args.duration,
                                 args.threads, args.connections, tmp)
+                    if before:
+                        r["backend_requests"] = [requests_handled(b) - n
+                                                 for b, n in zip(target.backends, before)]
                     bad = (r["errors_connect"] + r["errors_read"] + r["errors_write"]
                            + r["errors_timeout"] + (r["errors_status"] if expect < 400 else 0))
                     if rep < 0:
@@ -985,6 +1283,11 @@ def main():
         for kind, s in servers.items():
             rss, hwm = s.mem_kb()
             record("memory", server=kind, when="after load", rss_kb=rss, hwm_kb=hwm)
+        # Stopped before publishing: the second nmr on PostgreSQL shares the first one's
+        # storage directory, which only one may write to.
+        for s in (proxy, nmr_pg2):
+            s.stop()
+            running.remove(s)
         # Stopped before publishing: the HTTPS nmr shares the plain one's data, and only one
         # of them may write to it.
         for kind, s in tls_servers.items():
@@ -1009,6 +1312,18 @@ def main():
             results[("conc_present", kind)] = [c["present"]]
             results[("conc_ok", kind)] = [c["ok"]]
             results[("conc_wall", kind)] = [c["wall_s"] * 1000]
+        # nmr on PostgreSQL: raw publishes, the figure that shows the database's commit, and
+        # the 16 at once, which take turns on its advisory lock. Not npm's: npm's own time is
+        # most of that figure, and it is the same for either database.
+        log(f"publishing to nmr_pg: {args.publishes} raw, 16 at once")
+        lat = publish_latency(nmr_pg, args.publishes)
+        record("publish_raw", server="nmr_pg", ms=[x * 1000 for x in lat])
+        results[("publish_raw", "nmr_pg")] = [x * 1000 for x in lat]
+        c = concurrent_publishes(nmr_pg)
+        record("publish_concurrent", server="nmr_pg", **c)
+        results[("conc_present", "nmr_pg")] = [c["present"]]
+        results[("conc_ok", "nmr_pg")] = [c["ok"]]
+        results[("conc_wall", "nmr_pg")] = [c["wall_s"] * 1000]
 
         for kind, s in servers.items():
             rss, hwm = s.mem_kb()
@@ -1021,8 +1336,13 @@ def main():
                 s.stop()
             except Exception as e:  # keep stopping the others
                 log(f"stopping {s.name}: {e}")
+        # After every nmr on it has stopped.
+        try:
+            pg.stop(remove=not args.keep)
+        except Exception as e:
+            log(f"stopping PostgreSQL: {e}")
         if args.keep:
-            log(f"kept {tmp}")
+            log(f"kept {tmp}" + (f" and {pg.dir}" if pg.dir else ""))
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -1051,10 +1371,13 @@ def main():
           f"wrk {args.threads} threads / {args.connections} connections, {args.duration} s per "
           f"phase, median of {args.repeats}; packuments without gzip unless marked; "
           f"nmr --log-level warn, Verdaccio log level warn; TLS rows: nmr (rustls) and nginx "
-          f"(OpenSSL) only, one ECDSA P-256 certificate; run took {elapsed / 60:.1f} min")
+          f"(OpenSSL) only, one ECDSA P-256 certificate; nmr pg: nmr with its metadata in "
+          f"{env['postgres']} on 127.0.0.1 (default settings: fsync on), pg/sqlite its ratio "
+          f"to nmr; run took {elapsed / 60:.1f} min")
+    cols = ["nmr", "nmr_pg", "verdaccio", "nginx"]
     w = max(len(r[0]) for r in rows) + 2
-    hdr = (f"{'':<{w}}{'unit':<7}{'nmr':>10}{'verdaccio':>11}{'nginx':>10}"
-           f"{'nmr/verd':>10}{'nmr/nginx':>11}")
+    hdr = (f"{'':<{w}}{'unit':<7}{'nmr':>10}{'nmr pg':>10}{'verdaccio':>11}{'nginx':>10}"
+           f"{'nmr/verd':>10}{'nmr/nginx':>11}{'pg/sqlite':>11}")
     section = None
     for label, unit, better, key in rows:
         sec = ("throughput (higher is better)" if unit == "req/s" else
@@ -1065,23 +1388,53 @@ def main():
             print(hdr)
             print("-" * len(hdr))
             section = sec
-        vals = {k: med(results.get((key, k), [])) for k in kinds}
+        vals = {k: med(results.get((key, k), [])) for k in cols}
         rv, rn = ratio(vals["nmr"], vals["verdaccio"]), ratio(vals["nmr"], vals["nginx"])
+        rp = ratio(vals["nmr_pg"], vals["nmr"])
         summary[key] = {"label": label, "unit": unit, "better": better, **vals,
-                        "nmr_per_verdaccio": rv, "nmr_per_nginx": rn}
+                        "nmr_per_verdaccio": rv, "nmr_per_nginx": rn, "pg_per_sqlite": rp}
         fu = "ms" if unit == "s" else unit
-        print(f"{label:<{w}}{unit:<7}{fmt(vals['nmr'], fu):>10}{fmt(vals['verdaccio'], fu):>11}"
-              f"{fmt(vals['nginx'], fu):>10}{fmt_ratio(rv):>10}{fmt_ratio(rn):>11}")
+        print(f"{label:<{w}}{unit:<7}{fmt(vals['nmr'], fu):>10}{fmt(vals['nmr_pg'], fu):>10}"
+              f"{fmt(vals['verdaccio'], fu):>11}{fmt(vals['nginx'], fu):>10}"
+              f"{fmt_ratio(rv):>10}{fmt_ratio(rn):>11}{fmt_ratio(rp):>11}")
         record("summary", key=key, **summary[key])
 
-    print("\nserver CPU per request during load (µs, all the server's threads/processes):")
+    # Two nmr on one PostgreSQL against one, both behind the same nginx.
+    lb_key, lb_label = lb_ph[0][0], lb_ph[0][1]
+    lb_rows = [("requests per second", "req/s", lb_key),
+               ("median latency, wrk p50", "ms", lb_key + ":p50"),
+               ("CPU per request: nginx, nmr, PostgreSQL", "µs", lb_key + ":cpu")]
+    print(f"\n{lb_label}: two nmr on one PostgreSQL, round robin, against one, both behind "
+          f"one nginx ({nginx_workers} workers, kept-alive upstream connections)")
+    lw = max(len(r[0]) for r in lb_rows) + 2
+    lb_hdr = f"{'':<{lw}}{'unit':<7}{'one nmr':>10}{'two nmr':>10}{'two/one':>10}"
+    print(lb_hdr)
+    print("-" * len(lb_hdr))
+    for label, unit, key in lb_rows:
+        one, two = (med(results.get((key, k), [])) for k in ("one", "two"))
+        r = ratio(two, one)
+        summary[key] = {"label": label, "unit": unit, "one": one, "two": two, "two_per_one": r}
+        print(f"{label:<{lw}}{unit:<7}{fmt(one, unit):>10}{fmt(two, unit):>10}"
+              f"{fmt_ratio(r):>10}")
+        record("summary", key=key, **summary[key])
+    split = [sum(x) for x in zip(*(rec["backend_requests"] for rec in records
+                                   if rec["kind"] == "wrk" and rec["phase"] == lb_key
+                                   and rec["server"] == "two"))]
+    if sum(split) > 0:
+        print("requests each of the two answered: " + " / ".join(
+            f"{n:,.0f} ({n / sum(split):.0%})" for n in split))
+
+    print("\nserver CPU per request during load (µs, all the server's threads/processes; "
+          "nmr pg: with PostgreSQL's):")
     for key, label, _, _, _ in ph + tls_ph:
-        vals = {k: med(results.get((key + ":cpu", k), [])) for k in kinds}
-        print(f"  {label:<{w - 2}}" + "".join(f"{k} {fmt(vals[k], 'µs'):>6}   " for k in kinds))
+        vals = {k: med(results.get((key + ":cpu", k), [])) for k in cols}
+        print(f"  {label:<{w - 2}}" + "".join(f"{k} {fmt(vals[k], 'µs'):>6}   " for k in cols
+                                              if vals[k] is not None))
     print("\nmean body bytes per phase: " + "; ".join(
-        f"{key} " + "/".join(f"{med(results.get((key + ':bytes', k), [])) or 0:.0f}"
-                             for k in kinds) for key, *_ in ph + tls_ph)
-          + " (nmr/verdaccio/nginx)")
+        f"{key} " + "/".join(f"{b:.0f}" if b is not None else "-"
+                             for b in (med(results.get((key + ':bytes', k), [])) for k in cols))
+        for key, *_ in ph + tls_ph)
+          + " (nmr/nmr pg/verdaccio/nginx)")
     same = len(set(tls_suites.values())) == 1
     print("TLS as a default OpenSSL client gets it: " + "; ".join(
         f"{k} {' '.join(v)}" for k, v in tls_suites.items())
@@ -1110,6 +1463,26 @@ def main():
         shown = "-" if got is None else f"{got:.4g}"
         print(f"  {'MET   ' if met else 'MISSED'} {label}: {shown} (want {op} {want})")
         record("target", target=label, value=got, want=want, op=op, met=met)
+
+    pg_targets = [
+        ("small packument on PostgreSQL >= 0.8x SQLite", summary["pack_small"]["pg_per_sqlite"],
+         0.8, ">="),
+        ("500-version packument (full) on PostgreSQL >= 0.8x SQLite",
+         summary["pack_500_full"]["pg_per_sqlite"], 0.8, ">="),
+        ("500-version packument (abbreviated) on PostgreSQL >= 0.8x SQLite",
+         summary["pack_500_abbrev"]["pg_per_sqlite"], 0.8, ">="),
+        ("two instances >= 1.6x one (small packument, via nginx)",
+         summary[lb_key]["two_per_one"], 1.6, ">="),
+    ]
+    print("\ntargets (PostgreSQL):")
+    for label, got, want, op in pg_targets:
+        met = got is not None and got >= want
+        shown = "-" if got is None else f"{got:.4g}"
+        print(f"  {'MET   ' if met else 'MISSED'} {label}: {shown} (want {op} {want})")
+        record("target", target=label, value=got, want=want, op=op, met=met)
+    # Two instances can only scale on cores they do not share with the rest of the run.
+    print(f"  (two instances against one needs cores to spare: here wrk, nginx, both nmr and "
+          f"PostgreSQL share {env['cpus']})")
 
     with open(json_path, "w") as f:
         for rec in records:
