@@ -26,7 +26,8 @@ pub enum Engine {
 pub enum Error {
     Sqlite(rusqlite::Error),
     Postgres(pg::Error),
-    /// The connection to PostgreSQL broke inside a transaction, which the server dropped.
+    /// The connection to PostgreSQL broke inside a transaction or while holding a name lock,
+    /// which the server dropped with it.
     Lost,
     /// The database cannot be opened as configured (a malformed `db.url`).
     Setup(String),
@@ -45,7 +46,9 @@ impl fmt::Display for Error {
         match self {
             Error::Sqlite(e) => e.fmt(f),
             Error::Postgres(e) => e.fmt(f),
-            Error::Lost => f.write_str("the connection to the database broke during a transaction"),
+            Error::Lost => {
+                f.write_str("the connection to the database broke during a transaction or lock")
+            }
             Error::Setup(m) => f.write_str(m),
             Error::NoRows => f.write_str("query returned no rows"),
             Error::Column { index, mismatch } => write!(

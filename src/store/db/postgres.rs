@@ -27,6 +27,9 @@ pub(super) struct Pg {
     /// Inside a write transaction: a broken connection then fails every statement until the
     /// transaction ends, rather than running the rest of it outside any transaction.
     in_tx: bool,
+    /// Name locks held (see [`super::Connection::lock_name`]): they end with the session, so
+    /// a broken connection fails every statement until they are let go, as in a transaction.
+    names_held: usize,
 }
 
 impl Pg {
@@ -36,6 +39,7 @@ impl Pg {
             config,
             client: Some(client),
             in_tx: false,
+            names_held: 0,
         })
     }
 
@@ -47,7 +51,7 @@ impl Pg {
             self.client = None;
         }
         if self.client.is_none() {
-            if self.in_tx {
+            if self.in_tx || self.names_held > 0 {
                 return Err(Error::Lost);
             }
             self.client = Some(Client::connect(&self.config)?);
@@ -74,10 +78,12 @@ impl Pg {
         let sql = "SELECT pg_advisory_lock(CAST($1 AS INTEGER), CAST($2 AS INTEGER))";
         self.client()?
             .query(sql, &[ValueRef::Int(NAME_LOCKS), ValueRef::Int(key.into())])?;
+        self.names_held += 1;
         Ok(())
     }
 
     pub(super) fn unlock_name(&mut self, key: i32) -> Result<()> {
+        self.names_held = self.names_held.saturating_sub(1);
         let Some(c) = self.client.as_mut().filter(|c| !c.is_broken()) else {
             return Ok(());
         };
