@@ -61,22 +61,10 @@ pub fn render(entries: &[(&Key, Val, Source)], file: Option<&Path>) -> String {
 }
 
 /// A URL with the password in its user info replaced by `********`: what the operator needs to
-/// recognise the database, without the secret.
+/// recognise the database, without the secret. The password is found as the database client
+/// finds it, so whatever the client would send is what is hidden.
 pub fn masked_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    // The last '@' ends the user info: a password may hold '@' only percent-encoded, but a
-    // careless one should still not show.
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:********@{host}{tail}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
+    crate::store::db::pg::mask_password(url, "********")
 }
 
 #[cfg(test)]
@@ -96,6 +84,12 @@ mod tests {
             "postgres://nmr@db/nmr"
         );
         assert_eq!(super::masked_url(""), "");
+        // The client reads the user part up to the last '@', so a raw '/' belongs to the
+        // password and is hidden with it.
+        assert_eq!(
+            super::masked_url("postgres://nmr:pa/ss?w#rd@db/nmr"),
+            "postgres://nmr:********@db/nmr"
+        );
     }
 
     #[test]

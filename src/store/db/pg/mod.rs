@@ -20,7 +20,7 @@ mod types;
 mod url;
 mod wire;
 
-pub use url::{mask_url, parse_url};
+pub use url::{mask_password, mask_url, parse_url};
 
 use crate::store::db::value::{Value, ValueRef};
 use std::collections::HashMap;

@@ -187,9 +187,15 @@ pub fn parse_url(url: &str) -> Result<Config, String> {
     Ok(config)
 }
 
-/// The URL with the password replaced by `***` (for `nmr config` and logs). Text that is not a
+/// The URL with the password replaced by `***` (for `nmr db copy`'s output). Text that is not a
 /// URL comes back unchanged: it has no user part to hide.
 pub fn mask_url(url: &str) -> String {
+    mask_password(url, "***")
+}
+
+/// The URL with the password replaced by `mask`, found exactly as [`parse_url`] finds it (so a
+/// password holding a raw `/`, `?` or `#` is hidden too).
+pub fn mask_password(url: &str, mask: &str) -> String {
     let Some(parts) = split(url) else {
         return url.to_string();
     };
@@ -199,7 +205,7 @@ pub fn mask_url(url: &str) -> String {
     // The password starts right after the first ':' that follows "://" and the user name.
     let start = parts.scheme.len() + 3 + parts.user.map_or(0, str::len) + 1;
     let end = start + password.len();
-    format!("{}***{}", &url[..start], &url[end..])
+    format!("{}{mask}{}", &url[..start], &url[end..])
 }
 
 #[cfg(test)]
