@@ -506,9 +506,9 @@ fn github_cache(c: &mut Connection) {
     );
 }
 
-// The upstream cache.
+// The upstream cache. Its fixtures serve `uplink_cache`'s own tests too.
 
-fn uplink_dist(integrity: &str) -> UplinkDist {
+pub(super) fn uplink_dist(integrity: &str) -> UplinkDist {
     UplinkDist {
         filename: "p-1.0.0.tgz".into(),
         version: "1.0.0".into(),
@@ -518,7 +518,7 @@ fn uplink_dist(integrity: &str) -> UplinkDist {
     }
 }
 
-fn uplink_doc(full: &str, integrity: &str) -> UplinkDoc {
+pub(super) fn uplink_doc(full: &str, integrity: &str) -> UplinkDoc {
     UplinkDoc {
         etag: Some("\"e\"".into()),
         full: full.as_bytes().to_vec(),

@@ -354,31 +354,13 @@ pub fn uplink_forget(conn: &mut Connection, name: &str) -> Result<Option<Vec<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::meta::contract::{uplink_dist as dist, uplink_doc as doc};
     use crate::store::meta::{insert_package, migrate, scope_has_local, test_db_file};
 
     fn db(tag: &str) -> Connection {
         let mut c = test_db_file(tag);
         migrate(&mut c).unwrap();
         c
-    }
-
-    fn dist(integrity: &str) -> UplinkDist {
-        UplinkDist {
-            filename: "p-1.0.0.tgz".into(),
-            version: "1.0.0".into(),
-            url: "http://127.0.0.1:9/p/-/p-1.0.0.tgz".into(),
-            integrity: Some(integrity.into()),
-            shasum: None,
-        }
-    }
-
-    fn doc(full: &str, integrity: &str) -> UplinkDoc {
-        UplinkDoc {
-            etag: Some("\"e\"".into()),
-            full: full.as_bytes().to_vec(),
-            abbrev: b"{}".to_vec(),
-            dists: vec![dist(integrity)],
-        }
     }
 
     #[test]
