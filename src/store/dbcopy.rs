@@ -380,14 +380,17 @@ impl Table {
     fn fit(&self, row: Vec<Value>) -> Result<Vec<Value>> {
         row.into_iter()
             .zip(self.columns)
-            .map(|(v, (column, kind))| {
-                fit(*kind, v).map_err(|found| Error::Unfit {
-                    table: self.name,
-                    column,
-                    found,
-                })
-            })
+            .map(|(v, (column, kind))| self.fit_column(column, *kind, v))
             .collect()
+    }
+
+    /// A value of `column` as `kind`, or why it cannot be.
+    fn fit_column(&self, column: &'static str, kind: Kind, v: Value) -> Result<Value> {
+        fit(kind, v).map_err(|found| Error::Unfit {
+            table: self.name,
+            column,
+            found,
+        })
     }
 
     /// The key of a row read by [`Table::batch`].
@@ -567,13 +570,7 @@ fn last_key(conn: &Connection, t: &Table) -> Result<Option<Vec<Value>>> {
     let key = key
         .into_iter()
         .zip(t.key)
-        .map(|(v, column)| {
-            fit(t.kind(column), v).map_err(|found| Error::Unfit {
-                table: t.name,
-                column,
-                found,
-            })
-        })
+        .map(|(v, column)| t.fit_column(column, t.kind(column), v))
         .collect::<Result<_>>()?;
     Ok(Some(key))
 }
