@@ -12,6 +12,7 @@
 //! - timeouts give 504; audits and the token go to the upstream only as they should;
 //! - configuration errors name the keys, and `nmr config` masks the token.
 
+use crate::support::auth::nmr;
 use crate::support::http_server::{TestResponse, TestServer};
 use crate::support::*;
 use serde_json::{json, Value};
@@ -732,16 +733,6 @@ fn uplink_web_pages_show_upstream_packages_marked_as_such() {
     assert!(stale.contains("could not be reached"), "{stale}");
 }
 
-/// `nmr <args>` on a registry's data, while it runs: exit code, stdout, stderr.
-fn nmr_on(reg: &Registry, args: &[&str]) -> (i32, String, String) {
-    let out = nmr_command(reg.dir.path()).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// The value of one unlabelled metric.
 fn metric(reg: &Registry, name: &str) -> i64 {
     let text = reg.get("/-/metrics").text();
@@ -768,7 +759,7 @@ fn uplink_cache_commands_list_drop_and_prune_what_is_cached() {
     }
     assert_eq!(uplink_blobs(&px).len(), 3);
 
-    let (code, out, err) = nmr_on(&px, &["cache", "list"]);
+    let (code, out, err) = nmr(&px, &["cache", "list"], "");
     assert_eq!(code, 0, "{err}");
     let row = |name: &str| {
         out.lines()
@@ -786,7 +777,7 @@ fn uplink_cache_commands_list_drop_and_prune_what_is_cached() {
     assert!(out.contains("2 packages, 3 tarballs"), "{out}");
 
     // One version's tarball: the packument stays, the next download fetches it again.
-    let (code, out, err) = nmr_on(&px, &["cache", "drop", "cached-a@1.0.0"]);
+    let (code, out, err) = nmr(&px, &["cache", "drop", "cached-a@1.0.0"], "");
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("dropped cached-a@1.0.0"), "{out}");
     assert_eq!(
@@ -802,20 +793,20 @@ fn uplink_cache_commands_list_drop_and_prune_what_is_cached() {
     );
 
     // A whole package: packument and tarballs, fetched afresh on its next request.
-    let (code, _, err) = nmr_on(&px, &["cache", "drop", "@up/cached-b"]);
+    let (code, _, err) = nmr(&px, &["cache", "drop", "@up/cached-b"], "");
     assert_eq!(code, 0, "{err}");
     assert!(!packument_cached(&px, "@up/cached-b"));
     assert_eq!(stored_blob(&px, "@up/cached-b", "cached-b-1.0.0.tgz"), None);
     assert_eq!(px.get("/@up%2fcached-b").json()["name"], "@up/cached-b");
     assert!(packument_cached(&px, "@up/cached-b"));
 
-    let (code, _, err) = nmr_on(&px, &["cache", "drop", "not-cached"]);
+    let (code, _, err) = nmr(&px, &["cache", "drop", "not-cached"], "");
     assert_eq!(code, 2);
     assert!(
         err.contains("not-cached is not in the upstream cache"),
         "{err}"
     );
-    let (code, _, err) = nmr_on(&px, &["cache", "prune"]);
+    let (code, _, err) = nmr(&px, &["cache", "prune"], "");
     assert_eq!(code, 2);
     assert!(err.contains("--unused-for"), "{err}");
 
@@ -829,7 +820,7 @@ fn uplink_cache_commands_list_drop_and_prune_what_is_cached() {
         [],
     )
     .unwrap();
-    let (code, out, err) = nmr_on(&px, &["cache", "prune", "--unused-for", "90d"]);
+    let (code, out, err) = nmr(&px, &["cache", "prune", "--unused-for", "90d"], "");
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("pruned 1 cached tarballs"), "{out}");
     assert_eq!(

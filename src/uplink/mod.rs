@@ -430,16 +430,35 @@ fn download(app: &App, db: &mut Connection, name: &str, dist: &meta::UplinkDist)
             client.base()
         )));
     }
-    let key = blob::content_key(&format!("{BLOB_DIR}/{name}"), &dist.filename, &digests);
-    let created = app.blobs.put(&key, &a.body)?;
-    let len = a.body.len() as i64;
-    if meta::uplink_file_stored(db, name, dist, &key, len, &digests.sha1_hex)? {
-        crate::info!("uplink: cached {what} ({len} bytes)");
-        cache::stored(app, db, name, &dist.filename);
-    } else if created {
-        app.blobs.delete(&key)?;
+    if store(app, db, name, dist, &a.body, &digests)? {
+        crate::info!("uplink: cached {what} ({} bytes)", a.body.len());
     }
     Ok(())
+}
+
+/// Stores verified bytes of an upstream tarball: the blob durable first, then the row, then the
+/// cache's size limit. Returns false, with the blob removed again if this call made it, when the
+/// packument changed the file's digests meanwhile.
+fn store(
+    app: &App,
+    db: &mut Connection,
+    name: &str,
+    dist: &meta::UplinkDist,
+    bytes: &[u8],
+    digests: &Digests,
+) -> Result<bool> {
+    let key = blob::content_key(&format!("{BLOB_DIR}/{name}"), &dist.filename, digests);
+    let created = app.blobs.put(&key, bytes)?;
+    let len = bytes.len() as i64;
+    if meta::uplink_file_stored(db, name, dist, &key, len, &digests.sha1_hex)? {
+        cache::stored(app, db, name, &dist.filename);
+        Ok(true)
+    } else {
+        if created {
+            app.blobs.delete(&key)?;
+        }
+        Ok(false)
+    }
 }
 
 /// Takes in a packument and tarballs that another registry cached from its own upstream (`nmr
@@ -475,14 +494,8 @@ pub fn adopt(
             refused.push((format!("{name}/-/{}", d.filename), e));
             continue;
         }
-        let key = blob::content_key(&format!("{BLOB_DIR}/{name}"), &d.filename, &digests);
-        let created = app.blobs.put(&key, &bytes)?;
-        let len = bytes.len() as i64;
-        if meta::uplink_file_stored(db, name, &f.dist, &key, len, &digests.sha1_hex)? {
+        if store(app, db, name, &f.dist, &bytes, &digests)? {
             stored += 1;
-            cache::stored(app, db, name, &d.filename);
-        } else if created {
-            app.blobs.delete(&key)?;
         }
     }
     Ok((stored, refused))
