@@ -16,7 +16,7 @@
 //!   where it disagrees (a letter the server's locale does not know), on both sides alike.
 
 use super::Package;
-use crate::store::db::{params, Connection, Engine, OptionalExtension, Transaction};
+use crate::store::db::{params, Connection, Engine, OptionalExtension, ToValue, Transaction};
 use crate::store::Result;
 
 /// What the search index holds for one package.
@@ -301,17 +301,37 @@ pub fn search(
             },
         },
     };
-    let mut st = conn.prepare_cached(match conn.engine() {
-        Engine::Sqlite => "SELECT summary FROM search WHERE rowid = ?1",
-        Engine::Postgres => "SELECT summary FROM search WHERE id = ?1",
-    })?;
-    let mut rows = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(summary) = st.query_row([id], |r| r.get::<String>(0)).optional()? {
-            rows.push(summary);
-        }
+    Ok((summaries(conn, &ids)?, total))
+}
+
+/// How many summaries one query reads: a page is at most a few of these, and a search that
+/// asks for every hit (github mode filters them after) costs one round trip per this many.
+const SUMMARY_BATCH: usize = 64;
+
+/// The stored summaries of `ids`, in their order; an id without one is left out. Read in
+/// batches of one fixed statement (unused places are NULL), so a page costs a few round trips
+/// to PostgreSQL, not one per hit.
+fn summaries(conn: &Connection, ids: &[i64]) -> Result<Vec<String>> {
+    let id_column = match conn.engine() {
+        Engine::Sqlite => "rowid",
+        Engine::Postgres => "id",
+    };
+    let places: Vec<String> = (1..=SUMMARY_BATCH).map(|i| format!("?{i}")).collect();
+    let sql = format!(
+        "SELECT {id_column}, summary FROM search WHERE {id_column} IN ({})",
+        places.join(", ")
+    );
+    let mut found = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(SUMMARY_BATCH) {
+        let mut batch: Vec<Option<i64>> = chunk.iter().copied().map(Some).collect();
+        batch.resize(SUMMARY_BATCH, None);
+        let params: Vec<&dyn ToValue> = batch.iter().map(|v| v as &dyn ToValue).collect();
+        let rows = conn.query_all(&sql, params.as_slice(), |r| {
+            Ok((r.get::<i64>(0)?, r.get::<String>(1)?))
+        })?;
+        found.extend(rows);
     }
-    Ok((rows, total))
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
 /// The package named `exact` comes first: on the first page it takes a place, and every later
@@ -471,6 +491,25 @@ pub fn recent(conn: &Connection, limit: i64, from: i64) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summaries_come_back_in_the_order_asked_across_batches() {
+        let c = crate::store::meta::test_db();
+        for id in 1..=150i64 {
+            c.execute(
+                "INSERT INTO search (rowid, name, description, keywords, author, maintainers, summary)
+                 VALUES (?1, ?2, '', '', '', '', ?3)",
+                params![id, format!("p{id}"), format!("s{id}")],
+            )
+            .unwrap();
+        }
+        // Descending, more than two batches, with an id that has no summary in the middle.
+        let mut ids: Vec<i64> = (1..=150).rev().collect();
+        ids.insert(70, 999);
+        let want: Vec<String> = (1..=150).rev().map(|id| format!("s{id}")).collect();
+        assert_eq!(summaries(&c, &ids).unwrap(), want);
+        assert!(summaries(&c, &[]).unwrap().is_empty());
+    }
 
     fn term(text: &str, prefix: bool) -> Term {
         Term {
