@@ -89,7 +89,7 @@ pub fn page(ctx: &mut Ctx, _req: &mut Request, org: &str) -> Result<Response> {
                             h.wrap("li", &[], |h| {
                                 h.el("a", &[("href", &package_path(&root, p))], p);
                                 h.literal(" ");
-                                let may = if *write { "read-write" } else { "read-only" };
+                                let may = orgs::permissions_name(*write);
                                 h.el("span", &[("class", "muted")], may);
                             });
                         }
