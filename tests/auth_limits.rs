@@ -17,20 +17,9 @@ use std::io::Write;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// `PUT /-/user/org.couchdb.user:<name>` as `npm login --auth-type=legacy` sends it.
-fn couch_login(reg: &Registry, name: &str, password: &str) -> Resp {
-    let body = json!({"name": name, "password": password}).to_string();
-    reg.request(
-        "PUT",
-        &format!("/-/user/org.couchdb.user:{name}"),
-        &[("Content-Type", "application/json")],
-        body.as_bytes(),
-    )
-}
-
 #[test]
 fn failed_passwords_are_throttled_and_a_success_resets_the_count() {
-    let reg = local();
+    let reg = local(&[]);
     add_user(&reg, "alice", "alice password");
     add_user(&reg, "bob", "bob password");
     let alice = token(&reg, "alice", &[]);
@@ -136,7 +125,7 @@ fn a_ping_is_answered_while_thirty_bad_logins_are_checked() {
 
 #[test]
 fn one_address_cannot_fill_the_npm_web_login_table() {
-    let reg = local();
+    let reg = local(&[]);
     let start = |reg: &Registry| reg.request("POST", "/-/v1/login", &[], b"{}");
     for _ in 0..10 {
         let r = start(&reg);
@@ -146,13 +135,9 @@ fn one_address_cannot_fill_the_npm_web_login_table() {
     expect_error(&r, 429, &["npm logins waiting"]);
 }
 
-fn local() -> Registry {
-    Registry::start_with(&[], &[("NMR_AUTH__TYPE", "local")])
-}
-
 #[test]
 fn token_lifetimes_out_of_range_are_refused() {
-    let reg = local();
+    let reg = local(&[]);
     add_user(&reg, "alice", "alice password");
     let rw = token(&reg, "alice", &[]);
     for expires in [

@@ -12,24 +12,6 @@ use crate::support::auth::*;
 use crate::support::*;
 use serde_json::{json, Value};
 
-fn local(extra: &[(&str, &str)]) -> Registry {
-    let mut env = vec![("NMR_AUTH__TYPE", "local")];
-    env.extend_from_slice(extra);
-    Registry::start_with(&[], &env)
-}
-
-fn publish_as(reg: &Registry, token: &str, name: &str, version: &str) -> Resp {
-    let tgz = fake_tgz(&format!("{name}@{version}"));
-    let body = publish_body(name, version, &tgz, "latest").to_string();
-    as_user(
-        reg,
-        token,
-        "PUT",
-        &format!("/{}", name.replace('/', "%2f")),
-        body.as_bytes(),
-    )
-}
-
 #[test]
 fn npm_login_whoami_tokens_and_logout() {
     let reg = local(&[]);

@@ -11,12 +11,6 @@ use crate::support::*;
 use serde_json::{json, Value};
 use std::path::Path;
 
-fn local(extra: &[(&str, &str)]) -> Registry {
-    let mut env = vec![("NMR_AUTH__TYPE", "local")];
-    env.extend_from_slice(extra);
-    Registry::start_with(&[], &env)
-}
-
 /// Creates the accounts and returns a token for each, in order.
 fn accounts(reg: &Registry, names: &[&str]) -> Vec<String> {
     names
@@ -70,18 +64,6 @@ fn fails(o: &std::process::Output, parts: &[&str]) {
     for p in parts {
         assert!(t.contains(p), "expected {p:?} in: {t}");
     }
-}
-
-fn publish_raw(reg: &Registry, token: &str, name: &str, version: &str) -> Resp {
-    let tgz = fake_tgz(&format!("{name}@{version}"));
-    let body = publish_body(name, version, &tgz, "latest").to_string();
-    as_user(
-        reg,
-        token,
-        "PUT",
-        &format!("/{}", name.replace('/', "%2f")),
-        body.as_bytes(),
-    )
 }
 
 fn send(reg: &Registry, token: &str, method: &str, path: &str, body: Value) -> Resp {
@@ -326,8 +308,8 @@ fn orgs_members_mode_hides_packages_from_outsiders_and_removed_members_at_once()
 fn orgs_the_last_owner_stays_and_bad_input_changes_nothing() {
     let reg = local(&[]);
     let t = accounts(&reg, &["alice", "bob", "carol"]);
-    assert_eq!(publish_raw(&reg, &t[0], "@acme/x", "1.0.0").status, 201);
-    assert_eq!(publish_raw(&reg, &t[2], "@other/y", "1.0.0").status, 201);
+    assert_eq!(publish_as(&reg, &t[0], "@acme/x", "1.0.0").status, 201);
+    assert_eq!(publish_as(&reg, &t[2], "@other/y", "1.0.0").status, 201);
     let r = send(
         &reg,
         &t[0],
@@ -595,16 +577,16 @@ fn orgs_the_last_owner_stays_and_bad_input_changes_nothing() {
 fn orgs_scopes_are_claimed_once_even_by_racing_publishes() {
     let reg = local(&[]);
     let t = accounts(&reg, &["alice", "bob"]);
-    assert_eq!(publish_raw(&reg, &t[0], "@acme/x", "1.0.0").status, 201);
+    assert_eq!(publish_as(&reg, &t[0], "@acme/x", "1.0.0").status, 201);
     let before = reg.snapshot();
-    let r = publish_raw(&reg, &t[1], "@acme/y", "1.0.0");
+    let r = publish_as(&reg, &t[1], "@acme/y", "1.0.0");
     expect_error(
         &r,
         403,
         &["bob is not a member of @acme", "npm org set acme bob"],
     );
     // A scope differing only in case is the same organisation.
-    let r = publish_raw(&reg, &t[1], "@ACME/y", "1.0.0");
+    let r = publish_as(&reg, &t[1], "@ACME/y", "1.0.0");
     expect_error(&r, 403, &["not a member of @acme"]);
     assert_eq!(reg.snapshot(), before);
 
@@ -617,7 +599,7 @@ fn orgs_scopes_are_claimed_once_even_by_racing_publishes() {
                 .map(|(i, tok)| {
                     let name = format!("{scope}/p{i}");
                     let reg = &reg;
-                    s.spawn(move || (i, publish_raw(reg, tok, &name, "1.0.0").status))
+                    s.spawn(move || (i, publish_as(reg, tok, &name, "1.0.0").status))
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -640,13 +622,13 @@ fn orgs_scopes_are_claimed_once_even_by_racing_publishes() {
 fn orgs_operator_commands_share_the_rules() {
     let reg = local(&[("NMR_AUTH__LOCAL__CLAIM_SCOPES", "false")]);
     let t = accounts(&reg, &["alice", "bob"]);
-    let r = publish_raw(&reg, &t[0], "@acme/x", "1.0.0");
+    let r = publish_as(&reg, &t[0], "@acme/x", "1.0.0");
     expect_error(&r, 403, &["nmr org add @acme --owner USER"]);
 
     let run = |args: &[&str]| nmr(&reg, args, "");
     let (code, out, err) = run(&["org", "add", "@acme", "--owner", "alice"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(publish_raw(&reg, &t[0], "@acme/x", "1.0.0").status, 201);
+    assert_eq!(publish_as(&reg, &t[0], "@acme/x", "1.0.0").status, 201);
     let (code, _, err) = run(&["org", "add", "@ACME", "--owner", "bob"]);
     assert!(code == 2 && err.contains("exists"), "{err}");
     let (code, _, err) = run(&["org", "add", "@new", "--owner", "nobody"]);
@@ -716,7 +698,7 @@ fn orgs_operator_commands_share_the_rules() {
     let (_, out, _) = run(&["org", "list"]);
     assert!(out.contains("no organisations"), "{out}");
     // The scope holds a package, so no publish claims it again.
-    let r = publish_raw(&reg, &t[1], "@acme/y", "1.0.0");
+    let r = publish_as(&reg, &t[1], "@acme/y", "1.0.0");
     expect_error(&r, 403, &["nmr org add"]);
 }
 
@@ -766,8 +748,8 @@ fn browse(reg: &Registry, path: &str, token: &str) -> Resp {
 fn orgs_web_pages_show_members_teams_and_who_may_publish() {
     let reg = local(&[("NMR_AUTH__READ", "members")]);
     let t = accounts(&reg, &["alice", "bob", "dave"]);
-    assert_eq!(publish_raw(&reg, &t[0], "@acme/x", "1.0.0").status, 201);
-    assert_eq!(publish_raw(&reg, &t[0], "@acme/y", "1.0.0").status, 201);
+    assert_eq!(publish_as(&reg, &t[0], "@acme/x", "1.0.0").status, 201);
+    assert_eq!(publish_as(&reg, &t[0], "@acme/y", "1.0.0").status, 201);
     let r = send(
         &reg,
         &t[0],

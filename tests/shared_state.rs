@@ -7,7 +7,6 @@
 use crate::support::auth::*;
 use crate::support::postgres::Postgres;
 use crate::support::*;
-use serde_json::json;
 use std::sync::Arc;
 
 /// Two local-auth instances on one PostgreSQL database and one blob directory, each with the
@@ -46,17 +45,6 @@ fn beside(first: &Registry) -> Registry {
             ("NMR_DB__PATH", &db),
             ("NMR_STORAGE__LOCAL__PATH", &storage),
         ],
-    )
-}
-
-/// `PUT /-/user/org.couchdb.user:<name>` as `npm login --auth-type=legacy` sends it.
-fn couch_login(reg: &Registry, name: &str, password: &str) -> Resp {
-    let body = json!({"name": name, "password": password}).to_string();
-    reg.request(
-        "PUT",
-        &format!("/-/user/org.couchdb.user:{name}"),
-        &[("Content-Type", "application/json")],
-        body.as_bytes(),
     )
 }
 

@@ -34,12 +34,22 @@ pub fn caller(ctx: &Ctx, change: bool) -> Result<String> {
 /// The stored name of `org` if the caller may see it: any account may, except with
 /// `auth.read = members`, where only its members may; to others it answers as no organisation,
 /// whatever they asked (a change too), so that it does not confirm the organisation exists.
-pub fn visible(ctx: &mut Ctx, org: &str, user: &str) -> Result<String> {
+pub fn visible(ctx: &Ctx, org: &str, user: &str) -> Result<String> {
+    visible_to(ctx, org, Some(user))
+}
+
+/// [`visible`] for a caller who may not be logged in (a web page): without an account, an
+/// organisation is seen only where any account would see it.
+pub fn visible_to(ctx: &Ctx, org: &str, user: Option<&str>) -> Result<String> {
     let bare = orgs::check_org_name(org)?;
-    match meta::org(ctx.db, bare)? {
-        Some(name) if !auth::reads_vary(ctx) || orgs::role(ctx.db, &name, user)?.is_some() => {
-            Ok(name)
+    let member = |name: &str| -> Result<bool> {
+        match user {
+            Some(user) => Ok(orgs::role(ctx.db, name, user)?.is_some()),
+            None => Ok(false),
         }
+    };
+    match meta::org(ctx.db, bare)? {
+        Some(name) if !auth::reads_vary(ctx) || member(&name)? => Ok(name),
         _ => Err(orgs::absent(bare)),
     }
 }

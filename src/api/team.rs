@@ -81,7 +81,7 @@ pub fn grant(ctx: &mut Ctx, req: &mut Request, org: &str, team: &str) -> Result<
     crate::name::validate(pkg)?;
     let visible = crate::auth::can_read(ctx, pkg)?;
     let org = orgs::grant(ctx.db, Actor::User(&me), org, team, pkg, write, visible)?;
-    let how = if write { "read-write" } else { "read-only" };
+    let how = orgs::permissions_name(write);
     crate::info!("{me} granted {pkg} {how} to @{org}:{team}");
     Ok(Response::json(201, &json!({})))
 }

@@ -358,6 +358,15 @@ pub fn parse_permissions(p: &str) -> Result<bool> {
     }
 }
 
+/// How a grant is spelt to people, the way [`parse_permissions`] reads it.
+pub fn permissions_name(write: bool) -> &'static str {
+    if write {
+        "read-write"
+    } else {
+        "read-only"
+    }
+}
+
 /// A package of `org` that exists, for a grant. `visible` says whether the caller may read
 /// it: a package they may not read is answered as one that is not here.
 fn grantable(db: &Connection, org: &str, pkg: &str, visible: bool) -> Result<()> {
@@ -554,6 +563,9 @@ mod tests {
     fn roles_order_and_parse() {
         assert!(Role::Owner > Role::Admin && Role::Admin > Role::Developer);
         assert!(Role::parse("maintainer").is_err());
+        for write in [false, true] {
+            assert_eq!(parse_permissions(permissions_name(write)).unwrap(), write);
+        }
         assert_eq!(Role::parse("admin").unwrap().name(), "admin");
     }
 }

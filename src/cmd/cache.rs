@@ -32,8 +32,8 @@ pub fn age(s: &str) -> Result<i64> {
 
 /// Splits `NAME[@VERSION]`; a scope's `@` is part of the name.
 fn spec(s: &str) -> Result<(String, Option<String>)> {
-    let (name, version) = match s.get(1..).and_then(|r| r.find('@')) {
-        Some(i) => (&s[..=i], Some(s[i + 2..].to_string())),
+    let (name, version) = match super::lockfile::split_at_version(s) {
+        Some((name, v)) => (name, Some(v.to_string())),
         None => (s, None),
     };
     crate::name::validate(name).map_err(|e| Error::Usage(format!("{s}: {}", e.message())))?;

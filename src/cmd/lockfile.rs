@@ -62,9 +62,11 @@ fn registry_version(v: &str) -> bool {
     semver::Version::parse(v).is_ok()
 }
 
-/// Splits `name@spec` at the `@` that is not the scope's.
-fn split_at_version(s: &str) -> Option<(&str, &str)> {
-    let at = s[1..].find('@')? + 1;
+/// Splits `name@spec` at the `@` that is not the scope's; `None` without one. Any text is
+/// safe: an empty one, or one starting with a multi-byte character.
+pub fn split_at_version(s: &str) -> Option<(&str, &str)> {
+    let first = s.chars().next()?.len_utf8();
+    let at = s[first..].find('@')? + first;
     Some((&s[..at], &s[at + 1..]))
 }
 
@@ -373,6 +375,21 @@ mod tests {
             .iter()
             .map(|e| format!("{}@{}", e.name, e.version))
             .collect()
+    }
+
+    #[test]
+    fn names_split_from_versions_whatever_the_text() {
+        assert_eq!(
+            split_at_version("@up/lib@1.2.3"),
+            Some(("@up/lib", "1.2.3"))
+        );
+        assert_eq!(split_at_version("lib@^1"), Some(("lib", "^1")));
+        assert_eq!(split_at_version("@up/lib"), None);
+        assert_eq!(split_at_version(""), None);
+        assert_eq!(split_at_version("é@1"), Some(("é", "1")));
+        // An alias with nothing after `npm:` once made the split panic.
+        let lock = r#"{"lockfileVersion": 1, "dependencies": {"a": {"version": "npm:"}}}"#;
+        let _ = parse(lock);
     }
 
     #[test]

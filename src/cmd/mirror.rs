@@ -61,8 +61,8 @@ enum Spec {
 }
 
 fn parse_spec(spec: &str) -> Result<Spec> {
-    let (name, rest) = match spec.get(1..).and_then(|s| s.find('@')) {
-        Some(i) => (&spec[..=i], Some(&spec[i + 2..])),
+    let (name, rest) = match lockfile::split_at_version(spec) {
+        Some((name, rest)) => (name, Some(rest)),
         None => (spec, None),
     };
     crate::name::validate(name)

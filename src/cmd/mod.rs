@@ -290,6 +290,24 @@ fn export_cmd(config: &Config, t: Transfer) -> i32 {
     }
 }
 
+/// The usage error for an import flag that belongs to a source not given: the one rule for
+/// bundle imports and for either migration.
+fn misplaced_source_flag(t: &Transfer) -> Option<&'static str> {
+    if t.from_verdaccio.is_none()
+        && (t.htpasswd.is_some() || t.verdaccio_config.is_some() || t.include_cached)
+    {
+        return Some(
+            "--htpasswd, --verdaccio-config and --include-cached go with --from-verdaccio",
+        );
+    }
+    if t.from_registry.is_none()
+        && (t.token.is_some() || t.scope.is_some() || !t.packages.is_empty())
+    {
+        return Some("--token, --scope and --package go with --from-registry");
+    }
+    None
+}
+
 /// `nmr import --from-verdaccio` and `--from-registry`: exit 0 when everything the source
 /// publishes is here (packages only cached there are skipped by design), 1 when anything was
 /// left out for a problem (each named in the report) or the run stopped, 2 for usage errors.
@@ -300,17 +318,14 @@ fn migrate_cmd(config: &Config, t: Transfer) -> i32 {
             "nmr import takes a bundle FILE, or --from-verdaccio, or --from-registry: one of them",
         );
     }
-    let registry_opts = match (&t.from_verdaccio, &t.from_registry) {
-        (Some(_), Some(_)) => return usage("--from-verdaccio and --from-registry: one at a time"),
-        (Some(_), None) if t.token.is_some() || t.scope.is_some() || !t.packages.is_empty() => {
-            return usage("--token, --scope and --package go with --from-registry")
-        }
-        (None, Some(url)) => {
-            if t.htpasswd.is_some() || t.verdaccio_config.is_some() || t.include_cached {
-                return usage(
-                    "--htpasswd, --verdaccio-config and --include-cached go with --from-verdaccio",
-                );
-            }
+    if t.from_verdaccio.is_some() && t.from_registry.is_some() {
+        return usage("--from-verdaccio and --from-registry: one at a time");
+    }
+    if let Some(m) = misplaced_source_flag(&t) {
+        return usage(m);
+    }
+    let registry_opts = match &t.from_registry {
+        Some(url) => {
             match migrate::registry::check(migrate::registry::Options {
                 url: url.clone(),
                 token: t.token.clone(),
@@ -321,7 +336,7 @@ fn migrate_cmd(config: &Config, t: Transfer) -> i32 {
                 Err(e) => return report("", &e),
             }
         }
-        _ => None,
+        None => None,
     };
     if let Some(dir) = &t.from_verdaccio {
         if !dir.is_dir() {
@@ -397,15 +412,8 @@ fn import_cmd(config: &Config, t: Transfer) -> i32 {
     if t.from_verdaccio.is_some() || t.from_registry.is_some() {
         return migrate_cmd(config, t);
     }
-    if t.htpasswd.is_some() || t.verdaccio_config.is_some() || t.include_cached {
-        let e = Error::Usage(
-            "--htpasswd, --verdaccio-config and --include-cached go with --from-verdaccio".into(),
-        );
-        return report("", &e);
-    }
-    if t.token.is_some() || t.scope.is_some() || !t.packages.is_empty() {
-        let e = Error::Usage("--token, --scope and --package go with --from-registry".into());
-        return report("", &e);
+    if let Some(m) = misplaced_source_flag(&t) {
+        return report("", &Error::Usage(m.into()));
     }
     let [file] = t.files.as_slice() else {
         let e = Error::Usage("nmr import needs exactly one bundle file".into());
@@ -579,5 +587,49 @@ pub fn main(args: Vec<String>) -> i32 {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_source_flag_needs_its_source() {
+        let verdaccio = Transfer {
+            include_cached: true,
+            ..Transfer::default()
+        };
+        let registry = Transfer {
+            token: Some("t".into()),
+            ..Transfer::default()
+        };
+        for (t, wanted) in [
+            (&verdaccio, "--from-verdaccio"),
+            (&registry, "--from-registry"),
+        ] {
+            let m = misplaced_source_flag(t).unwrap();
+            assert!(m.ends_with(wanted), "{m}");
+        }
+        let with_registry = Transfer {
+            from_registry: Some("http://r.test".into()),
+            ..verdaccio
+        };
+        assert!(misplaced_source_flag(&with_registry)
+            .unwrap()
+            .ends_with("--from-verdaccio"));
+        let with_verdaccio = Transfer {
+            from_verdaccio: Some("/v".into()),
+            ..registry
+        };
+        assert!(misplaced_source_flag(&with_verdaccio)
+            .unwrap()
+            .ends_with("--from-registry"));
+        let fine = Transfer {
+            from_registry: Some("http://r.test".into()),
+            scope: Some("@acme".into()),
+            ..Transfer::default()
+        };
+        assert_eq!(misplaced_source_flag(&fine), None);
     }
 }

@@ -126,7 +126,7 @@ fn show(db: &Connection, org: &str) -> crate::error::Result<()> {
         println!("    members:  {}", join(&users));
         let pkgs: Vec<String> = meta::team_packages(db, &name, &team)?
             .into_iter()
-            .map(|(p, w)| format!("{p} ({})", if w { "read-write" } else { "read-only" }))
+            .map(|(p, w)| format!("{p} ({})", orgs::permissions_name(w)))
             .collect();
         println!("    packages: {}", join(&pkgs));
     }
@@ -171,7 +171,7 @@ fn team_cmd(config: &Config, words: &[&str]) -> Result<()> {
             }
             println!("members:  {}", join(&meta::team_members(&db, &org, team)?));
             for (p, w) in meta::team_packages(&db, &org, team)? {
-                println!("{p}: {}", if w { "read-write" } else { "read-only" });
+                println!("{p}: {}", orgs::permissions_name(w));
             }
             Ok(())
         }

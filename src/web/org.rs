@@ -14,22 +14,13 @@ use crate::store::meta;
 
 /// `GET /-/web/org/<org>`.
 pub fn page(ctx: &mut Ctx, _req: &mut Request, org: &str) -> Result<Response> {
-    let bare = orgs::check_org_name(org)?;
+    orgs::check_org_name(org)?;
     if ctx.app.config.auth.kind != AuthType::Local {
         return Err(Error::NotFound(
             "organisations exist only with local accounts (auth.type = local)".into(),
         ));
     }
-    let name = meta::org(ctx.db, bare)?.ok_or_else(|| orgs::absent(bare))?;
-    if auth::reads_vary(ctx) {
-        let member = match ctx.who.name() {
-            Some(u) => orgs::role(ctx.db, &name, u)?.is_some(),
-            None => false,
-        };
-        if !member {
-            return Err(orgs::absent(bare));
-        }
-    }
+    let name = crate::api::org::visible_to(ctx, org, ctx.who.name())?;
     let prefix = format!("@{}/", name.to_ascii_lowercase());
     let names: Vec<String> = meta::package_names(ctx.db)?
         .into_iter()
@@ -89,7 +80,7 @@ pub fn page(ctx: &mut Ctx, _req: &mut Request, org: &str) -> Result<Response> {
                             h.wrap("li", &[], |h| {
                                 h.el("a", &[("href", &package_path(&root, p))], p);
                                 h.literal(" ");
-                                let may = if *write { "read-write" } else { "read-only" };
+                                let may = orgs::permissions_name(*write);
                                 h.el("span", &[("class", "muted")], may);
                             });
                         }

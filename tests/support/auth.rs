@@ -2,7 +2,7 @@
 //! against a registry's data dir, an interactive `npm login` driven through a pseudo-terminal,
 //! and raw requests that carry a token.
 
-use super::{nmr_command, Client, Registry, Resp};
+use super::{fake_tgz, nmr_command, publish_body, Client, Registry, Resp};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Stdio;
@@ -68,6 +68,37 @@ pub fn as_user(reg: &Registry, token: &str, method: &str, path: &str, body: &[u8
             ("Content-Type", "application/json"),
         ],
         body,
+    )
+}
+
+/// A registry with `auth.type = local` and the `extra` environment.
+pub fn local(extra: &[(&str, &str)]) -> Registry {
+    let mut env = vec![("NMR_AUTH__TYPE", "local")];
+    env.extend_from_slice(extra);
+    Registry::start_with(&[], &env)
+}
+
+/// `PUT /-/user/org.couchdb.user:<name>` as `npm login --auth-type=legacy` sends it.
+pub fn couch_login(reg: &Registry, name: &str, password: &str) -> Resp {
+    let body = serde_json::json!({"name": name, "password": password}).to_string();
+    reg.request(
+        "PUT",
+        &format!("/-/user/org.couchdb.user:{name}"),
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+}
+
+/// Publishes `name@version` (a made-up tarball, tagged `latest`) with `token`, as raw HTTP.
+pub fn publish_as(reg: &Registry, token: &str, name: &str, version: &str) -> Resp {
+    let tgz = fake_tgz(&format!("{name}@{version}"));
+    let body = publish_body(name, version, &tgz, "latest").to_string();
+    as_user(
+        reg,
+        token,
+        "PUT",
+        &format!("/{}", name.replace('/', "%2f")),
+        body.as_bytes(),
     )
 }
 
