@@ -130,11 +130,7 @@ fn show(db: &Connection, org: &str) -> crate::error::Result<()> {
             .collect();
         println!("    packages: {}", join(&pkgs));
     }
-    let prefix = format!("@{}/", name.to_ascii_lowercase());
-    let pkgs: Vec<String> = meta::package_names(db)?
-        .into_iter()
-        .filter(|p| p.to_ascii_lowercase().starts_with(&prefix))
-        .collect();
+    let pkgs = meta::scope_packages(db, &name)?;
     println!("packages: {}", join(&pkgs));
     Ok(())
 }

@@ -21,11 +21,7 @@ pub fn page(ctx: &mut Ctx, _req: &mut Request, org: &str) -> Result<Response> {
         ));
     }
     let name = crate::api::org::visible_to(ctx, org, ctx.who.name())?;
-    let prefix = format!("@{}/", name.to_ascii_lowercase());
-    let names: Vec<String> = meta::package_names(ctx.db)?
-        .into_iter()
-        .filter(|p| p.to_ascii_lowercase().starts_with(&prefix))
-        .collect();
+    let names = meta::scope_packages(ctx.db, &name)?;
     let packages = auth::readable(ctx, names, |n| n)?;
     let members = meta::members(ctx.db, &name)?;
     let mut teams = Vec::new();

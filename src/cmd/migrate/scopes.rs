@@ -130,10 +130,9 @@ fn apply_one(
         .into_iter()
         .map(|(pkg, _)| pkg)
         .collect();
-    let prefix = format!("@{}/", org.to_ascii_lowercase());
-    for pkg in meta::package_names(db)? {
+    for pkg in meta::scope_packages(db, &org)? {
         // A grant that exists stays as it is, read-only too: the operator may have set it.
-        if pkg.to_ascii_lowercase().starts_with(&prefix) && !granted.contains(&pkg) {
+        if !granted.contains(&pkg) {
             orgs::grant(db, Actor::Operator, &org, TEAM, &pkg, true, true)?;
             applied(
                 report,

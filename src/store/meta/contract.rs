@@ -353,6 +353,9 @@ fn names_case_and_scopes(c: &mut Connection) {
     );
     assert!(scope_holds_packages(c, "AB").unwrap());
     assert!(!scope_holds_packages(c, "a").unwrap());
+    assert_eq!(scope_packages(c, "up").unwrap(), ["@Up/x"]);
+    assert_eq!(scope_packages(c, "AB").unwrap(), ["@ab/x"]);
+    assert!(scope_packages(c, "a").unwrap().is_empty());
     assert_eq!(
         package_names(c).unwrap(),
         ["@Up/x", "@a-b/x", "@a.b/y", "@ab/x", "JSONStream", "a"],

@@ -40,8 +40,8 @@ pub use notify::{
 pub use orgs::{
     add_team_member, delete_org, delete_team, grant, insert_org, insert_team, is_public, members,
     org, orgs, orgs_of, owner_count, package_teams, remove_member, remove_team_member, revoke,
-    role, scope_holds_packages, set_public, set_role, sole_owner_of, team_exists, team_grant,
-    team_members, team_packages, teams,
+    role, scope_holds_packages, scope_packages, set_public, set_role, sole_owner_of, team_exists,
+    team_grant, team_members, team_packages, teams,
 };
 pub use packages::{
     all_maintainers, case_twin, counts, delete_package, delete_tag, delete_version, file, files,

@@ -210,12 +210,27 @@ pub fn team_grant(conn: &Connection, user: &str, package: &str) -> Result<Option
 
 /// Whether any local package lives in `@scope/`, whatever the case of the scope.
 pub fn scope_holds_packages(conn: &Connection, scope: &str) -> Result<bool> {
-    let prefix = format!("@{}/", scope.to_ascii_lowercase());
-    let mut st = conn.prepare_cached(
-        "SELECT EXISTS(SELECT 1 FROM packages
-         WHERE substr(lower(name), 1, length(CAST(?1 AS TEXT))) = ?1)",
-    )?;
-    Ok(st.query_row([prefix], |r| r.get(0))?)
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT EXISTS(SELECT 1 FROM packages WHERE {IN_SCOPE})"
+    ))?;
+    Ok(st.query_row([scope_prefix(scope)], |r| r.get(0))?)
+}
+
+/// Names of the packages in `@scope/`, whatever the case of either, sorted: what an
+/// organisation holds, read without loading every other package's name.
+pub fn scope_packages(conn: &Connection, scope: &str) -> Result<Vec<String>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT name FROM packages WHERE {IN_SCOPE} ORDER BY name"
+    ))?;
+    let rows = st.query_map([scope_prefix(scope)], |r| r.get(0))?;
+    Ok(rows.collect::<crate::store::db::Result<_>>()?)
+}
+
+/// A package name in the scope whose folded prefix is `?1` (see [`scope_prefix`]).
+const IN_SCOPE: &str = "substr(lower(name), 1, length(CAST(?1 AS TEXT))) = ?1";
+
+fn scope_prefix(scope: &str) -> String {
+    format!("@{}/", scope.to_ascii_lowercase())
 }
 
 /// Whether a package was opened to readers without an account (`npm access set status=public`).
